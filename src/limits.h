@@ -25,6 +25,22 @@
 #define DR_SPAWN_ARG_COUNT_MAX 4096u
 #define DR_SPAWN_ENV_COUNT_MAX 4096u
 
+/* HTTP (src/http): requests the server accepts, queues it keeps. */
+#define DR_HTTP_URL_SIZE_MAX (8u * 1024)            /* request target; longer: 414 */
+#define DR_HTTP_HEADER_SIZE_MAX (64u * 1024)        /* request line + headers; more: 431 */
+#define DR_HTTP_HEADER_COUNT_MAX 100u               /* header lines; more: 431 */
+#define DR_HTTP_BODY_SIZE_MAX (16u * 1024 * 1024)   /* request or buffered response body: 413 */
+#define DR_HTTP_QUERY_PARAM_COUNT_MAX 64u           /* key=value pairs; more: 400 */
+#define DR_HTTP_PIPELINE_COUNT_MAX 16u              /* requests in flight per connection */
+#define DR_HTTP_STREAM_QUEUE_SIZE_MAX (4u * 1024 * 1024) /* unsent bytes per connection */
+#define DR_HTTP_GZIP_SIZE_MIN 1024u                 /* smaller bodies are sent plain */
+#define DR_HTTP_ROUTE_COUNT_MAX 256u
+#define DR_HTTP_PREFIX_COUNT_MAX 16u
+#define DR_HTTP_SERVER_CONN_COUNT_MAX 4096u         /* more: new connections are refused */
+#define DR_HTTP_CLIENT_CONN_COUNT_MAX 8u            /* per client (host:port) */
+#define DR_HTTP_CLIENT_QUEUE_COUNT_MAX 1024u        /* requests waiting for a connection */
+#define DR_RECORDIO_RECORD_SIZE_MAX (16u * 1024 * 1024)
+
 /* Log lines */
 #define DR_LOG_LINE_SIZE_MAX 4096u
 
