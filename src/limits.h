@@ -41,6 +41,10 @@
 #define DR_HTTP_CLIENT_QUEUE_COUNT_MAX 1024u        /* requests waiting for a connection */
 #define DR_RECORDIO_RECORD_SIZE_MAX (16u * 1024 * 1024)
 
+/* Mesos v1 messages (src/proto) */
+#define DR_PROTO_MESSAGE_SIZE_MAX (256u * 1024 * 1024) /* bytes of one encoded message */
+#define DR_JSON_DEPTH_MAX 64u                          /* nested objects and arrays */
+
 /* Log lines */
 #define DR_LOG_LINE_SIZE_MAX 4096u
 
