@@ -1,0 +1,435 @@
+/* src/env/real/proc.c — the real env's processes: spawn with fork + execve,
+ * exit notification through pidfds, watch of processes spawned by an earlier
+ * incarnation, and signals.
+ *
+ * spawn does everything that can fail with a useful message in the parent
+ * (PATH search, opening the stdio files), then forks. The child resets its
+ * signal mask and dispositions, optionally calls setsid(), moves the stdio
+ * files onto 0-2, marks every other descriptor close-on-exec, changes
+ * directory and execs. If any step fails it writes {stage, errno} to a
+ * close-on-exec pipe and exits 127; the parent reads that pipe until exec
+ * closes it, so a failed exec is an error from spawn, never an exit callback.
+ *
+ * Exits are watched with pidfd_open (Linux >= 5.3): the pidfd becomes
+ * readable when the process ends, then waitpid(WNOHANG) reaps a child and
+ * reads its status. This is per env (no process-wide SIGCHLD handler) and
+ * never reaps children that were not spawned through this env. A watched
+ * process that is not our child cannot be reaped: its status is reported as
+ * {signaled = false, code = -1}.
+ *
+ * argv[0] without a '/' is searched in the PATH of envp when envp sets one,
+ * else in the spawner's PATH, else in /usr/local/bin:/usr/bin:/bin.
+ */
+#include "real_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct dr__real_proc {
+    dr__real *r;
+    dr_pid pid;
+    int pidfd;
+    struct event *ev;
+    dr_exit_fn *fn;
+    void *ctx;
+    bool spawned; /* our child: waitpid gives the real status */
+    dr__real_proc *prev, *next;
+};
+
+/* What the child reports through the pipe when a step before exec fails. */
+typedef enum child_stage {
+    STAGE_SETSID = 1,
+    STAGE_STDIO,
+    STAGE_CHDIR,
+    STAGE_EXEC,
+} child_stage;
+
+typedef struct child_report {
+    int stage;
+    int errno_value;
+} child_report;
+
+/* Everything the child needs, prepared before fork (the child may only make
+ * async-signal-safe calls). */
+typedef struct child_plan {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int stdio_fds[3];
+    int report_fd;
+    bool new_session;
+} child_plan;
+
+static const char *const default_path = "/usr/local/bin:/usr/bin:/bin";
+
+static void proc_exit_fire(evutil_socket_t fd, short what, void *arg);
+
+static int pidfd_open_raw(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+bool dr__real_probe_pidfd(void)
+{
+    int fd = pidfd_open_raw(getpid());
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+/* ---- the child -------------------------------------------------------------------- */
+
+static _Noreturn void child_fail(const child_plan *plan, child_stage stage)
+{
+    child_report report = {.stage = (int)stage, .errno_value = errno};
+    ssize_t n = write(plan->report_fd, &report, sizeof report);
+    DR_UNUSED(n); /* nothing else to do: the parent sees an empty pipe and exit 127 */
+    _exit(127);
+}
+
+static _Noreturn void child_run(const child_plan *plan)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        (void)sigaction(sig, &dfl, NULL); /* fails for SIGKILL, SIGSTOP: fine */
+
+    if (plan->new_session && setsid() < 0)
+        child_fail(plan, STAGE_SETSID);
+    for (int i = 0; i < 3; i++)
+        if (dup2(plan->stdio_fds[i], i) < 0) /* dup2's copy is not close-on-exec */
+            child_fail(plan, STAGE_STDIO);
+    /* Descriptors someone opened without O_CLOEXEC must not leak. */
+    (void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (plan->cwd != NULL && chdir(plan->cwd) < 0)
+        child_fail(plan, STAGE_CHDIR);
+    execve(plan->path, plan->argv, plan->envp);
+    child_fail(plan, STAGE_EXEC);
+}
+
+/* ---- spawn ------------------------------------------------------------------------- */
+
+static bool is_executable_file(const char *path)
+{
+    struct stat st;
+    return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Finds name in the search path; out gets the path to exec. */
+static dr_code find_program(const char *name, const char *const *envp, char *out, size_t out_size,
+                            dr_err *err)
+{
+    if (strchr(name, '/') != NULL) {
+        if (!dr_strlcpy(out, name, out_size))
+            return dr_err_set(err, DR_EINVAL, "spawn '%.64s...': path too long", name);
+        return DR_OK; /* execve reports a missing or unusable file */
+    }
+    const char *search = NULL;
+    for (size_t i = 0; envp != NULL && envp[i] != NULL && search == NULL; i++)
+        if (strncmp(envp[i], "PATH=", 5) == 0)
+            search = envp[i] + 5;
+    if (search == NULL)
+        search = getenv("PATH");
+    if (search == NULL)
+        search = default_path;
+    const char *dir = search;
+    for (;;) {
+        const char *end = strchrnul(dir, ':');
+        size_t dir_size = (size_t)(end - dir);
+        int n = dir_size == 0 ? snprintf(out, out_size, "./%s", name)
+                              : snprintf(out, out_size, "%.*s/%s", (int)dir_size, dir, name);
+        if (n > 0 && (size_t)n < out_size && is_executable_file(out))
+            return DR_OK;
+        if (*end == '\0')
+            break;
+        dir = end + 1;
+    }
+    return dr_err_set(err, DR_ENOENT, "spawn '%s': not found in PATH '%s'", name, search);
+}
+
+/* Opens one stdio file for the child, at a descriptor above 2 so that the
+ * child's dup2 onto 0-2 cannot clobber another. */
+static dr_code open_stdio(const char *program, const char *which, const char *path, bool output,
+                          int *out, dr_err *err)
+{
+    const char *target = path != NULL ? path : "/dev/null";
+    int flags = O_CLOEXEC | (output ? O_WRONLY | O_CREAT | O_APPEND : O_RDONLY);
+    int fd;
+    do {
+        fd = open(target, flags, 0644);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        int e = errno;
+        return dr_err_set(err, dr__real_code_of_errno(e), "spawn '%s': %s '%s': %s", program,
+                          which, target, strerror(e));
+    }
+    if (fd < 3) {
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int e = errno;
+        close(fd);
+        if (high < 0)
+            return dr_err_set(err, dr__real_code_of_errno(e), "spawn '%s': %s '%s': %s", program,
+                              which, target, strerror(e));
+        fd = high;
+    }
+    *out = fd;
+    return DR_OK;
+}
+
+static void reap_blocking(pid_t pid)
+{
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static dr__real_proc *proc_add(dr__real *r, dr_pid pid, int pidfd, bool spawned, dr_exit_fn *fn,
+                               void *ctx)
+{
+    dr__real_proc *p = dr_alloc(sizeof *p);
+    p->r = r;
+    p->pid = pid;
+    p->pidfd = pidfd;
+    p->spawned = spawned;
+    p->fn = fn;
+    p->ctx = ctx;
+    p->ev = event_new(r->base, pidfd, EV_READ, proc_exit_fire, p);
+    DR_ASSERT(p->ev != NULL);
+    int rc = event_add(p->ev, NULL);
+    DR_ASSERT(rc == 0);
+    p->prev = r->proc_tail;
+    if (r->proc_tail != NULL)
+        r->proc_tail->next = p;
+    else
+        r->proc_head = p;
+    r->proc_tail = p;
+    return p;
+}
+
+static void proc_remove(dr__real_proc *p)
+{
+    dr__real *r = p->r;
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        r->proc_head = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    else
+        r->proc_tail = p->prev;
+    event_free(p->ev);
+    close(p->pidfd);
+    dr_free(p);
+}
+
+dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, void *ctx,
+                       dr_pid *out, dr_err *err)
+{
+    dr__real *r = self;
+    DR_ASSERT(opts != NULL);
+    DR_ASSERT(fn != NULL);
+    if (opts->argv == NULL || opts->argv[0] == NULL || opts->argv[0][0] == '\0')
+        return dr_err_set(err, DR_EINVAL, "spawn: argv[0] is missing");
+    const char *program = opts->argv[0];
+    size_t arg_count = 0;
+    while (opts->argv[arg_count] != NULL)
+        if (++arg_count > DR_SPAWN_ARG_COUNT_MAX)
+            return dr_err_set(err, DR_ETOOBIG, "spawn '%s': more than %u arguments", program,
+                              DR_SPAWN_ARG_COUNT_MAX);
+    size_t env_count = 0;
+    while (opts->envp != NULL && opts->envp[env_count] != NULL)
+        if (++env_count > DR_SPAWN_ENV_COUNT_MAX)
+            return dr_err_set(err, DR_ETOOBIG, "spawn '%s': more than %u environment entries",
+                              program, DR_SPAWN_ENV_COUNT_MAX);
+    if (!r->have_pidfd)
+        return dr_err_set(err, DR_ENOTSUP, "spawn '%s': pidfd_open is not supported (Linux >= "
+                                           "5.3 is needed)", program);
+
+    char path[DR_PATH_SIZE_MAX];
+    dr_code rc = find_program(program, opts->envp, path, sizeof path, err);
+    if (rc != DR_OK)
+        return rc;
+
+    child_plan plan = {.path = path, .cwd = opts->cwd, .new_session = opts->new_session,
+                       .stdio_fds = {-1, -1, -1}, .report_fd = -1};
+    /* execve takes char *const[]; it does not write through them. */
+    static const char *const no_env[] = {NULL};
+    plan.argv = (char *const *)opts->argv;
+    plan.envp = (char *const *)(opts->envp != NULL ? opts->envp : no_env);
+    rc = open_stdio(program, "stdin", opts->stdin_path, false, &plan.stdio_fds[0], err);
+    if (rc != DR_OK)
+        goto fail;
+    rc = open_stdio(program, "stdout", opts->stdout_path, true, &plan.stdio_fds[1], err);
+    if (rc != DR_OK)
+        goto fail_stdin;
+    rc = open_stdio(program, "stderr", opts->stderr_path, true, &plan.stdio_fds[2], err);
+    if (rc != DR_OK)
+        goto fail_stdout;
+    int report_pipe[2];
+    if (pipe2(report_pipe, O_CLOEXEC) != 0) {
+        rc = dr__real_sys_fail(err, errno, "spawn", program);
+        goto fail_stderr;
+    }
+    plan.report_fd = report_pipe[1];
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = dr__real_sys_fail(err, errno, "spawn", program);
+        goto fail_pipe;
+    }
+    if (pid == 0)
+        child_run(&plan);
+
+    close(report_pipe[1]);
+    report_pipe[1] = -1;
+    child_report report;
+    ssize_t n;
+    do {
+        n = read(report_pipe[0], &report, sizeof report);
+    } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof report) {
+        reap_blocking(pid);
+        static const char *const stage_names[] = {"?", "setsid", "stdio", "chdir", "exec"};
+        const char *stage = (unsigned)report.stage < DR_ARRAY_COUNT(stage_names)
+                                ? stage_names[report.stage]
+                                : "?";
+        const char *what = report.stage == STAGE_CHDIR ? opts->cwd : path;
+        rc = dr_err_set(err, dr__real_code_of_errno(report.errno_value), "spawn '%s': %s '%s': %s",
+                        program, stage, what, strerror(report.errno_value));
+        goto fail_pipe;
+    }
+    if (n != 0) {
+        /* The child died before exec without a report (a signal, or read
+         * failed): treat as a failed spawn. */
+        int e = n < 0 ? errno : EIO;
+        kill(pid, SIGKILL);
+        reap_blocking(pid);
+        rc = dr__real_sys_fail(err, e, "spawn", program);
+        goto fail_pipe;
+    }
+    int pidfd = pidfd_open_raw(pid);
+    if (pidfd < 0) {
+        int e = errno;
+        kill(pid, SIGKILL);
+        reap_blocking(pid);
+        rc = dr__real_sys_fail(err, e, "spawn: pidfd_open", program);
+        goto fail_pipe;
+    }
+    close(report_pipe[0]);
+    for (int i = 0; i < 3; i++)
+        close(plan.stdio_fds[i]);
+    proc_add(r, pid, pidfd, true, fn, ctx);
+    *out = pid;
+    return DR_OK;
+
+fail_pipe:
+    close(report_pipe[0]);
+    if (report_pipe[1] >= 0)
+        close(report_pipe[1]);
+fail_stderr:
+    close(plan.stdio_fds[2]);
+fail_stdout:
+    close(plan.stdio_fds[1]);
+fail_stdin:
+    close(plan.stdio_fds[0]);
+fail:
+    return rc;
+}
+
+static void proc_exit_fire(evutil_socket_t fd, short what, void *arg)
+{
+    DR_UNUSED(fd);
+    DR_UNUSED(what);
+    dr__real_proc *p = arg;
+    dr_exit_status status = {.signaled = false, .code = -1};
+    int wstatus = 0;
+    pid_t got;
+    do {
+        got = waitpid((pid_t)p->pid, &wstatus, WNOHANG);
+    } while (got < 0 && errno == EINTR);
+    if (got == 0) {
+        /* Readable pidfd, yet not reapable: cannot happen for an ended child;
+         * wait for the next readiness. */
+        int rc = event_add(p->ev, NULL);
+        DR_ASSERT(rc == 0);
+        return;
+    }
+    if (got == (pid_t)p->pid) {
+        if (WIFEXITED(wstatus)) {
+            status.code = WEXITSTATUS(wstatus);
+        } else if (WIFSIGNALED(wstatus)) {
+            status.signaled = true;
+            status.code = WTERMSIG(wstatus);
+        }
+    }
+    /* got < 0 (ECHILD): not our child, status unknown. */
+    dr_env *env = &p->r->env;
+    dr_pid pid = p->pid;
+    dr_exit_fn *fn = p->fn;
+    void *ctx = p->ctx;
+    proc_remove(p); /* first, so fn may spawn or watch again */
+    fn(env, pid, status, ctx);
+}
+
+dr_code dr__real_watch(void *self, dr_pid pid, dr_exit_fn *fn, void *ctx, dr_err *err)
+{
+    dr__real *r = self;
+    DR_ASSERT(fn != NULL);
+    if (pid <= 0 || pid > INT_MAX)
+        return dr_err_set(err, DR_EINVAL, "watch pid %lld: not a valid pid", (long long)pid);
+    for (dr__real_proc *p = r->proc_head; p != NULL; p = p->next)
+        if (p->spawned && p->pid == pid)
+            return dr_err_set(err, DR_EINVAL,
+                              "watch pid %lld: spawned by this env, which reports its exit",
+                              (long long)pid);
+    if (!r->have_pidfd)
+        return dr_err_set(err, DR_ENOTSUP, "watch pid %lld: pidfd_open is not supported (Linux "
+                                           ">= 5.3 is needed)", (long long)pid);
+    int pidfd = pidfd_open_raw((pid_t)pid);
+    if (pidfd < 0) {
+        int e = errno;
+        return dr_err_set(err, dr__real_code_of_errno(e), "watch pid %lld: %s", (long long)pid,
+                          strerror(e));
+    }
+    proc_add(r, pid, pidfd, false, fn, ctx);
+    return DR_OK;
+}
+
+dr_code dr__real_signal(void *self, dr_pid pid, int signo, bool group, dr_err *err)
+{
+    DR_UNUSED(self);
+    const char *what = group ? "process group" : "pid";
+    /* kill(0) and kill(-1) would reach far more than one process. */
+    if (pid <= 1 || pid > INT_MAX)
+        return dr_err_set(err, DR_EINVAL, "signal %d to %s %lld: not a valid pid", signo, what,
+                          (long long)pid);
+    if (signo < 0 || signo >= NSIG)
+        return dr_err_set(err, DR_EINVAL, "signal %d to %s %lld: not a valid signal", signo,
+                          what, (long long)pid);
+    pid_t target = group ? -(pid_t)pid : (pid_t)pid;
+    if (kill(target, signo) != 0) {
+        int e = errno;
+        return dr_err_set(err, dr__real_code_of_errno(e), "signal %d to %s %lld: %s", signo, what,
+                          (long long)pid, strerror(e));
+    }
+    return DR_OK;
+}
+
+void dr__real_proc_destroy_all(dr__real *r)
+{
+    while (r->proc_head != NULL)
+        proc_remove(r->proc_head);
+}
