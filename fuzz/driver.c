@@ -2,7 +2,7 @@
  * (fuzz/<name>_fuzz.c defines LLVMFuzzerTestOneInput), so `meson test` runs
  * every corpus without AFL++ or libFuzzer installed.
  *
- *   fuzz_<name> [--mutants N] [--seed S] [--crash-dir DIR] PATH...
+ *   fuzz_<name> [--mutants N] [--seed S] [--timeout-s T] [--crash-dir DIR] PATH...
  *
  * Each PATH is a corpus file or a folder (walked recursively in name order,
  * dot files and README* skipped). Every input runs once as is, then as N
@@ -14,8 +14,8 @@
  * mutants run.
  *
  * Each run gets a heap copy of exactly its size, so sanitizers catch reads past
- * the end. If a run crashes (signal, failed assertion, sanitizer report), the
- * input is written to DIR (default: the working directory) as crash-<file>
+ * the end. If a run crashes (signal, failed assertion, sanitizer report) or
+ * takes over T seconds (default 10: a hang), the input is written to DIR (default: the working directory) as crash-<file>
  * or crash-<file>-m<mutant>, and the replay command is printed.
  *
  * This is a test tool, not core code: it reads files and the clock freely.
@@ -54,13 +54,14 @@ static struct {
     const uint8_t *data;
     size_t size;
     int reported;
-} cur = {.mutant = -1, .crash_dir = "."};
+    unsigned timeout_s; /* per run; 0: none */
+} cur = {.mutant = -1, .crash_dir = ".", .timeout_s = 10};
 
 static void put(const char *s) { (void)!write(2, s, strlen(s)); }
 
 /* Saves the input that crashed and prints how to replay it. Runs from a signal
  * handler or the sanitizer's death callback: sticks to write(2) and open(2). */
-static void report_crash(void)
+static void report(const char *what)
 {
     if (cur.reported || cur.path == NULL)
         return;
@@ -79,12 +80,12 @@ static void report_crash(void)
         close(fd);
     char msg[8192];
     if (cur.mutant < 0)
-        snprintf(msg, sizeof msg, "\nfuzz driver: crashed on %s (%zu bytes)\n", cur.path,
+        snprintf(msg, sizeof msg, "\nfuzz driver: %s on %s (%zu bytes)\n", what, cur.path,
                  cur.size);
     else
         snprintf(msg, sizeof msg,
-                 "\nfuzz driver: crashed on %s, mutant %ld of seed %" PRIu64 " (%zu bytes)\n",
-                 cur.path, cur.mutant, cur.seed, cur.size);
+                 "\nfuzz driver: %s on %s, mutant %ld of seed %" PRIu64 " (%zu bytes)\n",
+                 what, cur.path, cur.mutant, cur.seed, cur.size);
     put(msg);
     if (saved)
         snprintf(msg, sizeof msg, "fuzz driver: input saved; replay: %s --mutants 0 %s\n",
@@ -95,9 +96,11 @@ static void report_crash(void)
     put(msg);
 }
 
+static void report_crash(void) { report("crashed"); }
+
 static void crash_signal(int signo)
 {
-    report_crash();
+    report(signo == SIGALRM ? "hung (run over --timeout-s)" : "crashed");
     signal(signo, SIG_DFL);
     raise(signo);
 }
@@ -112,6 +115,7 @@ static void install_crash_report(void)
     size_t count = __sanitizer_set_death_callback != NULL ? 1 : sizeof sigs / sizeof sigs[0];
     for (size_t i = 0; i < count; i++)
         signal(sigs[i], crash_signal);
+    signal(SIGALRM, crash_signal);
 }
 
 /* ---- deterministic mutations ------------------------------------------------- */
@@ -219,7 +223,11 @@ static void run_one(const uint8_t *data, size_t size)
     memcpy(copy, data, size);
     cur.data = copy;
     cur.size = size;
+    if (cur.timeout_s > 0)
+        alarm(cur.timeout_s);
     LLVMFuzzerTestOneInput(copy, size);
+    if (cur.timeout_s > 0)
+        alarm(0);
     cur.data = NULL;
     free(copy);
     stats.runs++;
@@ -360,7 +368,9 @@ static int run_path(const char *path, long mutant_count, uint64_t seed)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--mutants N] [--seed S] [--crash-dir DIR] [PATH...]\n", argv0);
+    fprintf(stderr,
+            "usage: %s [--mutants N] [--seed S] [--timeout-s T] [--crash-dir DIR] [PATH...]\n",
+            argv0);
     return 2;
 }
 
@@ -390,6 +400,11 @@ int main(int argc, char **argv)
             seed = strtoull(val, &end, 0);
             if (*end != '\0' || end == val)
                 return usage(argv[0]);
+        } else if (strcmp(argv[first], "--timeout-s") == 0) {
+            unsigned long t = strtoul(val, &end, 10);
+            if (*end != '\0' || end == val || t > 86400)
+                return usage(argv[0]);
+            cur.timeout_s = (unsigned)t;
         } else if (strcmp(argv[first], "--crash-dir") == 0) {
             cur.crash_dir = val;
         } else {
