@@ -135,6 +135,7 @@ static void conn_pump(conn *c);
 static void conn_kill(conn *c, bool abort);
 static void conn_enter(conn *c);
 static void conn_leave(conn *c);
+static void conn_reject(conn *c, int status, const char *msg);
 static void slot_release_queue(dr_http_response *res);
 static void check_shutdown_done(dr_http_server *server);
 
@@ -877,7 +878,7 @@ static int reject_in_parser(conn *c, int status, const char *fmt, ...)
     vsnprintf(c->fail_msg, sizeof c->fail_msg, fmt, ap);
     va_end(ap);
     c->fail_status = status;
-    return 1; /* stops http_parser_execute with a callback error */
+    return -1; /* an error for every callback (1 from on_headers_complete means "no body") */
 }
 
 static int count_header_bytes(conn *c, size_t size)
@@ -941,7 +942,7 @@ static int on_header_field(http_parser *p, const char *at, size_t size)
 {
     conn *c = p->data;
     if (header_done(c) != 0)
-        return 1;
+        return -1;
     dr_buf_append(&c->field, at, size);
     return count_header_bytes(c, size);
 }
@@ -958,7 +959,7 @@ static int on_headers_complete(http_parser *p)
 {
     conn *c = p->data;
     if (header_done(c) != 0)
-        return 1;
+        return -1;
     if (c->request_timer != 0) {
         dr_env_timer_cancel(c->server->env, c->request_timer);
         c->request_timer = 0;
