@@ -54,12 +54,16 @@ typedef struct dr_sim_opts {
     FILE *trace_out;       /* non-NULL: print a readable timeline line per event */
     FILE *log_out;         /* non-NULL: processes' dr_log lines go here; NULL: dropped */
     dr_log_level log_level;
+    const char *scenario;  /* kept; named in the replay command a failed DR_ASSERT prints */
 } dr_sim_opts;
 
 /* A program the simulator can run in-process: a node's main. start returns the
  * program's state (owned by the program) or NULL on failure; crash frees that
  * state without any I/O (the process's memory is simply gone); stop is a
- * graceful shutdown request (may be NULL: then crash is used). */
+ * graceful shutdown request (may be NULL: then crash is used): it may write and
+ * close what it likes, must free the state, and the process ends when it
+ * returns (exit status 0): its remaining timers are dropped, its files closed
+ * and its open streams closed gracefully (queued data is still delivered). */
 typedef struct dr_sim_program {
     const char *name;
     void *(*start)(dr_env *env, int argc, char **argv);
@@ -77,6 +81,14 @@ void dr_sim_register_program(dr_sim *sim, const dr_sim_program *program);
 /* Hosts. Each host has a name (also its address for connect/resolve), an IP
  * "10.0.<id/256>.<id%256>", a disk, a boot id, and a clock. */
 dr_sim_host_id dr_sim_host_add(dr_sim *sim, const char *hostname);
+/* Host facts reported through dr_env_host_info (defaults: 8 cpus, 16 GiB). */
+void dr_sim_host_set_resources(dr_sim *sim, dr_sim_host_id host, uint32_t cpu_count,
+                               uint64_t mem_bytes);
+/* Host by name (or IP "10.0.x.y"); 0 if none. */
+dr_sim_host_id dr_sim_host_find(const dr_sim *sim, const char *name);
+const char *dr_sim_host_name(const dr_sim *sim, dr_sim_host_id host);
+/* The host's disk (NULL until sim/disk.c is built in). */
+struct dr_sim_disk *dr_sim_host_disk(dr_sim *sim, dr_sim_host_id host);
 /* Host crash: every process on it ends, each unsynced page is kept, dropped or
  * torn, the boot id changes. The host stays down until dr_sim_host_restart. */
 void dr_sim_host_crash(dr_sim *sim, dr_sim_host_id host);
@@ -155,5 +167,21 @@ typedef struct dr_sim_scenario {
 const dr_sim_scenario *dr_sim_scenario_find(const char *name);
 size_t dr_sim_scenario_count(void);
 const dr_sim_scenario *dr_sim_scenario_at(size_t index);
+
+/* Helpers for scenarios (swarm testing): draws which fault kinds are on and
+ * how strongly from seed (a stream of its own), prints them one per line. */
+void dr_sim_faults_draw(uint64_t seed, dr_sim_faults *out);
+void dr_sim_faults_print(const dr_sim_faults *faults, FILE *out);
+/* Prints "faults fired:" with every kind's count (stable order), the event
+ * count and "trace hash: 0x...". */
+void dr_sim_print_summary(const dr_sim *sim, FILE *out);
+
+/* Virtual-time constants of the network model. */
+#define DR_SIM_LOOPBACK_LATENCY_NS (10 * DR_NS_PER_US)
+#define DR_SIM_CONNECT_TIMEOUT_NS (10 * DR_NS_PER_S) /* connect across a partition */
+#define DR_SIM_STREAM_TIMEOUT_NS (10 * DR_NS_PER_S)  /* unacked data across a partition */
+#define DR_SIM_RETRANSMIT_NS (200 * DR_NS_PER_MS)    /* retry interval while partitioned */
+/* Wall clock of every host at virtual time 0: 2026-01-01T00:00:00Z. */
+#define DR_SIM_EPOCH_WALL_NS (UINT64_C(1767225600) * DR_NS_PER_S)
 
 #endif /* DR_SIM_H */
