@@ -1,0 +1,112 @@
+/* src/proto/arena.c — the bump allocator decoded requests live in, and the
+ * small helpers the codecs share (error paths, allocation).
+ *
+ * A request is decoded into an arena and the whole arena is freed after the
+ * reply, so the decoders never free piecemeal and a failed decode leaks
+ * nothing: the caller deinits the arena either way.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "src/proto/proto.h"
+
+struct dr_arena_chunk {
+    dr_arena_chunk *next;
+    size_t size;      /* usable bytes after the header */
+    size_t used_size; /* bytes handed out */
+    _Alignas(16) unsigned char data[];
+};
+
+static void *arena_pb_alloc(void *self, size_t size)
+{
+    return dr_arena_alloc(self, size);
+}
+
+static void arena_pb_free(void *self, void *ptr)
+{
+    DR_UNUSED(self);
+    DR_UNUSED(ptr); /* freed with the arena */
+}
+
+void dr_arena_init(dr_arena *arena)
+{
+    memset(arena, 0, sizeof *arena);
+    arena->allocator.alloc = arena_pb_alloc;
+    arena->allocator.free = arena_pb_free;
+    arena->allocator.allocator_data = arena;
+}
+
+void dr_arena_deinit(dr_arena *arena)
+{
+    dr_arena_chunk *c = arena->head;
+    while (c != NULL) {
+        dr_arena_chunk *next = c->next;
+        dr_free(c);
+        c = next;
+    }
+    arena->head = NULL;
+    arena->used_size = 0;
+}
+
+void *dr_arena_alloc(dr_arena *arena, size_t size)
+{
+    DR_ASSERT(arena->allocator.allocator_data == arena);
+    size_t rounded_size = (size + 15u) & ~(size_t)15u;
+    DR_ASSERT(rounded_size >= size);
+    dr_arena_chunk *c = arena->head;
+    if (c == NULL || c->size - c->used_size < rounded_size) {
+        size_t chunk_size = DR_MAX(rounded_size, (size_t)DR_ARENA_CHUNK_SIZE);
+        /* Big blocks get a chunk of their own behind the head, so the head's
+         * free space is not wasted. */
+        dr_arena_chunk *n = dr_alloc(sizeof *n + chunk_size);
+        n->size = chunk_size;
+        if (c != NULL && chunk_size > DR_ARENA_CHUNK_SIZE &&
+            c->size - c->used_size >= 1024) {
+            n->next = c->next;
+            c->next = n;
+        } else {
+            n->next = c;
+            arena->head = n;
+        }
+        c = n;
+    }
+    void *p = c->data + c->used_size;
+    c->used_size += rounded_size;
+    arena->used_size += rounded_size;
+    /* Chunks come zeroed from dr_alloc and are never reused. */
+    return p;
+}
+
+void *dr__proto_alloc(dr_arena *arena, size_t size)
+{
+    return arena != NULL ? dr_arena_alloc(arena, size) : dr_alloc(size);
+}
+
+void dr__proto_path_push_field(dr_proto_path *path, const char *name)
+{
+    size_t room = sizeof path->text - path->size;
+    int n = snprintf(path->text + path->size, room, "%s%s", path->size ? "." : "", name);
+    if (n < 0 || (size_t)n >= room) {
+        memcpy(path->text + sizeof path->text - 4, "...", 4);
+        path->size = sizeof path->text - 1;
+        return;
+    }
+    path->size += (size_t)n;
+}
+
+void dr__proto_path_push_index(dr_proto_path *path, size_t index)
+{
+    size_t room = sizeof path->text - path->size;
+    int n = snprintf(path->text + path->size, room, "[%zu]", index);
+    if (n < 0 || (size_t)n >= room) {
+        memcpy(path->text + sizeof path->text - 4, "...", 4);
+        path->size = sizeof path->text - 1;
+        return;
+    }
+    path->size += (size_t)n;
+}
+
+const char *dr__proto_path_cstr(const dr_proto_path *path)
+{
+    return path->size == 0 ? "<root>" : path->text;
+}

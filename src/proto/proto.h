@@ -1,0 +1,108 @@
+/* src/proto/proto.h — the Mesos v1 messages and their protobuf codec.
+ *
+ * The message types are generated at build time by protoc-c from Debian's
+ * mesos-go v1 protos (Mesos 1.4) plus src/proto/additions.txt (what Mesos
+ * added in 1.5-1.11 that Dromos speaks). Their C names carry the mesos-go
+ * packages (Mesos__Scheduler__Call); packages never reach the wire.
+ *
+ * Memory. A decoder either allocates from a dr_arena (one block list freed
+ * at once by dr_arena_deinit: what request handling uses) or, given no arena,
+ * with malloc; such a message is freed with dr_proto_free(). Messages built by
+ * hand and encoded are only borrowed.
+ *
+ * The JSON codec is in src/proto/json.h. This module leaves HTTP, RecordIO and
+ * content negotiation to src/http.
+ */
+#ifndef DR_PROTO_H
+#define DR_PROTO_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "src/base/base.h"
+#include "agent.pb-c.h"
+#include "allocator.pb-c.h"
+#include "executor.pb-c.h"
+#include "maintenance.pb-c.h"
+#include "master.pb-c.h"
+#include "mesos.pb-c.h"
+#include "quota.pb-c.h"
+#include "scheduler.pb-c.h"
+
+/* ---- arena ---------------------------------------------------------------- */
+
+/* A bump allocator: chunks of at least DR_ARENA_CHUNK_SIZE bytes, freed all at
+ * once. Allocation aborts on exhaustion like dr_alloc; sizes reaching it were
+ * bounded by the decoder's input size checks. Not thread-safe. */
+#define DR_ARENA_CHUNK_SIZE (64u * 1024)
+
+typedef struct dr_arena_chunk dr_arena_chunk;
+typedef struct dr_arena {
+    ProtobufCAllocator allocator; /* hands out arena memory; free is a no-op */
+    dr_arena_chunk *head;         /* newest chunk; older ones follow */
+    size_t used_size;             /* bytes handed out, for statistics */
+} dr_arena;
+
+void dr_arena_init(dr_arena *arena);
+/* Frees every chunk; everything allocated from the arena dies with it. */
+void dr_arena_deinit(dr_arena *arena);
+/* Returns zeroed memory, 16-byte aligned, owned by the arena. */
+void *dr_arena_alloc(dr_arena *arena, size_t size);
+
+/* ---- protobuf codec ---------------------------------------------------------- */
+
+/* The short name used in errors: "mesos.scheduler.Call". */
+const char *dr_proto_name(const ProtobufCMessageDescriptor *desc);
+
+/* Decodes data[size] as desc. Allocates from arena, or with malloc when arena
+ * is NULL (free with dr_proto_free). protobuf-c checks required fields.
+ * Errors: DR_ETOOBIG above DR_PROTO_MESSAGE_SIZE_MAX; DR_EINVAL "invalid
+ * mesos.scheduler.Call protobuf (N bytes): malformed or a required field is
+ * missing". On failure *out is untouched. */
+dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                        size_t size, dr_arena *arena, ProtobufCMessage **out,
+                        dr_err *err) DR_MUST_USE;
+
+/* Appends msg (borrows) in protobuf to out. Errors: DR_EINVAL when a
+ * required field is unset (naming it); DR_ETOOBIG above the size limit. */
+dr_code dr_proto_encode(const ProtobufCMessage *msg, dr_buf *out, dr_err *err) DR_MUST_USE;
+
+/* Checks that every required field of msg and its sub-messages is set.
+ * Error: "'subscribe.framework_info.user' is required". */
+dr_code dr_proto_check_required(const ProtobufCMessage *msg, dr_err *err) DR_MUST_USE;
+
+/* Frees a message decoded without an arena (takes). NULL is a no-op. */
+void dr_proto_free(ProtobufCMessage *msg);
+
+/* ---- resources ------------------------------------------------------------- */
+
+/* Rewrites, in place, every Resource inside msg from the pre-1.4 format
+ * ("pre-reservation-refinement": `role` + optional `reservation`) to
+ * `reservations`, as Mesos's upgradeResources() does:
+ *   role "*" (or unset), no reservation -> no reservations (unreserved)
+ *   role R, no reservation              -> [{type STATIC, role R}]
+ *   role R, reservation {principal,...} -> [{type DYNAMIC, role R, principal,...}]
+ * and clears `role` and `reservation`. A resource already in the new format is
+ * left alone. Callers run it on every decoded request, whatever its codec.
+ * arena must be the one msg was decoded into (NULL for malloc'd messages).
+ * Errors (DR_EINVAL, msg unchanged from the failing resource on): a resource
+ * with both `reservations` and `role`/`reservation`; `reservation` with role
+ * "*". The error names the path: "'accept.operations[0]...resources[1]': ...". */
+dr_code dr_proto_upgrade_resources(ProtobufCMessage *msg, dr_arena *arena,
+                                   dr_err *err) DR_MUST_USE;
+
+/* ---- internal, shared by the codecs ---------------------------------------- */
+
+/* A dotted path into a message, for error texts: "accept.offer_ids[0].value". */
+typedef struct dr_proto_path {
+    char text[192];
+    size_t size; /* bytes used, < sizeof text; longer paths end in "..." */
+} dr_proto_path;
+
+void dr__proto_path_push_field(dr_proto_path *path, const char *name);
+void dr__proto_path_push_index(dr_proto_path *path, size_t index);
+const char *dr__proto_path_cstr(const dr_proto_path *path); /* "<root>" when empty */
+
+/* Allocates size zeroed bytes from arena, or with dr_alloc when it is NULL. */
+void *dr__proto_alloc(dr_arena *arena, size_t size);
+
+#endif /* DR_PROTO_H */
