@@ -1,0 +1,1151 @@
+/* tests/unit/env_real/test_env_real.c — the real env against the real OS:
+ * timers, randomness, logging, TCP streams on loopback, files in a temp dir
+ * under /tmp, processes, host facts, and the env.h helpers (src/env/util.c)
+ * run through the real env. Every wait is bounded by a deadline.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/env/real/real.h"
+
+#define WAIT_NS (10 * DR_NS_PER_S)
+#define TICK_NS (20 * DR_NS_PER_MS)
+
+typedef struct fixture {
+    dr_env *env;
+    char dir[64];
+    char log_path[96];
+    FILE *log;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    strcpy(fx->dir, "/tmp/dr_env_real_XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    /* The log lives outside dir so listing dir sees only what a test made. */
+    snprintf(fx->log_path, sizeof fx->log_path, "%s.log", fx->dir);
+    fx->log = fopen(fx->log_path, "w+");
+    assert_non_null(fx->log);
+    dr_env_real_opts opts = {.node_name = "node-1", .seed = 42, .log_level = DR_LOG_INFO,
+                             .log_file = fx->log};
+    dr_err err;
+    assert_int_equal(dr_env_real_create(&opts, &fx->env, &err), DR_OK);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    dr_err err;
+    assert_int_equal(dr_env_remove_tree(fx->env, fx->dir, &err), DR_OK);
+    dr_env_real_destroy(fx->env);
+    fclose(fx->log);
+    unlink(fx->log_path);
+    free(fx);
+    return 0;
+}
+
+/* Runs the loop until *flag is true; fails the test after WAIT_NS. */
+static void run_until(dr_env *env, const bool *flag)
+{
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    while (!*flag) {
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+    }
+}
+
+/* Runs the loop for about duration_ns (to check that nothing happens). */
+static void run_for(dr_env *env, uint64_t duration_ns)
+{
+    uint64_t end_ns = dr_env_now(env) + duration_ns;
+    while (dr_env_now(env) < end_ns)
+        dr_env_real_run_once(env, TICK_NS);
+}
+
+static char *path_in(const fixture *fx, const char *name)
+{
+    return dr_sprintf("%s/%s", fx->dir, name);
+}
+
+/* ---- timers, randomness, loop -------------------------------------------------- */
+
+typedef struct timer_log {
+    dr_env *env;
+    int order[32];
+    int count;
+} timer_log;
+
+typedef struct timer_mark {
+    timer_log *log;
+    int value;
+} timer_mark;
+
+static void mark_fire(dr_env *env, void *ctx)
+{
+    timer_mark *m = ctx;
+    assert_ptr_equal(env, m->log->env);
+    assert_true(m->log->count < 32);
+    m->log->order[m->log->count++] = m->value;
+}
+
+static timer_mark chained_mark;
+
+static void chain_fire(dr_env *env, void *ctx)
+{
+    mark_fire(env, ctx);
+    /* Added from a timer with delay 0: must wait for the next turn. */
+    dr_env_timer_add(env, 0, mark_fire, &chained_mark);
+}
+
+static void test_timers_order(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    timer_log log = {.env = env};
+    timer_mark m[8];
+    for (int i = 0; i < 8; i++)
+        m[i] = (timer_mark){&log, i + 1};
+
+    /* delay 0: never from inside timer_add; add order kept; cancel works. */
+    dr_timer_id a = dr_env_timer_add(env, 0, mark_fire, &m[0]);
+    dr_timer_id b = dr_env_timer_add(env, 0, mark_fire, &m[1]);
+    dr_timer_id c = dr_env_timer_add(env, 0, mark_fire, &m[2]);
+    assert_int_not_equal(a, 0);
+    assert_int_not_equal(b, a);
+    assert_int_equal(log.count, 0);
+    dr_env_timer_cancel(env, b);
+    dr_env_timer_cancel(env, b);     /* twice: no-op */
+    dr_env_timer_cancel(env, 0);     /* "no timer": no-op */
+    dr_env_timer_cancel(env, 12345); /* never handed out: no-op */
+    while (log.count < 2)
+        dr_env_real_run_once(env, TICK_NS);
+    run_for(env, 30 * DR_NS_PER_MS);
+    assert_int_equal(log.count, 2);
+    assert_int_equal(log.order[0], 1);
+    assert_int_equal(log.order[1], 3);
+    dr_env_timer_cancel(env, c); /* spent: no-op */
+
+    /* A delay-0 timer added by a timer runs after the ones already due. */
+    log.count = 0;
+    chained_mark = (timer_mark){&log, 11};
+    dr_env_timer_add(env, 0, chain_fire, &m[3]);
+    dr_env_timer_add(env, 0, mark_fire, &m[4]);
+    while (log.count < 3)
+        dr_env_real_run_once(env, TICK_NS);
+    assert_int_equal(log.order[0], 4);
+    assert_int_equal(log.order[1], 5);
+    assert_int_equal(log.order[2], 11);
+
+    /* Different delays fire in due order, not add order; equal delays in
+     * add order. */
+    log.count = 0;
+    uint64_t start_ns = dr_env_now(env);
+    dr_env_timer_add(env, 30 * DR_NS_PER_MS, mark_fire, &m[2]);
+    dr_env_timer_add(env, 10 * DR_NS_PER_MS, mark_fire, &m[0]);
+    dr_env_timer_add(env, 20 * DR_NS_PER_MS, mark_fire, &m[1]);
+    dr_env_timer_add(env, 20 * DR_NS_PER_MS, mark_fire, &m[5]);
+    dr_env_timer_add(env, 20 * DR_NS_PER_MS, mark_fire, &m[6]);
+    dr_timer_id late = dr_env_timer_add(env, 25 * DR_NS_PER_MS, mark_fire, &m[7]);
+    dr_env_timer_cancel(env, late);
+    while (log.count < 5)
+        dr_env_real_run_once(env, TICK_NS);
+    assert_true(dr_env_now(env) - start_ns >= 30 * DR_NS_PER_MS);
+    int want[] = {1, 2, 6, 7, 3};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(log.order[i], want[i]);
+    run_for(env, 20 * DR_NS_PER_MS);
+    assert_int_equal(log.count, 5);
+}
+
+enum { MANY_COUNT = 300 };
+
+typedef struct many_timers {
+    int fired[MANY_COUNT];
+    int fired_count;
+} many_timers;
+
+typedef struct many_mark {
+    many_timers *m;
+    int index;
+} many_mark;
+
+static void many_fire(dr_env *env, void *ctx)
+{
+    DR_UNUSED(env);
+    many_mark *mark = ctx;
+    mark->m->fired[mark->index]++;
+    mark->m->fired_count++;
+}
+
+static void test_timers_many(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    /* More timers than the first slot block; cancel every third one. */
+    static many_timers m;
+    static many_mark marks[MANY_COUNT];
+    memset(&m, 0, sizeof m);
+    dr_timer_id ids[MANY_COUNT];
+    for (int i = 0; i < MANY_COUNT; i++) {
+        marks[i] = (many_mark){&m, i};
+        uint64_t delay_ns = (uint64_t)(i * 37 % 100) * 50 * DR_NS_PER_US;
+        ids[i] = dr_env_timer_add(env, delay_ns, many_fire, &marks[i]);
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(ids[i], ids[j]);
+    }
+    int want = 0;
+    for (int i = 0; i < MANY_COUNT; i++) {
+        if (i % 3 == 0)
+            dr_env_timer_cancel(env, ids[i]);
+        else
+            want++;
+    }
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    while (m.fired_count < want) {
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+    }
+    run_for(env, 10 * DR_NS_PER_MS);
+    for (int i = 0; i < MANY_COUNT; i++)
+        assert_int_equal(m.fired[i], i % 3 == 0 ? 0 : 1);
+    /* Slots are reused with a new generation: old ids stay dead. */
+    dr_timer_id fresh = dr_env_timer_add(env, DR_NS_PER_S, many_fire, &marks[0]);
+    for (int i = 0; i < MANY_COUNT; i++)
+        assert_int_not_equal(fresh, ids[i]);
+    dr_env_timer_cancel(env, ids[1]); /* spent: must not cancel fresh */
+    dr_env_timer_cancel(env, fresh);
+}
+
+static void stop_fire(dr_env *env, void *ctx)
+{
+    bool *fired = ctx;
+    *fired = true;
+    dr_env_real_stop(env);
+}
+
+static void test_run_stop(void **state)
+{
+    fixture *fx = *state;
+    bool fired = false;
+    dr_env_timer_add(fx->env, 5 * DR_NS_PER_MS, stop_fire, &fired);
+    dr_err err;
+    assert_int_equal(dr_env_real_run(fx->env, &err), DR_OK);
+    assert_true(fired);
+    /* A stop while not running makes the next run return at once. */
+    dr_env_real_stop(fx->env);
+    assert_int_equal(dr_env_real_run(fx->env, &err), DR_OK);
+}
+
+static void signal_seen(dr_env *env, int signo, void *ctx)
+{
+    DR_UNUSED(env);
+    assert_int_equal(signo, SIGUSR1);
+    *(bool *)ctx = true;
+}
+
+static void test_on_signal(void **state)
+{
+    fixture *fx = *state;
+    bool seen = false;
+    dr_env_real_on_signal(fx->env, SIGUSR1, signal_seen, &seen);
+    assert_int_equal(raise(SIGUSR1), 0);
+    run_until(fx->env, &seen);
+}
+
+static void test_time_and_random(void **state)
+{
+    fixture *fx = *state;
+    uint64_t t0 = dr_env_now(fx->env);
+    uint64_t t1 = dr_env_now(fx->env);
+    assert_true(t1 >= t0);
+    assert_true(dr_env_wall(fx->env) > UINT64_C(1600000000) * DR_NS_PER_S);
+
+    dr_env_real_opts opts = {.node_name = "r", .seed = 7, .log_file = fx->log};
+    dr_env *e1 = NULL, *e2 = NULL, *e3 = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_real_create(&opts, &e1, &err), DR_OK);
+    assert_int_equal(dr_env_real_create(&opts, &e2, &err), DR_OK);
+    opts.seed = 0;
+    assert_int_equal(dr_env_real_create(&opts, &e3, &err), DR_OK);
+    assert_int_equal(e1->ops->seed(e1->self), 7);
+    assert_int_not_equal(e3->ops->seed(e3->self), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(dr_env_random(e1), dr_env_random(e2));
+    dr_rng r1, r2;
+    dr_env_rng(e1, "ids", &r1);
+    dr_env_rng(e2, "ids", &r2);
+    assert_int_equal(dr_rng_next(&r1), dr_rng_next(&r2));
+    dr_env_real_destroy(e1);
+    dr_env_real_destroy(e2);
+    dr_env_real_destroy(e3);
+
+    opts.node_name = "";
+    assert_int_equal(dr_env_real_create(&opts, &e1, &err), DR_EINVAL);
+    assert_non_null(strstr(err.msg, "node name"));
+}
+
+static void test_log(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    assert_string_equal(dr_env_node_name(env), "node-1");
+    assert_int_equal(dr_env_log_level(env), DR_LOG_INFO);
+    DR_DEBUG(env, "hidden %d", 1);
+    DR_INFO(env, "hello %d", 5);
+    dr_env_set_log_level(env, DR_LOG_DEBUG);
+    assert_int_equal(dr_env_log_level(env), DR_LOG_DEBUG);
+    DR_DEBUG(env, "shown");
+    DR_ERROR(env, "bad");
+
+    fflush(fx->log);
+    rewind(fx->log);
+    char line[256];
+    const char *want[][2] = {{"I", "hello 5"}, {"D", "shown"}, {"E", "bad"}};
+    for (size_t i = 0; i < DR_ARRAY_COUNT(want); i++) {
+        assert_non_null(fgets(line, sizeof line, fx->log));
+        int y, mo, d, h, mi, s, ms;
+        char level[2], node[64], text[128];
+        int n = sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ %1s %63[^:]: %127[^\n]", &y, &mo, &d,
+                       &h, &mi, &s, &ms, level, node, text);
+        assert_int_equal(n, 10);
+        assert_true(y >= 2024);
+        assert_int_equal(line[23], 'Z');
+        assert_string_equal(level, want[i][0]);
+        assert_string_equal(node, "node-1");
+        assert_string_equal(text, want[i][1]);
+    }
+    assert_null(fgets(line, sizeof line, fx->log));
+}
+
+/* ---- streams ------------------------------------------------------------------------ */
+
+typedef struct peer {
+    dr_env *env;
+    dr_stream *stream;
+    dr_buf received;
+    uint64_t received_size;
+    uint64_t mismatch_count; /* bytes that broke the pattern */
+    int data_count;
+    int drained_count;
+    bool connected;
+    bool drained;
+    bool closed;
+    int closed_count;
+    dr_err why;
+    bool keep_bytes;
+    bool check_pattern;
+    bool close_on_data; /* close the stream from inside the data callback */
+    bool abort_on_data;
+} peer;
+
+static uint8_t pattern_byte(uint64_t offset) { return (uint8_t)((offset * 7 + offset / 4096) % 251); }
+
+static void peer_connected(dr_env *env, dr_stream *s, void *ctx)
+{
+    peer *p = ctx;
+    assert_ptr_equal(env, p->env);
+    assert_ptr_equal(s, p->stream);
+    assert_false(p->connected);
+    p->connected = true;
+}
+
+static void peer_data(dr_env *env, dr_stream *s, const uint8_t *data, size_t size, void *ctx)
+{
+    peer *p = ctx;
+    assert_ptr_equal(env, p->env);
+    assert_ptr_equal(s, p->stream);
+    assert_false(p->closed);
+    assert_true(size > 0);
+    p->data_count++;
+    if (p->check_pattern)
+        for (size_t i = 0; i < size; i++)
+            p->mismatch_count += data[i] != pattern_byte(p->received_size + i);
+    if (p->keep_bytes)
+        dr_buf_append(&p->received, data, size);
+    p->received_size += size;
+    if (p->close_on_data) {
+        dr_env_stream_close(env, s);
+        p->stream = NULL;
+    } else if (p->abort_on_data) {
+        dr_env_stream_abort(env, s);
+        p->stream = NULL;
+    }
+}
+
+static void peer_drained(dr_env *env, dr_stream *s, void *ctx)
+{
+    peer *p = ctx;
+    DR_UNUSED(env);
+    assert_ptr_equal(s, p->stream);
+    assert_true(dr_env_stream_queued(env, s) <= DR_STREAM_WRITE_LOW_WATER_SIZE);
+    p->drained = true;
+    p->drained_count++;
+}
+
+static void peer_closed(dr_env *env, dr_stream *s, const dr_err *why, void *ctx)
+{
+    peer *p = ctx;
+    DR_UNUSED(env);
+    assert_ptr_equal(s, p->stream);
+    p->closed = true;
+    p->closed_count++;
+    p->why = *why;
+}
+
+static const dr_stream_cbs peer_cbs = {
+    .connected = peer_connected,
+    .data = peer_data,
+    .drained = peer_drained,
+    .closed = peer_closed,
+};
+
+typedef struct server {
+    dr_listener *listener;
+    peer p;
+    bool accepted;
+    bool pause_on_accept;
+} server;
+
+static void server_accept(dr_env *env, dr_listener *l, dr_stream *s, void *ctx)
+{
+    server *srv = ctx;
+    assert_ptr_equal(l, srv->listener);
+    assert_false(srv->accepted);
+    srv->accepted = true;
+    srv->p.stream = s;
+    dr_env_stream_set_cbs(env, s, &peer_cbs, &srv->p);
+    if (srv->pause_on_accept)
+        dr_env_stream_pause(env, s, true);
+}
+
+static void peer_init(peer *p, dr_env *env)
+{
+    memset(p, 0, sizeof *p);
+    p->env = env;
+    dr_buf_init(&p->received);
+    p->keep_bytes = true;
+}
+
+/* Listens on host:0 and connects a client to it; both ends are set up. */
+static uint16_t pair_up(dr_env *env, const char *host, server *srv, peer *client)
+{
+    peer_init(&srv->p, env);
+    peer_init(client, env);
+    dr_err err;
+    assert_int_equal(dr_env_listen(env, host, 0, server_accept, srv, &srv->listener, &err), DR_OK);
+    uint16_t port = dr_env_listener_port(env, srv->listener);
+    assert_int_not_equal(port, 0);
+    assert_int_equal(dr_env_connect(env, host, port, &peer_cbs, client, &client->stream, &err),
+                     DR_OK);
+    assert_false(client->connected); /* never from inside connect */
+    run_until(env, &client->connected);
+    run_until(env, &srv->accepted);
+    return port;
+}
+
+static void test_stream_exchange(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {0};
+    peer client;
+    uint16_t port = pair_up(env, "127.0.0.1", &srv, &client);
+
+    char name[64], want[64];
+    dr_env_stream_peer(env, client.stream, name, sizeof name);
+    snprintf(want, sizeof want, "127.0.0.1:%u", (unsigned)port);
+    assert_string_equal(name, want);
+    dr_env_stream_peer(env, srv.p.stream, name, sizeof name);
+    assert_memory_equal(name, "127.0.0.1:", 10);
+
+    dr_err err;
+    assert_int_equal(dr_env_stream_write(env, client.stream, "ping", 4, &err), DR_OK);
+    while (srv.p.received.size < 4)
+        dr_env_real_run_once(env, TICK_NS);
+    assert_memory_equal(srv.p.received.data, "ping", 4);
+    assert_int_equal(dr_env_stream_write(env, srv.p.stream, "pong!", 5, &err), DR_OK);
+    while (client.received.size < 5)
+        dr_env_real_run_once(env, TICK_NS);
+    assert_memory_equal(client.received.data, "pong!", 5);
+
+    /* The client closes: the server sees an orderly end (DR_OK) once. */
+    dr_env_stream_close(env, client.stream);
+    run_until(env, &srv.p.closed);
+    assert_int_equal(srv.p.why.code, DR_OK);
+    assert_non_null(strstr(srv.p.why.msg, "closed by peer"));
+    assert_int_equal(dr_env_stream_write(env, srv.p.stream, "x", 1, &err), DR_ECLOSED);
+    assert_non_null(strstr(err.msg, "closed"));
+    run_for(env, 20 * DR_NS_PER_MS);
+    assert_int_equal(srv.p.closed_count, 1);
+    assert_false(client.closed); /* nothing fires after close */
+    dr_env_stream_close(env, srv.p.stream);
+    dr_env_listener_close(env, srv.listener);
+    dr_buf_deinit(&srv.p.received);
+    dr_buf_deinit(&client.received);
+}
+
+static void test_stream_hostname_and_ipv6(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {0};
+    peer client;
+    pair_up(env, "localhost", &srv, &client);
+    dr_env_stream_abort(env, client.stream);
+    run_until(env, &srv.p.closed);
+    dr_env_stream_close(env, srv.p.stream);
+    dr_env_listener_close(env, srv.listener);
+    dr_buf_deinit(&srv.p.received);
+    dr_buf_deinit(&client.received);
+
+    /* IPv6 loopback, where the host has it. */
+    dr_listener *l = NULL;
+    dr_err err;
+    if (dr_env_listen(env, "::1", 0, server_accept, &srv, &l, &err) != DR_OK) {
+        print_message("no IPv6 loopback here: %s\n", err.msg);
+        return;
+    }
+    dr_env_listener_close(env, l);
+    server srv6 = {0};
+    uint16_t port = pair_up(env, "::1", &srv6, &client);
+    char name[64], want[64];
+    dr_env_stream_peer(env, client.stream, name, sizeof name);
+    snprintf(want, sizeof want, "[::1]:%u", (unsigned)port);
+    assert_string_equal(name, want);
+    dr_env_stream_close(env, client.stream);
+    run_until(env, &srv6.p.closed);
+    dr_env_stream_close(env, srv6.p.stream);
+    dr_env_listener_close(env, srv6.listener);
+    dr_buf_deinit(&srv6.p.received);
+    dr_buf_deinit(&client.received);
+}
+
+static void test_stream_large_transfer(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {.pause_on_accept = true};
+    peer client;
+    pair_up(env, "127.0.0.1", &srv, &client);
+    srv.p.keep_bytes = false;
+    srv.p.check_pattern = true;
+
+    enum { CHUNK = 1024 * 1024 };
+    const uint64_t total = 20u * 1024 * 1024;
+    uint8_t *chunk = dr_alloc(CHUNK);
+    uint64_t sent = 0;
+    int eagain_count = 0;
+    dr_err err;
+    while (sent < total) {
+        for (size_t i = 0; i < CHUNK; i++)
+            chunk[i] = pattern_byte(sent + i);
+        dr_code rc = dr_env_stream_write(env, client.stream, chunk, CHUNK, &err);
+        if (rc == DR_OK) {
+            sent += CHUNK;
+            continue;
+        }
+        assert_int_equal(rc, DR_EAGAIN);
+        assert_non_null(strstr(err.msg, "queued"));
+        assert_true(dr_env_stream_queued(env, client.stream) >= DR_STREAM_WRITE_QUEUE_SIZE_MAX);
+        if (eagain_count++ == 0) {
+            /* Paused since accept: nothing may have been delivered. */
+            run_for(env, 20 * DR_NS_PER_MS);
+            assert_int_equal(srv.p.received_size, 0);
+            assert_false(client.drained);
+            dr_env_stream_pause(env, srv.p.stream, false);
+        }
+        client.drained = false;
+        run_until(env, &client.drained);
+    }
+    assert_true(eagain_count >= 1);
+    assert_true(client.drained_count >= 1);
+    /* Close with bytes still queued: they are flushed, then FIN. */
+    assert_true(dr_env_stream_queued(env, client.stream) > 0);
+    dr_env_stream_close(env, client.stream);
+    run_until(env, &srv.p.closed);
+    assert_int_equal(srv.p.why.code, DR_OK);
+    assert_int_equal(srv.p.received_size, total);
+    assert_int_equal(srv.p.mismatch_count, 0);
+    dr_env_stream_close(env, srv.p.stream);
+    dr_env_listener_close(env, srv.listener);
+    dr_free(chunk);
+    dr_buf_deinit(&srv.p.received);
+    dr_buf_deinit(&client.received);
+}
+
+static void test_stream_refused(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {0};
+    dr_listener *l = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_listen(env, "127.0.0.1", 0, server_accept, &srv, &l, &err), DR_OK);
+    uint16_t port = dr_env_listener_port(env, l);
+    dr_env_listener_close(env, l);
+
+    peer client;
+    peer_init(&client, env);
+    assert_int_equal(dr_env_connect(env, "127.0.0.1", port, &peer_cbs, &client, &client.stream,
+                                    &err),
+                     DR_OK);
+    assert_false(client.closed);
+    run_until(env, &client.closed);
+    assert_false(client.connected);
+    assert_int_equal(client.why.code, DR_ECONNREFUSED);
+    char want[64];
+    snprintf(want, sizeof want, "stream to 127.0.0.1:%u: Connection refused", (unsigned)port);
+    assert_string_equal(client.why.msg, want);
+    assert_int_equal(dr_env_stream_write(env, client.stream, "x", 1, &err), DR_ECLOSED);
+    dr_env_stream_close(env, client.stream);
+    dr_buf_deinit(&client.received);
+}
+
+static void test_stream_abort_resets_peer(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {0};
+    peer client;
+    pair_up(env, "127.0.0.1", &srv, &client);
+    dr_err err;
+    assert_int_equal(dr_env_stream_write(env, client.stream, "unsent?", 7, &err), DR_OK);
+    dr_env_stream_abort(env, client.stream);
+    run_until(env, &srv.p.closed);
+    assert_int_equal(srv.p.why.code, DR_ECONNRESET);
+    assert_non_null(strstr(srv.p.why.msg, "stream from 127.0.0.1:"));
+    assert_non_null(strstr(srv.p.why.msg, "reset"));
+    dr_env_stream_close(env, srv.p.stream);
+    dr_env_listener_close(env, srv.listener);
+    dr_buf_deinit(&srv.p.received);
+    dr_buf_deinit(&client.received);
+}
+
+static void test_stream_close_from_callback(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    for (int variant = 0; variant < 2; variant++) {
+        server srv = {0};
+        peer client;
+        pair_up(env, "127.0.0.1", &srv, &client);
+        srv.p.close_on_data = variant == 0;
+        srv.p.abort_on_data = variant == 1;
+        dr_err err;
+        /* Several writes so that more data is pending when the callback closes. */
+        for (int i = 0; i < 50; i++)
+            assert_int_equal(dr_env_stream_write(env, client.stream, "0123456789", 10, &err),
+                             DR_OK);
+        run_until(env, &client.closed);
+        assert_int_equal(client.why.code, variant == 0 ? DR_OK : DR_ECONNRESET);
+        run_for(env, 20 * DR_NS_PER_MS);
+        assert_int_equal(srv.p.data_count, 1);
+        assert_false(srv.p.closed);
+        dr_env_stream_close(env, client.stream);
+        dr_env_listener_close(env, srv.listener);
+        dr_buf_deinit(&srv.p.received);
+        dr_buf_deinit(&client.received);
+    }
+}
+
+static void test_stream_errors(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {0};
+    dr_listener *l = NULL, *l2 = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_listen(env, "127.0.0.1", 0, server_accept, &srv, &l, &err), DR_OK);
+    uint16_t port = dr_env_listener_port(env, l);
+    assert_int_equal(dr_env_listen(env, "127.0.0.1", port, server_accept, &srv, &l2, &err),
+                     DR_EADDRINUSE);
+    char want[64];
+    snprintf(want, sizeof want, "listen '127.0.0.1:%u': Address already in use", (unsigned)port);
+    assert_string_equal(err.msg, want);
+    dr_env_listener_close(env, l);
+
+    peer client;
+    peer_init(&client, env);
+    assert_int_equal(dr_env_connect(env, "127.0.0.1", 0, &peer_cbs, &client, &client.stream, &err),
+                     DR_EINVAL);
+    assert_string_equal(err.msg, "connect '127.0.0.1:0': port must be 1-65535");
+    assert_int_equal(dr_env_connect(env, "", 80, &peer_cbs, &client, &client.stream, &err),
+                     DR_EINVAL);
+    assert_int_equal(
+        dr_env_connect(env, "no-such-host.invalid", 80, &peer_cbs, &client, &client.stream, &err),
+        DR_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "connect 'no-such-host.invalid:80': cannot resolve"));
+    assert_int_equal(dr_env_listen(env, "192.0.2.1", 0, server_accept, &srv, &l, &err), DR_EINVAL);
+    assert_non_null(strstr(err.msg, "listen '192.0.2.1:0'"));
+    run_for(env, 10 * DR_NS_PER_MS);
+    assert_false(client.closed); /* failed calls never call back */
+    dr_buf_deinit(&client.received);
+}
+
+/* ---- files ------------------------------------------------------------------------- */
+
+static void test_files_basic(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    char *a = path_in(fx, "a");
+    char *b = path_in(fx, "b");
+    dr_file *f = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_open(env, a, DR_OPEN_WRITE | DR_OPEN_CREATE, &f, &err), DR_OK);
+    assert_int_equal(dr_env_pwrite(env, f, 0, "hello", 5, &err), DR_OK);
+    assert_int_equal(dr_env_append(env, f, " world", 6, &err), DR_OK);
+    assert_int_equal(dr_env_pwrite(env, f, 0, "J", 1, &err), DR_OK); /* pwrite still at 0 */
+    uint64_t size = 0;
+    assert_int_equal(dr_env_file_size(env, f, &size, &err), DR_OK);
+    assert_int_equal(size, 11);
+    char buf[32];
+    size_t got = 0;
+    assert_int_equal(dr_env_pread(env, f, 0, buf, sizeof buf, &got, &err), DR_OK);
+    assert_int_equal(got, 11); /* short only at end of file */
+    assert_memory_equal(buf, "Jello world", 11);
+    assert_int_equal(dr_env_pread(env, f, 6, buf, 3, &got, &err), DR_OK);
+    assert_int_equal(got, 3);
+    assert_memory_equal(buf, "wor", 3);
+    assert_int_equal(dr_env_pread(env, f, 100, buf, 3, &got, &err), DR_OK);
+    assert_int_equal(got, 0);
+    assert_int_equal(dr_env_truncate(env, f, 5, &err), DR_OK);
+    assert_int_equal(dr_env_fsync(env, f, &err), DR_OK);
+    assert_int_equal(dr_env_file_size(env, f, &size, &err), DR_OK);
+    assert_int_equal(size, 5);
+    assert_int_equal(dr_env_append(env, f, "!", 1, &err), DR_OK);
+    assert_int_equal(dr_env_file_size(env, f, &size, &err), DR_OK);
+    assert_int_equal(size, 6);
+    dr_env_close(env, f);
+
+    /* rename, stat */
+    assert_int_equal(dr_env_rename(env, a, b, &err), DR_OK);
+    dr_file_stat st;
+    assert_int_equal(dr_env_stat(env, a, true, &st, &err), DR_ENOENT);
+    assert_int_equal(dr_env_stat(env, b, true, &st, &err), DR_OK);
+    assert_false(st.is_dir);
+    assert_false(st.is_symlink);
+    assert_int_equal(st.size_bytes, 6);
+    uint64_t wall_ns = dr_env_wall(env);
+    assert_true(st.mtime_ns <= wall_ns + DR_NS_PER_S);
+    assert_true(st.mtime_ns + 60 * DR_NS_PER_S > wall_ns);
+    assert_int_equal(dr_env_stat(env, fx->dir, true, &st, &err), DR_OK);
+    assert_true(st.is_dir);
+    assert_int_equal(dr_env_fsync_dir(env, fx->dir, &err), DR_OK);
+
+    /* read-only handles cannot write */
+    assert_int_equal(dr_env_open(env, b, DR_OPEN_READ, &f, &err), DR_OK);
+    assert_int_not_equal(dr_env_pwrite(env, f, 0, "x", 1, &err), DR_OK);
+    assert_memory_equal(err.msg, "write '", 7);
+    dr_env_close(env, f);
+
+    /* EXCL and TRUNC */
+    assert_int_equal(
+        dr_env_open(env, b, DR_OPEN_WRITE | DR_OPEN_CREATE | DR_OPEN_EXCL, &f, &err), DR_EEXIST);
+    char *want = dr_sprintf("open '%s': File exists", b);
+    assert_string_equal(err.msg, want);
+    dr_free(want);
+    assert_int_equal(dr_env_open(env, b, DR_OPEN_WRITE | DR_OPEN_TRUNC, &f, &err), DR_OK);
+    assert_int_equal(dr_env_file_size(env, f, &size, &err), DR_OK);
+    assert_int_equal(size, 0);
+    dr_env_close(env, f);
+    dr_free(a);
+    dr_free(b);
+}
+
+static void test_files_errors(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    char *missing = path_in(fx, "missing/x");
+    dr_file *f = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_open(env, missing, DR_OPEN_READ, &f, &err), DR_ENOENT);
+    char *want = dr_sprintf("open '%s': No such file or directory", missing);
+    assert_string_equal(err.msg, want);
+    dr_free(want);
+    assert_int_equal(dr_env_open(env, fx->dir, DR_OPEN_READ, &f, &err), DR_EISDIR);
+    assert_non_null(strstr(err.msg, "Is a directory"));
+    assert_int_equal(dr_env_open(env, missing, 0, &f, &err), DR_EINVAL);
+    assert_non_null(strstr(err.msg, "bad flags"));
+    assert_int_equal(dr_env_open(env, "", DR_OPEN_READ, &f, &err), DR_EINVAL);
+    assert_int_equal(dr_env_unlink(env, missing, &err), DR_ENOENT);
+    assert_memory_equal(err.msg, "unlink '", 8);
+    assert_int_equal(dr_env_fsync_dir(env, missing, &err), DR_ENOENT);
+    assert_int_equal(dr_env_rename(env, missing, fx->dir, &err), DR_ENOENT);
+    assert_non_null(strstr(err.msg, "rename '"));
+    assert_non_null(strstr(err.msg, "' to '"));
+
+    char *file = path_in(fx, "file");
+    assert_int_equal(dr_env_write_atomic(env, file, "x", 1, &err), DR_OK);
+    dr_dir_list list = {0};
+    assert_int_equal(dr_env_list_dir(env, file, &list, &err), DR_ENOTDIR);
+    char *under = dr_sprintf("%s/sub", file);
+    assert_int_equal(dr_env_mkdir(env, under, &err), DR_ENOTDIR);
+    assert_int_equal(dr_env_mkdir(env, fx->dir, &err), DR_EEXIST);
+    assert_int_equal(dr_env_rmdir(env, fx->dir, &err), DR_ENOTEMPTY);
+    assert_memory_equal(err.msg, "rmdir '", 7);
+    dr_free(under);
+    dr_free(file);
+    dr_free(missing);
+}
+
+static void test_files_list_and_links(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    dr_err err;
+    const char *names[] = {"b", "a", "C", "z10", "z2", "z1"};
+    for (size_t i = 0; i < DR_ARRAY_COUNT(names); i++) {
+        char *p = path_in(fx, names[i]);
+        assert_int_equal(dr_env_write_atomic(env, p, names[i], strlen(names[i]), &err), DR_OK);
+        dr_free(p);
+    }
+    char *sub = path_in(fx, "sub");
+    assert_int_equal(dr_env_mkdir(env, sub, &err), DR_OK);
+    dr_dir_list list = {0};
+    assert_int_equal(dr_env_list_dir(env, fx->dir, &list, &err), DR_OK);
+    const char *want[] = {"C", "a", "b", "sub", "z1", "z10", "z2"};
+    assert_int_equal(list.count, DR_ARRAY_COUNT(want));
+    for (size_t i = 0; i < list.count; i++)
+        assert_string_equal(list.names[i], want[i]);
+    dr_dir_list_free(&list);
+    assert_int_equal(dr_env_rmdir(env, sub, &err), DR_OK);
+    dr_free(sub);
+
+    /* symlinks */
+    char *link = path_in(fx, "link");
+    assert_int_equal(dr_env_symlink(env, "z10", link, &err), DR_OK);
+    char target[16];
+    assert_int_equal(dr_env_readlink(env, link, target, sizeof target, &err), DR_OK);
+    assert_string_equal(target, "z10");
+    assert_int_equal(dr_env_readlink(env, link, target, 3, &err), DR_ETOOBIG);
+    dr_file_stat st;
+    assert_int_equal(dr_env_stat(env, link, false, &st, &err), DR_OK);
+    assert_true(st.is_symlink);
+    assert_int_equal(dr_env_stat(env, link, true, &st, &err), DR_OK);
+    assert_false(st.is_symlink);
+    assert_int_equal(st.size_bytes, 3);
+    assert_int_equal(dr_env_symlink(env, "z10", link, &err), DR_EEXIST);
+    assert_int_equal(dr_env_readlink(env, fx->dir, target, sizeof target, &err), DR_EINVAL);
+    dr_free(link);
+
+    uint64_t free_bytes = 0, total_bytes = 0;
+    assert_int_equal(dr_env_disk_space(env, fx->dir, &free_bytes, &total_bytes, &err), DR_OK);
+    assert_true(total_bytes > 0);
+    assert_true(free_bytes <= total_bytes);
+    assert_int_equal(dr_env_disk_space(env, "/no/such/dir", &free_bytes, &total_bytes, &err),
+                     DR_ENOENT);
+}
+
+static void test_files_lock(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    char *p = path_in(fx, "lock");
+    dr_file *f1 = NULL, *f2 = NULL, *f3 = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_open(env, p, DR_OPEN_WRITE | DR_OPEN_CREATE, &f1, &err), DR_OK);
+    assert_int_equal(dr_env_open(env, p, DR_OPEN_WRITE, &f2, &err), DR_OK);
+    assert_int_equal(dr_env_lock(env, f1, &err), DR_OK);
+    assert_int_equal(dr_env_lock(env, f2, &err), DR_EBUSY);
+    char *want = dr_sprintf("lock '%s': locked by another open file or process", p);
+    assert_string_equal(err.msg, want);
+    dr_free(want);
+    dr_env_close(env, f1); /* releases the lock */
+    assert_int_equal(dr_env_lock(env, f2, &err), DR_OK);
+    assert_int_equal(dr_env_open(env, p, DR_OPEN_READ, &f3, &err), DR_OK);
+    assert_int_equal(dr_env_lock(env, f3, &err), DR_EBUSY);
+    dr_env_close(env, f3);
+    dr_env_close(env, f2);
+    dr_free(p);
+}
+
+static void test_util_helpers(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    dr_err err;
+    char *deep = path_in(fx, "x/y/z");
+    assert_int_equal(dr_env_mkdir_p(env, deep, &err), DR_OK);
+    assert_int_equal(dr_env_mkdir_p(env, deep, &err), DR_OK); /* again: fine */
+    dr_file_stat st;
+    assert_int_equal(dr_env_stat(env, deep, true, &st, &err), DR_OK);
+    assert_true(st.is_dir);
+
+    char *file = path_in(fx, "x/y/data");
+    assert_int_equal(dr_env_write_atomic(env, file, "payload", 7, &err), DR_OK);
+    assert_int_equal(dr_env_write_atomic(env, file, "data", 4, &err), DR_OK); /* replaces */
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal(dr_env_read_all(env, file, 100, &data, &size, &err), DR_OK);
+    assert_int_equal(size, 4);
+    assert_string_equal((char *)data, "data");
+    dr_free(data);
+    assert_int_equal(dr_env_read_all(env, file, 2, &data, &size, &err), DR_ETOOBIG);
+    assert_non_null(strstr(err.msg, "4 bytes, at most 2 allowed"));
+    char *tmp = dr_sprintf("%s.tmp", file);
+    assert_int_equal(dr_env_stat(env, tmp, true, &st, &err), DR_ENOENT); /* renamed away */
+    dr_free(tmp);
+
+    char *blocker = dr_sprintf("%s/w", file); /* a path under a regular file */
+    assert_int_equal(dr_env_mkdir_p(env, blocker, &err), DR_ENOTDIR);
+    dr_free(blocker);
+
+    char *x = path_in(fx, "x");
+    assert_int_equal(dr_env_remove_tree(env, x, &err), DR_OK);
+    assert_int_equal(dr_env_stat(env, x, true, &st, &err), DR_ENOENT);
+    assert_int_equal(dr_env_remove_tree(env, x, &err), DR_OK); /* missing: fine */
+    dr_free(x);
+    dr_free(file);
+    dr_free(deep);
+}
+
+/* ---- processes -------------------------------------------------------------------- */
+
+typedef struct exit_seen {
+    bool done;
+    int count;
+    dr_pid pid;
+    dr_exit_status status;
+} exit_seen;
+
+static void exit_record(dr_env *env, dr_pid pid, dr_exit_status status, void *ctx)
+{
+    DR_UNUSED(env);
+    exit_seen *e = ctx;
+    e->done = true;
+    e->count++;
+    e->pid = pid;
+    e->status = status;
+}
+
+static void test_spawn_exit_code(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    char *out = path_in(fx, "out");
+    const char *argv[] = {"/bin/sh", "-c", "echo hi; echo $FOO >&2; exit 3", NULL};
+    const char *envp[] = {"FOO=bar", NULL};
+    dr_spawn_opts opts = {.argv = argv, .envp = envp, .stdout_path = out, .stderr_path = out};
+    exit_seen seen = {0};
+    dr_pid pid = 0;
+    dr_err err;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_OK);
+    assert_true(pid > 0);
+    assert_false(seen.done);
+    run_until(env, &seen.done);
+    assert_int_equal(seen.pid, pid);
+    assert_false(seen.status.signaled);
+    assert_int_equal(seen.status.code, 3);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal(dr_env_read_all(env, out, 100, &data, &size, &err), DR_OK);
+    assert_string_equal((char *)data, "hi\nbar\n");
+    dr_free(data);
+
+    /* PATH search, cwd, append to the same file. */
+    const char *argv2[] = {"sh", "-c", "pwd", NULL};
+    opts = (dr_spawn_opts){.argv = argv2, .cwd = "/", .stdout_path = out};
+    seen = (exit_seen){0};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_OK);
+    run_until(env, &seen.done);
+    assert_int_equal(seen.status.code, 0);
+    assert_int_equal(dr_env_read_all(env, out, 100, &data, &size, &err), DR_OK);
+    assert_string_equal((char *)data, "hi\nbar\n/\n");
+    dr_free(data);
+    run_for(env, 10 * DR_NS_PER_MS);
+    assert_int_equal(seen.count, 1);
+    dr_free(out);
+}
+
+static void test_spawn_errors(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    exit_seen seen = {0};
+    dr_pid pid = 0;
+    dr_err err;
+
+    const char *missing[] = {"/nonexistent/prog", NULL};
+    dr_spawn_opts opts = {.argv = missing};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_ENOENT);
+    assert_string_equal(err.msg, "spawn '/nonexistent/prog': exec '/nonexistent/prog': No such "
+                                 "file or directory");
+
+    const char *unknown[] = {"no-such-program-dromos", NULL};
+    const char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    opts = (dr_spawn_opts){.argv = unknown, .envp = envp};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_ENOENT);
+    assert_string_equal(err.msg,
+                        "spawn 'no-such-program-dromos': not found in PATH '/usr/bin:/bin'");
+
+    const char *sh[] = {"/bin/sh", "-c", "true", NULL};
+    opts = (dr_spawn_opts){.argv = sh, .cwd = "/no/such/dir"};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_ENOENT);
+    assert_string_equal(err.msg, "spawn '/bin/sh': chdir '/no/such/dir': No such file or directory");
+
+    opts = (dr_spawn_opts){.argv = sh, .stdout_path = "/no/such/dir/out"};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_ENOENT);
+    assert_string_equal(err.msg,
+                        "spawn '/bin/sh': stdout '/no/such/dir/out': No such file or directory");
+
+    char *dir_prog = dr_sprintf("%s", fx->dir); /* a directory is not executable */
+    const char *not_exec[] = {dir_prog, NULL};
+    opts = (dr_spawn_opts){.argv = not_exec};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_EACCES);
+    dr_free(dir_prog);
+
+    const char *empty[] = {NULL};
+    opts = (dr_spawn_opts){.argv = empty};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_EINVAL);
+
+    run_for(env, 50 * DR_NS_PER_MS);
+    assert_false(seen.done); /* failed spawns never call back */
+
+    assert_int_equal(dr_env_signal(env, 0, SIGTERM, false, &err), DR_EINVAL);
+    assert_int_equal(dr_env_signal(env, 1, SIGTERM, true, &err), DR_EINVAL);
+    assert_int_equal(dr_env_watch(env, -5, exit_record, &seen, &err), DR_EINVAL);
+}
+
+static void test_spawn_signal(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    const char *argv[] = {"sleep", "100", NULL};
+    dr_spawn_opts opts = {.argv = argv};
+    exit_seen seen = {0};
+    dr_pid pid = 0;
+    dr_err err;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_OK);
+    /* A spawned child is reported by spawn; watching it too is refused. */
+    assert_int_equal(dr_env_watch(env, pid, exit_record, &seen, &err), DR_EINVAL);
+    assert_int_equal(dr_env_signal(env, pid, 0, false, &err), DR_OK); /* alive */
+    assert_int_equal(dr_env_signal(env, pid, SIGTERM, false, &err), DR_OK);
+    run_until(env, &seen.done);
+    assert_true(seen.status.signaled);
+    assert_int_equal(seen.status.code, SIGTERM);
+
+    /* Gone and reaped: no such process. */
+    assert_int_equal(dr_env_signal(env, pid, SIGTERM, false, &err), DR_ESRCH);
+    char want[96];
+    snprintf(want, sizeof want, "signal 15 to pid %lld: No such process", (long long)pid);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(dr_env_watch(env, pid, exit_record, &seen, &err), DR_ESRCH);
+}
+
+static void test_spawn_group_kill(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    char *pidfile = path_in(fx, "grandchild.pid");
+    char *script = dr_sprintf("sleep 100 & echo $! > %s.tmp; mv %s.tmp %s; wait", pidfile,
+                              pidfile, pidfile);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    dr_spawn_opts opts = {.argv = argv, .new_session = true};
+    exit_seen shell = {0};
+    dr_pid pid = 0;
+    dr_err err;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &shell, &pid, &err), DR_OK);
+
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    while (dr_env_read_all(env, pidfile, 64, &data, &size, &err) != DR_OK) {
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+    }
+    dr_pid grandchild = strtoll((char *)data, NULL, 10);
+    dr_free(data);
+    assert_true(grandchild > 1);
+
+    /* The grandchild is not ours: watch it through a pidfd. */
+    exit_seen orphan = {0};
+    assert_int_equal(dr_env_watch(env, grandchild, exit_record, &orphan, &err), DR_OK);
+    assert_int_equal(dr_env_signal(env, pid, SIGTERM, true, &err), DR_OK);
+    run_until(env, &shell.done);
+    run_until(env, &orphan.done);
+    assert_true(shell.status.signaled);
+    assert_int_equal(shell.status.code, SIGTERM);
+    assert_int_equal(orphan.pid, grandchild);
+    assert_false(orphan.status.signaled);
+    assert_int_equal(orphan.status.code, -1); /* a non-parent cannot know */
+    dr_free(script);
+    dr_free(pidfile);
+}
+
+/* ---- host facts --------------------------------------------------------------------- */
+
+static void test_host_facts(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    dr_host_info info;
+    dr_err err;
+    assert_int_equal(dr_env_host_info(env, &info, &err), DR_OK);
+    assert_true(info.cpu_count >= 1);
+    assert_true(info.mem_bytes >= 64u * 1024 * 1024);
+    assert_true(strlen(info.hostname) > 0);
+    assert_int_equal(strlen(info.boot_id), 36); /* a UUID */
+    dr_host_info again;
+    assert_int_equal(dr_env_host_info(env, &again, &err), DR_OK);
+    assert_string_equal(info.boot_id, again.boot_id);
+
+    char ip[64];
+    assert_int_equal(dr_env_resolve(env, "localhost", ip, sizeof ip, &err), DR_OK);
+    assert_string_equal(ip, "127.0.0.1");
+    assert_int_equal(dr_env_resolve(env, "10.1.2.3", ip, sizeof ip, &err), DR_OK);
+    assert_string_equal(ip, "10.1.2.3");
+    assert_int_equal(dr_env_resolve(env, "::1", ip, sizeof ip, &err), DR_OK);
+    assert_string_equal(ip, "::1");
+    assert_int_equal(dr_env_resolve(env, "localhost", ip, 4, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "resolve 'localhost': address '127.0.0.1' does not fit in 4 bytes");
+    assert_int_equal(dr_env_resolve(env, "no-such-host.invalid", ip, sizeof ip, &err),
+                     DR_ENOTFOUND);
+    assert_memory_equal(err.msg, "resolve 'no-such-host.invalid': cannot resolve", 46);
+    assert_int_equal(dr_env_resolve(env, "", ip, sizeof ip, &err), DR_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_timers_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timers_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_signal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_and_random, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_hostname_and_ipv6, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_large_transfer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_abort_resets_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_close_from_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_basic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_list_and_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_util_helpers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_exit_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_signal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_group_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_facts, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
