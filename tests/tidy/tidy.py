@@ -182,6 +182,11 @@ def cmd_symbols(a):
                                            else f"libdr_{n}.a is not built (yet)"))
     else:
         exempt_paths = {}
+    for spec in a.exempt_lib or []:
+        name, _, path = spec.partition("=")
+        if not path or not os.path.exists(path):
+            raise SystemExit(f"tidy: --exempt-lib {spec}: expected NAME=PATH of a library")
+        exempt_paths[name] = path
     for spec in a.lib or []:
         name, _, path = spec.rpartition("=") if "=" in spec else (lib_name(spec), "", spec)
         if not os.path.exists(path):
@@ -385,6 +390,8 @@ def main():
     s.add_argument("--allow-dir", required=True)
     s.add_argument("--build-root")
     s.add_argument("--lib", action="append", help="[NAME=]PATH of a library to check")
+    s.add_argument("--exempt-lib", action="append",
+                   help="NAME=PATH of an exempt library whose symbols core code may not use")
     s.add_argument("--nm", default="nm")
     s.set_defaults(fn=cmd_symbols)
     s = sub.add_parser("sources")
