@@ -134,6 +134,7 @@ typedef struct dr_counter_server_info {
     bool failed;            /* a disk error stopped it: restart the process */
     bool serving;           /* leader: answers INC/GET (recovery complete) */
     uint64_t length;        /* records in the log (written, maybe unsynced) */
+    uint64_t synced_length; /* records fsynced */
     uint64_t durable_length;/* records fsynced (or believed so) */
     uint64_t commit_length; /* leader: records durable on a majority */
     uint64_t log_value;     /* sum of every record in the log */

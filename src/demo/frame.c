@@ -9,7 +9,7 @@
 
 #include <xxhash.h>
 
-#include "counter.h"
+#include "counter_int.h"
 
 static void put_u32(uint8_t *p, uint32_t v)
 {

@@ -7,6 +7,7 @@
  * env and in the simulator. Inbound streams live in an array in accept order;
  * every loop that sends or decides walks that array or the replica ids.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "counter_int.h"
@@ -204,6 +205,7 @@ void dr_counter_server_get_info(const dr_counter_server *s, dr_counter_server_in
     out->failed = s->failed;
     out->serving = s->serving;
     out->length = s->length;
+    out->synced_length = s->synced_length;
     out->durable_length = s->durable_length;
     out->commit_length = s->commit_length;
     out->log_value = s->prefix != NULL ? s->prefix[s->length] : 0;
