@@ -10,10 +10,13 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "src/env/real/real.h"
@@ -662,6 +665,91 @@ static void test_stream_close_from_callback(void **state)
     }
 }
 
+static void test_stream_close_while_connecting(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {0};
+    peer_init(&srv.p, env);
+    dr_err err;
+    assert_int_equal(dr_env_listen(env, "127.0.0.1", 0, server_accept, &srv, &srv.listener, &err),
+                     DR_OK);
+    uint16_t port = dr_env_listener_port(env, srv.listener);
+    peer client;
+    peer_init(&client, env);
+    assert_int_equal(dr_env_connect(env, "127.0.0.1", port, &peer_cbs, &client, &client.stream,
+                                    &err),
+                     DR_OK);
+    /* Queued before the connect completes, then closed: still delivered. */
+    assert_int_equal(dr_env_stream_write(env, client.stream, "early", 5, &err), DR_OK);
+    assert_int_equal(dr_env_stream_queued(env, client.stream), 5);
+    dr_env_stream_close(env, client.stream);
+    run_until(env, &srv.p.closed);
+    assert_int_equal(srv.p.why.code, DR_OK);
+    assert_int_equal(srv.p.received.size, 5);
+    assert_memory_equal(srv.p.received.data, "early", 5);
+    assert_false(client.connected);
+    dr_env_stream_close(env, srv.p.stream);
+    dr_env_listener_close(env, srv.listener);
+    dr_buf_deinit(&srv.p.received);
+    dr_buf_deinit(&client.received);
+}
+
+static void test_stream_connect_timeout(void **state)
+{
+    fixture *fx = *state;
+    /* A listener that never accepts, with the smallest backlog: once its
+     * queue is full the kernel drops further SYNs and connects hang. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(fd, 0), 0);
+    socklen_t sin_size = sizeof sin;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sin_size), 0);
+    uint16_t port = ntohs(sin.sin_port);
+
+    dr_env_real_opts opts = {.node_name = "t", .seed = 1, .log_file = fx->log,
+                             .connect_timeout_ns = 200 * DR_NS_PER_MS};
+    dr_env *env = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_real_create(&opts, &env, &err), DR_OK);
+    enum { CLIENTS = 6 };
+    peer clients[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        peer_init(&clients[i], env);
+        assert_int_equal(dr_env_connect(env, "127.0.0.1", port, &peer_cbs, &clients[i],
+                                        &clients[i].stream, &err),
+                         DR_OK);
+    }
+    bool last_closed_or_connected = false;
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    while (!last_closed_or_connected) {
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+        last_closed_or_connected = true;
+        for (int i = 0; i < CLIENTS; i++)
+            if (!clients[i].closed && !clients[i].connected)
+                last_closed_or_connected = false;
+    }
+    int timed_out = 0;
+    char want[96];
+    snprintf(want, sizeof want, "stream to 127.0.0.1:%u: connect timed out after 200 ms",
+             (unsigned)port);
+    for (int i = 0; i < CLIENTS; i++) {
+        if (clients[i].closed && !clients[i].connected) {
+            assert_int_equal(clients[i].why.code, DR_ETIMEDOUT);
+            assert_string_equal(clients[i].why.msg, want);
+            timed_out++;
+        }
+        dr_env_stream_close(env, clients[i].stream);
+        dr_buf_deinit(&clients[i].received);
+    }
+    assert_true(timed_out >= 1);
+    dr_env_real_destroy(env);
+    close(fd);
+}
+
 static void test_stream_errors(void **state)
 {
     fixture *fx = *state;
@@ -1135,6 +1223,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_abort_resets_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_close_from_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_close_while_connecting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_connect_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_errors, setup, teardown),
