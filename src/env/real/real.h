@@ -10,6 +10,8 @@
  * SIGCHLD, so spawning works in every env.
  *
  * Choices where env.h leaves room (documented here for callers):
+ * - listen: host NULL means "0.0.0.0"; SO_REUSEADDR is set; an address the
+ *   host does not have is DR_EINVAL.
  * - connect: names are resolved synchronously (getaddrinfo, IPv4 preferred);
  *   a connect not done within opts.connect_timeout_ns ends in
  *   closed(DR_ETIMEDOUT).

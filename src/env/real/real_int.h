@@ -63,7 +63,7 @@ dr_code dr__real_check_path(const char *op, const char *path, dr_err *err);
 void dr__real_net_destroy_all(dr__real *r);
 void dr__real_proc_destroy_all(dr__real *r);
 
-/* Timer-free delays for net.c: a libevent timeval of at least delay_ns. */
+/* A libevent timeval of at least delay_ns (rounded up to a microsecond). */
 struct timeval dr__real_timeval(uint64_t delay_ns);
 
 /* net.c */

@@ -298,7 +298,11 @@ static void test_time_and_random(void **state)
 
     opts.node_name = "";
     assert_int_equal(dr_env_real_create(&opts, &e1, &err), DR_EINVAL);
-    assert_non_null(strstr(err.msg, "node name"));
+    assert_string_equal(err.msg, "node name '': must be 1-63 bytes");
+    opts.node_name = "n";
+    opts.log_level = (dr_log_level)9;
+    assert_int_equal(dr_env_real_create(&opts, &e1, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "log level 9: expected DEBUG to ERROR");
 }
 
 static void test_log(void **state)
