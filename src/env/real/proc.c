@@ -18,7 +18,10 @@
  * {signaled = false, code = -1}.
  *
  * argv[0] without a '/' is searched in the PATH of envp when envp sets one,
- * else in the spawner's PATH, else in /usr/local/bin:/usr/bin:/bin.
+ * else in the spawner's PATH, else in /usr/local/bin:/usr/bin:/bin. The stdio
+ * files are opened by the spawner, so relative stdio paths are taken from the
+ * spawner's working directory; exec runs after chdir, so a relative argv[0]
+ * such as "./run" is taken from opts->cwd (as Mesos sandboxes expect).
  */
 #include "real_int.h"
 
@@ -265,6 +268,7 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
 
     child_plan plan = {.path = path, .cwd = opts->cwd, .new_session = opts->new_session,
                        .stdio_fds = {-1, -1, -1}, .report_fd = -1};
+    int report_pipe[2] = {-1, -1};
     /* execve takes char *const[]; it does not write through them. */
     static const char *const no_env[] = {NULL};
     plan.argv = (char *const *)opts->argv;
@@ -278,7 +282,6 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
     rc = open_stdio(program, "stderr", opts->stderr_path, true, &plan.stdio_fds[2], err);
     if (rc != DR_OK)
         goto fail_stdout;
-    int report_pipe[2];
     if (pipe2(report_pipe, O_CLOEXEC) != 0) {
         rc = dr__real_sys_fail(err, errno, "spawn", program);
         goto fail_stderr;
