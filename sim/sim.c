@@ -363,7 +363,9 @@ void dr_sim_fault_fired(dr_sim *sim, const char *kind)
         sim->fault_kind_count++;
     }
     sim->fault_counts[i]++;
-    dr__sim_trace(sim, "fault", 0, 0, i, XXH3_64bits(kind, strlen(kind)));
+    char label[96];
+    snprintf(label, sizeof label, "fault %s", kind);
+    dr__sim_trace(sim, label, 0, 0, sim->fault_counts[i], 0);
 }
 
 /* ---- the queue ----------------------------------------------------------------- */
@@ -644,11 +646,20 @@ void dr__sim_trace(dr_sim *sim, const char *kind, dr_pid src, dr_pid dst, uint64
     char to[DR_NODE_NAME_SIZE_MAX];
     dr__sim_describe(sim, src, from, sizeof from);
     dr__sim_describe(sim, dst, to, sizeof to);
-    fprintf(sim->opts.trace_out,
-            "t=%" PRIu64 ".%06" PRIu64 "s #%" PRIu64 " %s %s -> %s %" PRIu64 "B hash=%016" PRIx64
-            "\n",
+    char detail[96];
+    if (strcmp(kind, "deliver") == 0 || strcmp(kind, "rst") == 0)
+        snprintf(detail, sizeof detail, "%" PRIu64 "B hash=%016" PRIx64, size, payload_hash);
+    else if (strcmp(kind, "connect") == 0 || strcmp(kind, "accept") == 0 ||
+             strcmp(kind, "connected") == 0 || strcmp(kind, "refused") == 0)
+        snprintf(detail, sizeof detail, "port=%" PRIu64 " conn=%" PRIu64, size, payload_hash);
+    else if (strcmp(kind, "closed") == 0 || strcmp(kind, "fin") == 0)
+        snprintf(detail, sizeof detail, "%s conn=%" PRIu64,
+                 strcmp(kind, "fin") == 0 ? "" : dr_code_name((dr_code)size), payload_hash);
+    else
+        snprintf(detail, sizeof detail, "v=%" PRIu64 " x=%016" PRIx64, size, payload_hash);
+    fprintf(sim->opts.trace_out, "t=%" PRIu64 ".%06" PRIu64 "s #%" PRIu64 " %s %s -> %s %s\n",
             sim->now_ns / DR_NS_PER_S, (sim->now_ns % DR_NS_PER_S) / DR_NS_PER_US,
-            sim->event_count, kind, from, to, size, payload_hash);
+            sim->event_count, kind, from, to, detail);
 }
 
 void dr__sim_trace_text(dr_sim *sim, const char *text)

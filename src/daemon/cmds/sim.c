@@ -47,7 +47,7 @@ static int run(int argc, char **argv)
     }
     const dr_sim_scenario *scenario = dr_sim_scenario_find(scenario_name);
     if (scenario == NULL)
-        return dr_cmd_usage_error("sim", "unknown scenario '%s' (see --list)", scenario_name);
+        return dr_cmd_usage_error("sim", "unknown scenario '%s'", scenario_name);
     if (seed_count == 0)
         return dr_cmd_usage_error("sim", "--seeds must be at least 1");
     if (seed > UINT64_MAX - (seed_count - 1))
