@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "src/env/real/real.h"
@@ -1062,6 +1063,26 @@ static void test_spawn_exit_code(void **state)
     dr_free(data);
     run_for(env, 10 * DR_NS_PER_MS);
     assert_int_equal(seen.count, 1);
+
+    /* A relative program path is taken from cwd (exec runs after chdir). */
+    char *script = path_in(fx, "run.sh");
+    const char *body = "#!/bin/sh\necho ran in $(pwd)\nexit 7\n";
+    assert_int_equal(dr_env_write_atomic(env, script, body, strlen(body), &err), DR_OK);
+    const char *argv3[] = {"./run.sh", NULL};
+    opts = (dr_spawn_opts){.argv = argv3, .cwd = fx->dir, .stdout_path = out};
+    seen = (exit_seen){0};
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_EACCES);
+    assert_string_equal(err.msg, "spawn './run.sh': exec './run.sh': Permission denied");
+    assert_int_equal(chmod(script, 0755), 0);
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_OK);
+    run_until(env, &seen.done);
+    assert_int_equal(seen.status.code, 7);
+    assert_int_equal(dr_env_read_all(env, out, 1000, &data, &size, &err), DR_OK);
+    char *want = dr_sprintf("hi\nbar\n/\nran in %s\n", fx->dir);
+    assert_string_equal((char *)data, want);
+    dr_free(want);
+    dr_free(data);
+    dr_free(script);
     dr_free(out);
 }
 
