@@ -639,6 +639,8 @@ static void journal_commit(dr_sim_disk *disk, size_t count)
         ns_apply(disk, &disk->dur, &disk->journal[i]);
         jentry_free(&disk->journal[i]);
     }
+    if (count == 0)
+        return; /* also: journal may be NULL, and memmove must not see it */
     memmove(disk->journal, disk->journal + count,
             (disk->journal_count - count) * sizeof *disk->journal);
     disk->journal_count -= count;
