@@ -755,6 +755,130 @@ static void test_stream_connect_timeout(void **state)
     close(fd);
 }
 
+static void test_stream_write_to_reset_peer(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    server srv = {0};
+    peer client;
+    pair_up(env, "127.0.0.1", &srv, &client);
+    /* The client does not read, so the reset is found by its next send. */
+    dr_env_stream_pause(env, client.stream, true);
+    dr_env_stream_abort(env, srv.p.stream);
+    run_for(env, 50 * DR_NS_PER_MS);
+    assert_false(client.closed);
+    dr_err err;
+    dr_code rc = DR_OK;
+    for (int i = 0; i < 10 && rc == DR_OK && !client.closed; i++) {
+        rc = dr_env_stream_write(env, client.stream, "late", 4, &err);
+        assert_false(client.closed); /* never from inside write */
+        dr_env_real_run_once(env, TICK_NS);
+    }
+    run_until(env, &client.closed);
+    assert_int_equal(client.why.code, DR_ECONNRESET);
+    assert_int_equal(client.closed_count, 1);
+    assert_int_equal(dr_env_stream_write(env, client.stream, "x", 1, &err), DR_ECLOSED);
+    dr_env_stream_close(env, client.stream);
+    dr_env_listener_close(env, srv.listener);
+    dr_buf_deinit(&srv.p.received);
+    dr_buf_deinit(&client.received);
+}
+
+/* An echo server for many clients: each accepted stream writes back what it
+ * reads and closes when its peer does. */
+enum { ECHO_CLIENTS = 64, ECHO_SIZE = 3000 };
+
+typedef struct echo_conn {
+    dr_stream *stream;
+    int closed_count;
+} echo_conn;
+
+typedef struct echo_server {
+    echo_conn conns[ECHO_CLIENTS];
+    int accepted_count;
+    int closed_count;
+} echo_server;
+
+static void echo_data(dr_env *env, dr_stream *s, const uint8_t *data, size_t size, void *ctx)
+{
+    DR_UNUSED(ctx);
+    dr_err err;
+    assert_int_equal(dr_env_stream_write(env, s, data, size, &err), DR_OK);
+}
+
+static void echo_closed(dr_env *env, dr_stream *s, const dr_err *why, void *ctx)
+{
+    echo_conn *c = ctx;
+    assert_int_equal(why->code, DR_OK);
+    c->closed_count++;
+    dr_env_stream_close(env, s); /* from inside its own closed callback */
+}
+
+static const dr_stream_cbs echo_cbs = {.data = echo_data, .closed = echo_closed};
+
+static void echo_accept(dr_env *env, dr_listener *l, dr_stream *s, void *ctx)
+{
+    DR_UNUSED(l);
+    echo_server *es = ctx;
+    assert_true(es->accepted_count < ECHO_CLIENTS);
+    echo_conn *c = &es->conns[es->accepted_count++];
+    c->stream = s;
+    dr_env_stream_set_cbs(env, s, &echo_cbs, c);
+}
+
+static void test_stream_many_clients(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    static echo_server es;
+    static peer clients[ECHO_CLIENTS];
+    memset(&es, 0, sizeof es);
+    dr_listener *l = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_listen(env, "127.0.0.1", 0, echo_accept, &es, &l, &err), DR_OK);
+    uint16_t port = dr_env_listener_port(env, l);
+    uint8_t payload[ECHO_SIZE];
+    for (int i = 0; i < ECHO_CLIENTS; i++) {
+        peer_init(&clients[i], env);
+        clients[i].keep_bytes = false;
+        clients[i].check_pattern = true;
+        assert_int_equal(dr_env_connect(env, "127.0.0.1", port, &peer_cbs, &clients[i],
+                                        &clients[i].stream, &err),
+                         DR_OK);
+        for (size_t j = 0; j < ECHO_SIZE; j++)
+            payload[j] = pattern_byte(j);
+        /* Queued while connecting, sent once connected. */
+        assert_int_equal(dr_env_stream_write(env, clients[i].stream, payload, ECHO_SIZE, &err),
+                         DR_OK);
+    }
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    for (int i = 0; i < ECHO_CLIENTS; i++) {
+        while (clients[i].received_size < ECHO_SIZE) {
+            assert_true(dr_env_now(env) < deadline_ns);
+            dr_env_real_run_once(env, TICK_NS);
+        }
+        assert_true(clients[i].connected);
+        assert_int_equal(clients[i].received_size, ECHO_SIZE);
+        assert_int_equal(clients[i].mismatch_count, 0);
+        dr_env_stream_close(env, clients[i].stream);
+    }
+    int closed = 0;
+    while (closed < ECHO_CLIENTS) {
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+        closed = 0;
+        for (int i = 0; i < es.accepted_count; i++)
+            closed += es.conns[i].closed_count;
+    }
+    assert_int_equal(es.accepted_count, ECHO_CLIENTS);
+    for (int i = 0; i < ECHO_CLIENTS; i++) {
+        assert_int_equal(es.conns[i].closed_count, 1);
+        assert_false(clients[i].closed);
+        dr_buf_deinit(&clients[i].received);
+    }
+    dr_env_listener_close(env, l);
+}
+
 static void test_stream_errors(void **state)
 {
     fixture *fx = *state;
@@ -1250,6 +1374,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_close_from_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_close_while_connecting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_connect_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_write_to_reset_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_many_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_errors, setup, teardown),
