@@ -98,6 +98,11 @@ def load_conf(path):
     return core, exempt, default
 
 
+def is_sim(name):
+    """The simulator and libraries built from sim/ (scenarios) may use sim/."""
+    return name == "sim" or name.startswith("sim_")
+
+
 def lib_name(path):
     base = os.path.basename(path)
     m = re.match(r"^lib(?:dr_)?(.+)\.a$", base)
@@ -165,30 +170,42 @@ def cmd_symbols(a):
             pats.extend(allow_cache[name])
         return pats
 
+    def is_exempt(name):
+        return any(fnmatch.fnmatchcase(name, e) for e in exempt)
+
+    def lists_of(name):
+        if name in core:
+            return core[name]
+        for pattern, lists in core.items():  # in file order
+            if fnmatch.fnmatchcase(name, pattern):
+                return lists
+        return default
+
     # Which libraries, and where.
     libs = {}
+    exempt_paths = {}
     if a.build_root:
         found = find_libs(a.build_root)
-        for name in sorted(set(core) | set(found)):
-            if name in exempt:
-                continue
-            if name in found:
+        names = set(found) | {n for n in core if not any(c in n for c in "*?[")}
+        for name in sorted(names):
+            if is_exempt(name):
+                if name in found:
+                    exempt_paths[name] = found[name]
+                    print(f"tidy: exempt {name}: touches the real world by design")
+            elif name in found:
                 libs[name] = found[name]
             else:
                 print(f"tidy: skip {name}: libdr_{name}.a is not built (yet)")
-        exempt_paths = {n: found[n] for n in exempt if n in found}
-        for n in exempt:
-            print(f"tidy: exempt {n}: " + ("touches the real world by design" if n in exempt_paths
-                                           else f"libdr_{n}.a is not built (yet)"))
-    else:
-        exempt_paths = {}
+        for e in exempt:
+            if not any(fnmatch.fnmatchcase(n, e) for n in found):
+                print(f"tidy: exempt {e}: libdr_{e}.a is not built (yet)")
     for spec in a.exempt_lib or []:
         name, _, path = spec.partition("=")
         if not path or not os.path.exists(path):
             raise SystemExit(f"tidy: --exempt-lib {spec}: expected NAME=PATH of a library")
         exempt_paths[name] = path
     for spec in a.lib or []:
-        name, _, path = spec.rpartition("=") if "=" in spec else (lib_name(spec), "", spec)
+        name, _, path = spec.partition("=") if "=" in spec else (lib_name(spec), "", spec)
         if not os.path.exists(path):
             raise SystemExit(f"tidy: --lib {spec}: no such file")
         libs[name] = path
@@ -207,7 +224,7 @@ def cmd_symbols(a):
     bad = 0
     for name in sorted(libs):
         path = libs[name]
-        lists = core.get(name, default)
+        lists = lists_of(name)
         pats = allowed_patterns(lists)
         exact = {p for p in pats if not any(c in p for c in "*?[")}
         globs = [p for p in pats if p not in exact]
@@ -216,7 +233,7 @@ def cmd_symbols(a):
             seen += 1
             if sym in forbidden:
                 why = f"defined by exempt library {forbidden[sym]}: core code must not call it"
-            elif name != "sim" and sym in sim_defs:
+            elif not is_sim(name) and sym in sim_defs:
                 why = "defined by the simulator: only sim/, tests/, bench/ and src/daemon use sim/"
             elif sym in own or sym in exact or any(fnmatch.fnmatchcase(sym, g) for g in globs):
                 continue
