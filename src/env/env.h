@@ -1,7 +1,7 @@
 /* src/env/env.h — the environment: the only door to the outside world.
  *
  * Time, timers, randomness, byte streams, files, processes, host facts and
- * logging all go through a dr_env. src/env/real.c implements it with libevent,
+ * logging all go through a dr_env. src/env/real/ implements it with libevent,
  * sockets, POSIX files and fork/exec; sim/env.c with a virtual clock, network,
  * disk and process table. Like sqlite's VFS, the env is a runtime {ops, self}
  * pair passed explicitly, never a global, so one process can host many nodes.
@@ -189,7 +189,7 @@ typedef struct dr_env_ops {
 } dr_env_ops;
 
 struct dr_env {
-    const dr_env_ops *ops; /* src/env/real.c or sim/env.c */
+    const dr_env_ops *ops; /* src/env/real/ or sim/env.c */
     void *self;            /* owned by whoever built the env */
 };
 
