@@ -464,6 +464,8 @@ dr_timer_id dr__sim_timer_add(dr_sim *sim, sim_proc *proc, uint64_t delay_ns, dr
     t->fn = fn;
     t->ctx = ctx;
     dr_timer_id id = ((uint64_t)t->gen << 32) | (index + 1);
+    if (delay_ns > DR_SIM_TIMER_DELAY_MAX_NS)
+        delay_ns = DR_SIM_TIMER_DELAY_MAX_NS; /* "never" stays in range of the clock math */
     uint64_t true_delay = dr__sim_host_delay(proc->host, delay_ns);
     DR_ASSERT(true_delay <= UINT64_MAX - sim->now_ns);
     dr__sim_push(sim, sim->now_ns + true_delay, EV_TIMER, proc->pid, NULL, id);

@@ -100,7 +100,10 @@ bool dr_sim_host_up(const dr_sim *sim, dr_sim_host_id host);
  * Returns the pid (> 0) or 0 with err set. */
 dr_pid dr_sim_process_start(dr_sim *sim, dr_sim_host_id host, const char *const *argv,
                             dr_err *err);
-/* Process crash: memory lost; its files (synced or not) and children survive. */
+/* Process crash: memory lost; its files (synced or not) and children survive.
+ * Crash, stop and host crash act at once, so they must not be called from
+ * inside a callback of the process they end (a process ends itself through
+ * dr_env_signal, which is delivered from the loop). */
 void dr_sim_process_crash(dr_sim *sim, dr_pid pid);
 /* Graceful stop (the program's stop, else crash). */
 void dr_sim_process_stop(dr_sim *sim, dr_pid pid);
@@ -181,6 +184,8 @@ void dr_sim_print_summary(const dr_sim *sim, FILE *out);
 #define DR_SIM_CONNECT_TIMEOUT_NS (10 * DR_NS_PER_S) /* connect across a partition */
 #define DR_SIM_STREAM_TIMEOUT_NS (10 * DR_NS_PER_S)  /* unacked data across a partition */
 #define DR_SIM_RETRANSMIT_NS (200 * DR_NS_PER_MS)    /* retry interval while partitioned */
+/* Longer timer delays are cut to this (about 146 years of virtual time). */
+#define DR_SIM_TIMER_DELAY_MAX_NS (UINT64_C(1) << 62)
 /* Wall clock of every host at virtual time 0: 2026-01-01T00:00:00Z. */
 #define DR_SIM_EPOCH_WALL_NS (UINT64_C(1767225600) * DR_NS_PER_S)
 

@@ -20,6 +20,7 @@ static int run(int argc, char **argv)
     bool trace = false;
     bool log = false;
     bool list = false;
+    bool twice = false;
     const dr_flag flags[] = {
         {"seed", DR_FLAG_U64, &seed, "the seed (every choice of the run derives from it)"},
         {"seeds", DR_FLAG_U64, &seed_count, "sweep this many seeds, from --seed on"},
@@ -27,6 +28,8 @@ static int run(int argc, char **argv)
         {"trace", DR_FLAG_BOOL, &trace, "print a timeline line per event"},
         {"log", DR_FLAG_BOOL, &log, "print the processes' log lines"},
         {"list", DR_FLAG_BOOL, &list, "list the scenarios and exit"},
+        {"twice", DR_FLAG_BOOL, &twice,
+         "run each seed a second time (quietly) and fail unless the trace hashes match"},
     };
     dr_flags_result res;
     dr_err err;
@@ -64,6 +67,27 @@ static int run(int argc, char **argv)
         opts.scenario = scenario->name;
         uint64_t hash = 0;
         int rc = scenario->run(&opts, stdout, &hash);
+        if (twice) {
+            /* the replay: same seed, no output; any difference is nondeterminism */
+            FILE *sink = fopen("/dev/null", "w");
+            if (sink == NULL) {
+                fprintf(stderr, "dromos sim: cannot open /dev/null\n");
+                return 1;
+            }
+            dr_sim_opts again = opts;
+            again.trace_out = NULL;
+            again.log_out = NULL;
+            uint64_t hash2 = 0;
+            int rc2 = scenario->run(&again, sink, &hash2);
+            fclose(sink);
+            if (hash2 != hash || rc2 != rc) {
+                printf("determinism: DIVERGED: second run gave trace hash 0x%016" PRIx64
+                       " (result %d)\n", hash2, rc2);
+                rc = 1;
+            } else {
+                printf("determinism: ok (second run, same trace hash)\n");
+            }
+        }
         if (rc != 0) {
             failed_count++;
             printf("seed %" PRIu64 " FAILED; replay: dromos sim --seed %" PRIu64

@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -983,6 +985,71 @@ static void spawn_registered_children_survive(void **state)
     dr_sim_destroy(w.sim);
 }
 
+/* ---- logs, trace lines, host facts -------------------------------------------------------- */
+
+static void logs_trace_lines_and_host_facts(void **state)
+{
+    (void)state;
+    char *log_text = NULL, *trace_text = NULL;
+    size_t log_size = 0, trace_size = 0;
+    FILE *log_out = open_memstream(&log_text, &log_size);
+    FILE *trace_out = open_memstream(&trace_text, &trace_size);
+    assert_non_null(log_out);
+    assert_non_null(trace_out);
+    dr_sim_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.seed = 31;
+    opts.log_out = log_out;
+    opts.trace_out = trace_out;
+    opts.log_level = DR_LOG_INFO;
+    opts.faults = latency_faults();
+    dr_sim *sim = dr_sim_create(&opts);
+    dr_sim_register_program(sim, &blank_program);
+    dr_sim_host_id h = dr_sim_host_add(sim, "host-a");
+    dr_sim_host_add(sim, "host-b");
+    dr_sim_host_set_resources(sim, h, 32, UINT64_C(64) << 30);
+    assert_int_equal(dr_sim_host_find(sim, "host-b"), 2);
+    assert_int_equal(dr_sim_host_find(sim, "10.0.0.1"), 1);
+    assert_int_equal(dr_sim_host_find(sim, "host-c"), 0);
+    assert_string_equal(dr_sim_host_name(sim, 2), "host-b");
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_pid pid = dr_sim_process_start(sim, h, argv, &err);
+    dr_env *env = dr_sim_process_env(sim, pid);
+    dr_sim_run_until(sim, 1500 * DR_NS_PER_MS);
+    DR_INFO(env, "hello %d", 7);
+    DR_DEBUG(env, "not shown");
+    dr_env_set_log_level(env, DR_LOG_DEBUG);
+    assert_int_equal(dr_env_log_level(env), DR_LOG_DEBUG);
+    DR_DEBUG(env, "shown");
+    dr_host_info info;
+    assert_int_equal(dr_env_host_info(env, &info, &err), DR_OK);
+    assert_int_equal(info.cpu_count, 32);
+    assert_int_equal(info.mem_bytes, UINT64_C(64) << 30);
+    uint64_t free_bytes = 0, total_bytes = 0;
+    dr_code rc = dr_env_disk_space(env, "/", &free_bytes, &total_bytes, &err);
+    if (rc == DR_OK) {
+        assert_true(total_bytes > 0);
+        assert_true(free_bytes <= total_bytes);
+    } else {
+        assert_int_equal(rc, DR_ENOTSUP);
+    }
+    dr_sim_trace_note(sim, "decision", 5);
+    uint64_t before = dr_sim_trace_hash(sim);
+    dr_sim_trace_note(sim, "decision", 5);
+    assert_int_not_equal(dr_sim_trace_hash(sim), before);
+    dr_sim_destroy(sim);
+    fclose(log_out);
+    fclose(trace_out);
+    assert_non_null(strstr(log_text, "t=1.500000s host-a:pid1 INFO hello 7\n"));
+    assert_null(strstr(log_text, "not shown"));
+    assert_non_null(strstr(log_text, "host-a:pid1 DEBUG shown\n"));
+    assert_non_null(strstr(trace_text, "spawn sim -> host-a:pid1"));
+    assert_non_null(strstr(trace_text, "t=1.500000s #0 note.decision sim -> sim v=0 x=0000000000000005"));
+    free(log_text);
+    free(trace_text);
+}
+
 /* ---- trace hash ------------------------------------------------------------------------------ */
 
 typedef struct trace_opts {
@@ -1082,6 +1149,7 @@ int main(void)
         cmocka_unit_test(host_crash_and_restart),
         cmocka_unit_test(spawn_generic_seeded_status),
         cmocka_unit_test(spawn_registered_children_survive),
+        cmocka_unit_test(logs_trace_lines_and_host_facts),
         cmocka_unit_test(trace_hash_is_deterministic_and_sensitive),
         cmocka_unit_test(scenario_registry_and_ping),
     };
