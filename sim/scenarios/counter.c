@@ -39,6 +39,11 @@
 
 typedef struct scen scen;
 
+typedef struct later {
+    scen *scen;
+    uint32_t replica;
+} later;
+
 /* Ground truth for one client, kept by the scenario. */
 typedef struct client_truth {
     uint32_t ops_total;
@@ -83,6 +88,7 @@ struct scen {
     uint64_t flush_delay_ns;
     bool do_proc_crash, do_host_crash, do_pause, do_partition, do_wall_jump;
     replica replicas[REPLICA_COUNT];
+    later laters[REPLICA_COUNT];
     dr_sim_host_id client_hosts[CLIENT_COUNT_MAX];
     dr_pid client_pids[CLIENT_COUNT_MAX];
     client_truth truth[CLIENT_COUNT_MAX];
@@ -312,17 +318,13 @@ static void start_replica(scen *s, uint32_t i)
     r->paused = false;
 }
 
-typedef struct later {
-    scen *scen;
-    uint32_t replica;
-} later;
 
+/* Scheduled calls about replica i share one context in the scenario, so an
+ * event still queued when the simulation ends owns nothing. */
 static later *later_new(scen *s, uint32_t i)
 {
-    later *l = dr_alloc(sizeof *l);
-    l->scen = s;
-    l->replica = i;
-    return l;
+    DR_ASSERT(i < REPLICA_COUNT);
+    return &s->laters[i];
 }
 
 static void restart_fire(dr_sim *sim, void *ctx)
@@ -330,7 +332,6 @@ static void restart_fire(dr_sim *sim, void *ctx)
     later *l = ctx;
     scen *s = l->scen;
     replica *r = &s->replicas[l->replica];
-    dr_free(l);
     r->restart_pending = false;
     if (r->host_down) {
         dr_sim_host_restart(sim, r->host);
@@ -381,7 +382,6 @@ static void host_crash_fire(dr_sim *sim, void *ctx)
     later *l = ctx;
     scen *s = l->scen;
     uint32_t i = l->replica;
-    dr_free(l);
     if (s->replicas[i].crash_scheduled)
         host_crash_now(s, i);
 }
@@ -398,7 +398,6 @@ static void resume_fire(dr_sim *sim, void *ctx)
     later *l = ctx;
     scen *s = l->scen;
     replica *r = &s->replicas[l->replica];
-    dr_free(l);
     if (r->paused && r->pid != 0)
         dr_sim_process_resume(sim, r->pid);
     r->paused = false;
@@ -625,6 +624,8 @@ int dr_counter_scenario_run(const dr_sim_opts *opts, const dr_counter_tweaks *tw
     s->tweaks = tweaks != NULL ? tweaks : &no_tweaks;
     s->narrate_max = s->tweaks->narrate_max != 0 ? s->tweaks->narrate_max : 12;
     draw_options(s, opts->seed);
+    for (uint32_t i = 0; i < REPLICA_COUNT; i++)
+        s->laters[i] = (later){s, i};
     dr_rng_init(&s->rng, dr_seed_derive(opts->seed, "counter-nemesis"));
     if (out != NULL)
         print_options(s, out);
