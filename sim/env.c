@@ -132,16 +132,22 @@ static dr_code env_pread(void *self, dr_file *f, uint64_t offset, void *buf, siz
 static dr_code env_pwrite(void *self, dr_file *f, uint64_t offset, const void *data, size_t size,
                           dr_err *err)
 {
+    if (dr__sim_fail_now(PROC(self)->sim, DR_SIM_OP_WRITE))
+        return dr_err_set(err, DR_EIO, "pwrite: injected I/O error");
     return dr_sim_disk_pwrite(disk_of(self), f->file, offset, data, size, err);
 }
 
 static dr_code env_append(void *self, dr_file *f, const void *data, size_t size, dr_err *err)
 {
+    if (dr__sim_fail_now(PROC(self)->sim, DR_SIM_OP_WRITE))
+        return dr_err_set(err, DR_EIO, "append: injected I/O error");
     return dr_sim_disk_append(disk_of(self), f->file, data, size, err);
 }
 
 static dr_code env_fsync(void *self, dr_file *f, dr_err *err)
 {
+    if (dr__sim_fail_now(PROC(self)->sim, DR_SIM_OP_FSYNC))
+        return dr_err_set(err, DR_EIO, "fsync: injected I/O error");
     return dr_sim_disk_fsync(disk_of(self), f->file, err);
 }
 
@@ -347,6 +353,11 @@ static dr_code env_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, 
 {
     sim_proc *proc = self;
     DR_ASSERT(fn != NULL);
+    if (dr__sim_fail_now(proc->sim, DR_SIM_OP_SPAWN))
+        return dr_err_set(err, DR_EAGAIN, "spawn '%s': injected failure",
+                          opts != NULL && opts->argv != NULL && opts->argv[0] != NULL
+                              ? opts->argv[0]
+                              : "");
     return dr__sim_spawn(proc->sim, proc->host, proc->pid, opts, fn, ctx, out, err);
 }
 

@@ -550,6 +550,11 @@ dr_code dr__sim_stream_write(sim_proc *proc, dr_stream *s, const void *data, siz
         return dr_err_set(err, DR_EAGAIN, "stream to '%s': %zu bytes queued",
                           conn->host[1 - s->side]->name, dir->unacked_size);
     }
+    if (dr__sim_fail_now(proc->sim, DR_SIM_OP_SEND)) {
+        uint64_t d = dr__sim_net_latency(proc->sim, conn->host[s->side], conn->host[1 - s->side]);
+        conn_fail(proc->sim, conn, DR_ECONNRESET, s->side == 0 ? 0 : d, s->side == 1 ? 0 : d);
+        return DR_OK; /* the data is lost with the connection */
+    }
     const uint8_t *p = data;
     size_t left = size;
     while (left > 0) {

@@ -24,7 +24,8 @@ static const char *const fault_kind_names[] = {
     "net.latency_tail", "net.refuse", "net.reset", "net.stall", "net.partition",
     "net.partition_drop", "net.timeout", "disk.eio_write", "disk.eio_fsync", "disk.enospc",
     "disk.crash_keep", "disk.crash_drop", "disk.crash_torn", "proc.crash", "proc.stop",
-    "proc.pause", "host.crash", "clock.offset", "clock.drift", "clock.jump",
+    "proc.pause", "host.crash", "clock.offset", "clock.drift", "clock.jump", "inject.write",
+    "inject.fsync", "inject.send", "inject.spawn",
 };
 
 static void assert_hook(const char *file, int line, const char *expr, void *ctx);
@@ -341,6 +342,22 @@ void dr_sim_set_faults(dr_sim *sim, const dr_sim_faults *faults)
 {
     sim->faults = *faults; /* the disks read sim->faults at each call */
     dr__sim_trace(sim, "set_faults", 0, 0, 0, XXH3_64bits(faults, sizeof *faults));
+}
+
+void dr_sim_fail_nth(dr_sim *sim, dr_sim_op op, uint64_t nth)
+{
+    DR_ASSERT((unsigned)op < DR_SIM_OP_COUNT);
+    sim->fail_countdown[op] = nth;
+}
+
+bool dr__sim_fail_now(dr_sim *sim, dr_sim_op op)
+{
+    static const char *const kinds[DR_SIM_OP_COUNT] = {"inject.write", "inject.fsync",
+                                                       "inject.send", "inject.spawn"};
+    if (sim->fail_countdown[op] == 0 || --sim->fail_countdown[op] > 0)
+        return false;
+    dr_sim_fault_fired(sim, kinds[op]);
+    return true;
 }
 
 size_t dr_sim_fault_counts(const dr_sim *sim, dr_sim_fault_count *out, size_t out_count)

@@ -121,6 +121,21 @@ void dr_sim_heal(dr_sim *sim); /* removes every partition */
 /* Clock faults on demand: jumps the host's wall clock by delta (may be negative). */
 void dr_sim_wall_jump(dr_sim *sim, dr_sim_host_id host, int64_t delta_ns);
 
+/* Single deterministic faults, like sqlite's test VFS: the nth call from now
+ * (1: the next one) of op, by any process, fails; 0 disarms. WRITE (pwrite and
+ * append) and FSYNC return DR_EIO without touching the disk (after a failed
+ * fsync the dirty pages stay undurable); SEND resets the stream's connection
+ * (the data is lost, both sides see closed(DR_ECONNRESET)) and returns DR_OK;
+ * SPAWN returns DR_EAGAIN. Each firing counts as "inject.<op>". */
+typedef enum dr_sim_op {
+    DR_SIM_OP_WRITE,
+    DR_SIM_OP_FSYNC,
+    DR_SIM_OP_SEND,
+    DR_SIM_OP_SPAWN,
+    DR_SIM_OP_COUNT
+} dr_sim_op;
+void dr_sim_fail_nth(dr_sim *sim, dr_sim_op op, uint64_t nth);
+
 /* Changes fault settings from now on (for safety-then-liveness phases). */
 void dr_sim_set_faults(dr_sim *sim, const dr_sim_faults *faults);
 

@@ -265,6 +265,7 @@ struct dr_sim {
     size_t fault_kind_count;
 
     bool destroying; /* dropped events are not re-queued */
+    uint64_t fail_countdown[DR_SIM_OP_COUNT]; /* dr_sim_fail_nth; 0: disarmed */
 
     dr_sim_step_fn *step_fn;
     void *step_ctx;
@@ -284,6 +285,8 @@ uint64_t dr__sim_host_delay(const sim_host *host, uint64_t delay_local_ns);
 sim_proc *dr__sim_proc(const dr_sim *sim, dr_pid pid);
 void dr__sim_describe(const dr_sim *sim, dr_pid pid, char *out, size_t out_size);
 void dr__sim_ev_discard(dr_sim *sim, sim_ev *ev); /* releases what a dropped event holds */
+/* True if this call of op is the one dr_sim_fail_nth armed (counts the fault). */
+bool dr__sim_fail_now(dr_sim *sim, dr_sim_op op);
 /* Samples one network delay from a to b (loopback: fixed and fault-free). */
 uint64_t dr__sim_net_latency(dr_sim *sim, const sim_host *a, const sim_host *b);
 /* True if what a sends cannot reach b (partition, or b is down). */

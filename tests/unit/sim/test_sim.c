@@ -985,6 +985,61 @@ static void spawn_registered_children_survive(void **state)
     dr_sim_destroy(w.sim);
 }
 
+static void fail_nth_injects_one_fault(void **state)
+{
+    (void)state;
+    dr_sim_faults f = latency_faults();
+    world w;
+    world_init(&w, 37, &f);
+    accept_pool pool;
+    memset(&pool, 0, sizeof pool);
+    rec c;
+    memset(&c, 0, sizeof c);
+    world_connect(&w, &pool, &c);
+    dr_err err;
+    /* the second send resets the connection */
+    dr_sim_fail_nth(w.sim, DR_SIM_OP_SEND, 2);
+    assert_int_equal(dr_env_stream_write(w.ea, c.stream, "a", 1, &err), DR_OK);
+    assert_int_equal(dr_env_stream_write(w.ea, c.stream, "b", 1, &err), DR_OK);
+    assert_int_equal(dr_env_stream_write(w.ea, c.stream, "c", 1, &err), DR_ECLOSED);
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + DR_NS_PER_S);
+    assert_int_equal(c.closed_code, DR_ECONNRESET);
+    assert_int_equal(pool.recs[0].closed_code, DR_ECONNRESET);
+    assert_int_equal(fault_count(w.sim, "inject.send"), 1);
+    /* the next spawn fails; the one after works */
+    dr_sim_fail_nth(w.sim, DR_SIM_OP_SPAWN, 1);
+    const char *argv[] = {"true", NULL};
+    dr_spawn_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.argv = argv;
+    exit_log log;
+    memset(&log, 0, sizeof log);
+    dr_pid pid = 0;
+    assert_int_equal(dr_env_spawn(w.ea, &opts, exit_fn, &log, &pid, &err), DR_EAGAIN);
+    assert_string_equal(err.msg, "spawn 'true': injected failure");
+    assert_int_equal(dr_env_spawn(w.ea, &opts, exit_fn, &log, &pid, &err), DR_OK);
+    /* the first write and the first fsync fail, then the disk works */
+    dr_file *file = NULL;
+    if (dr_env_open(w.ea, "/tmp/f", DR_OPEN_WRITE | DR_OPEN_CREATE, &file, &err) == DR_OK) {
+        dr_sim_fail_nth(w.sim, DR_SIM_OP_WRITE, 1);
+        dr_sim_fail_nth(w.sim, DR_SIM_OP_FSYNC, 1);
+        assert_int_equal(dr_env_pwrite(w.ea, file, 0, "x", 1, &err), DR_EIO);
+        assert_int_equal(dr_env_append(w.ea, file, "y", 1, &err), DR_OK);
+        assert_int_equal(dr_env_fsync(w.ea, file, &err), DR_EIO);
+        assert_int_equal(dr_env_fsync(w.ea, file, &err), DR_OK);
+        uint64_t size = 0;
+        assert_int_equal(dr_env_file_size(w.ea, file, &size, &err), DR_OK);
+        assert_int_equal(size, 1);
+        dr_env_close(w.ea, file);
+        assert_int_equal(fault_count(w.sim, "inject.write"), 1);
+        assert_int_equal(fault_count(w.sim, "inject.fsync"), 1);
+    }
+    dr_env_stream_close(w.ea, c.stream);
+    dr_sim_destroy(w.sim);
+    pool_deinit(&pool);
+    rec_deinit(&c);
+}
+
 /* ---- logs, trace lines, host facts -------------------------------------------------------- */
 
 static void logs_trace_lines_and_host_facts(void **state)
@@ -1149,6 +1204,7 @@ int main(void)
         cmocka_unit_test(host_crash_and_restart),
         cmocka_unit_test(spawn_generic_seeded_status),
         cmocka_unit_test(spawn_registered_children_survive),
+        cmocka_unit_test(fail_nth_injects_one_fault),
         cmocka_unit_test(logs_trace_lines_and_host_facts),
         cmocka_unit_test(trace_hash_is_deterministic_and_sensitive),
         cmocka_unit_test(scenario_registry_and_ping),
