@@ -35,6 +35,11 @@ static dr_http_header *find(const dr_http_headers *h, const char *name, size_t n
 void dr_http_headers_addn(dr_http_headers *h, const char *name, size_t name_size,
                           const char *value, size_t value_size)
 {
+    if (name == NULL) /* an empty dr_buf has no data yet */
+        name = "";
+    if (value == NULL)
+        value = "";
+    DR_ASSERT(name[0] != '\0' || name_size == 0);
     dr_http_header *old = find(h, name, name_size);
     if (old != NULL) {
         size_t old_size = strlen(old->value);

@@ -106,6 +106,8 @@ struct conn {
     int busy;           /* our frames on the stack for this conn */
     dr_timer_id idle_timer;
     dr_timer_id request_timer;
+    dr_timer_id body_timer; /* a body under way made no progress for the idle timeout */
+    uint64_t body_progress_ns;
 };
 
 struct dr_http_server {
@@ -332,6 +334,7 @@ void dr_http_server_shutdown(dr_http_server *server, dr_http_done_fn *done, void
 
 static void idle_fire(dr_env *env, void *ctx);
 static void request_fire(dr_env *env, void *ctx);
+static void body_fire(dr_env *env, void *ctx);
 
 void dr_http_server_adopt(dr_http_server *server, dr_stream *stream)
 {
@@ -399,8 +402,11 @@ static void cancel_timers(conn *c)
         dr_env_timer_cancel(env, c->idle_timer);
     if (c->request_timer != 0)
         dr_env_timer_cancel(env, c->request_timer);
+    if (c->body_timer != 0)
+        dr_env_timer_cancel(env, c->body_timer);
     c->idle_timer = 0;
     c->request_timer = 0;
+    c->body_timer = 0;
 }
 
 /* Ends the connection: closes (flushing the stream's queue) or aborts it,
@@ -822,6 +828,10 @@ static void conn_reject(conn *c, int status, const char *msg)
         dr_env_timer_cancel(c->server->env, c->request_timer);
         c->request_timer = 0;
     }
+    if (c->body_timer != 0) {
+        dr_env_timer_cancel(c->server->env, c->body_timer);
+        c->body_timer = 0;
+    }
     res->close_after = true;
     res->keep_alive_1_0 = false;
     res->gzip_ok = false;
@@ -847,6 +857,31 @@ static void idle_fire(dr_env *env, void *ctx)
         return;
     conn_enter(c);
     conn_kill(c, false);
+    conn_leave(c);
+}
+
+/* A body under way stalls: fires idle_timeout after the last body bytes. */
+static void body_fire(dr_env *env, void *ctx)
+{
+    conn *c = ctx;
+    DR_ASSERT(c->body_timer != 0);
+    c->body_timer = 0;
+    if (c->current == NULL || c->current->state != SLOT_RECEIVING)
+        return;
+    uint64_t now_ns = dr_env_now(env);
+    if (c->current->continue_due || c->paused)
+        c->body_progress_ns = now_ns; /* the client waits for us, not we for it */
+    uint64_t due_ns = c->body_progress_ns + c->server->idle_timeout_ns;
+    if (now_ns < due_ns) {
+        c->body_timer = dr_env_timer_add(env, due_ns - now_ns, body_fire, c);
+        return;
+    }
+    conn_enter(c);
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body made no progress for %llu ms",
+             (unsigned long long)(c->server->idle_timeout_ns / DR_NS_PER_MS));
+    conn_reject(c, 408, msg);
+    conn_flush(c);
     conn_leave(c);
 }
 
@@ -996,6 +1031,9 @@ static int on_headers_complete(http_parser *p)
         res->continue_due = true;
     if (has_length)
         dr_buf_reserve(&res->body, (size_t)p->content_length);
+    c->body_progress_ns = dr_env_now(c->server->env);
+    DR_ASSERT(c->body_timer == 0);
+    c->body_timer = dr_env_timer_add(c->server->env, c->server->idle_timeout_ns, body_fire, c);
     return 0;
 }
 
@@ -1009,6 +1047,7 @@ static int on_body(http_parser *p, const char *at, size_t size)
                                 c->server->body_size_max);
     res->continue_due = false; /* the client did not wait */
     dr_buf_append(&res->body, at, size);
+    c->body_progress_ns = dr_env_now(c->server->env);
     return 0;
 }
 
@@ -1020,6 +1059,10 @@ static int on_message_complete(http_parser *p)
     DR_ASSERT(res->state == SLOT_RECEIVING);
     c->current = NULL;
     c->in_message = false;
+    if (c->body_timer != 0) {
+        dr_env_timer_cancel(c->server->env, c->body_timer);
+        c->body_timer = 0;
+    }
     res->continue_due = false;
     if (!http_should_keep_alive(p)) {
         res->close_after = true;

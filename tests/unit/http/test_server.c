@@ -523,6 +523,26 @@ static void test_slow_request_timeout(void **state)
     raw_client_deinit(&c);
 }
 
+static void test_stalled_body_timeout(void **state)
+{
+    fixture *f = *state;
+    raw_client c;
+    raw_client_init(&c, &f->me, f->port);
+    raw_client_sends(&c, "POST /body HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    mem_env_settle(&f->me);
+    mem_env_advance(&f->me, 8 * DR_NS_PER_S);
+    raw_client_sends(&c, "de"); /* progress restarts the clock */
+    mem_env_advance(&f->me, 8 * DR_NS_PER_S);
+    assert_false(c.ended);
+    mem_env_advance(&f->me, 3 * DR_NS_PER_S);
+    assert_string_equal(raw_client_text(&c),
+                        "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Length: 43\r\nConnection: close\r\n\r\n"
+                        "request body made no progress for 10000 ms\n");
+    assert_true(c.ended);
+    raw_client_deinit(&c);
+}
+
 /* A request in progress is not idle, and an async answer is not idle either. */
 static void test_no_idle_while_busy(void **state)
 {
@@ -795,6 +815,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_request_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_idle_while_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_body_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_chunks_and_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_client_gone, setup, teardown),
