@@ -479,16 +479,28 @@ static void update_commit(dr_counter_server *s)
                 (unsigned long long)s->prefix[s->commit_length],
                 (unsigned long long)s->commit_length);
     }
-    /* answer the clients whose increments are now committed */
-    size_t kept = 0;
+    /* Answer the clients whose increments are now committed. Take them out
+     * of the table first: a failed send kills its stream, which edits the
+     * table (a killed conn's memory lives until the next reap). */
+    size_t ready_count = 0;
+    for (size_t i = 0; i < s->waiter_count; i++)
+        if (s->waiters[i].index <= s->commit_length)
+            ready_count++;
+    if (ready_count == 0)
+        return;
+    waiter *ready = dr_alloc_array(ready_count, sizeof *ready);
+    size_t kept = 0, taken = 0;
     for (size_t i = 0; i < s->waiter_count; i++) {
-        waiter w = s->waiters[i];
-        if (w.index <= s->commit_length)
-            send_seq_value(w.conn, DR_COUNTER_MSG_ACK, w.seq, s->prefix[s->commit_length]);
+        if (s->waiters[i].index <= s->commit_length)
+            ready[taken++] = s->waiters[i];
         else
-            s->waiters[kept++] = w;
+            s->waiters[kept++] = s->waiters[i];
     }
     s->waiter_count = kept;
+    for (size_t i = 0; i < taken; i++)
+        send_seq_value(ready[i].conn, DR_COUNTER_MSG_ACK, ready[i].seq,
+                       s->prefix[s->commit_length]);
+    dr_free(ready);
 }
 
 /* ---- group commit ------------------------------------------------------------ */
