@@ -115,6 +115,26 @@ static void dir_free_chunks(sim_dir *dir)
     dir->unacked_size = 0;
 }
 
+/* Invariant of a live connection's direction d: the writer's queue is what is
+ * in flight plus what the reader holds back while paused. O(chunks). */
+static bool dir_consistent(const sim_conn *conn, unsigned d)
+{
+    const sim_dir *dir = &conn->dir[d];
+    if (conn->dead)
+        return dir->head == NULL && dir->unacked_size == 0;
+    size_t count = 0;
+    size_t data_size = 0;
+    const sim_chunk *last = NULL;
+    for (const sim_chunk *c = dir->head; c != NULL; c = c->next) {
+        count++;
+        if (c->type == CHUNK_DATA)
+            data_size += c->size;
+        last = c;
+    }
+    return count == dir->chunk_count && last == dir->tail &&
+           dir->unacked_size == data_size + conn->side[1 - d].rx.size;
+}
+
 static void dir_enqueue(dr_sim *sim, sim_conn *conn, unsigned d, uint8_t type, const void *data,
                         size_t size)
 {
@@ -137,6 +157,7 @@ static void dir_enqueue(dr_sim *sim, sim_conn *conn, unsigned d, uint8_t type, c
     dir->chunk_count++;
     if (!dir->scheduled)
         schedule_head(sim, conn, d, due);
+    /* (DATA's unacked_size is added by the caller after its last chunk) */
 }
 
 static void schedule_head(dr_sim *sim, sim_conn *conn, unsigned d, uint64_t due_ns)
@@ -465,6 +486,8 @@ void dr__sim_on_chunk(dr_sim *sim, sim_ev *ev)
     dr_free(c);
     if (!conn->dead && dir->head != NULL && !dir->scheduled)
         schedule_head(sim, conn, d, dir->head->due_ns);
+    DR_ASSERT_SLOW(dir_consistent(conn, 0));
+    DR_ASSERT_SLOW(dir_consistent(conn, 1));
     dr__sim_conn_unref(conn);
 }
 
@@ -566,6 +589,7 @@ dr_code dr__sim_stream_write(sim_proc *proc, dr_stream *s, const void *data, siz
     dir->unacked_size += size;
     if (dir->unacked_size > DR_STREAM_WRITE_LOW_WATER_SIZE)
         s->want_drained = true;
+    DR_ASSERT_SLOW(dir_consistent(conn, s->side));
     return DR_OK;
 }
 
@@ -594,6 +618,11 @@ static void stream_release(sim_proc *proc, dr_stream *s)
     s->cbs = NULL;
     s->ctx = NULL;
     sim_link_del(&s->proc_link);
+    sim_dir *in = &s->conn->dir[1 - s->side];
+    if (!s->conn->dead) {
+        DR_ASSERT(in->unacked_size >= s->rx.size);
+        in->unacked_size -= s->rx.size; /* held-back bytes die with the handle */
+    }
     dr_buf_deinit(&s->rx);
 }
 

@@ -678,6 +678,18 @@ static void streams_back_pressure(void **state)
         assert_int_equal(s->data.data[i], (uint8_t)(i / sizeof block));
     assert_int_equal(c.drained_count, 1);
     assert_int_equal(dr_env_stream_queued(w.ea, c.stream), 0);
+    /* a reader that closes while holding data back: the writer gets a reset */
+    dr_env_stream_pause(w.eb, s->stream, true);
+    assert_int_equal(dr_env_stream_write(w.ea, c.stream, block, 1000, &err), DR_OK);
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + DR_NS_PER_S);
+    assert_int_equal(dr_env_stream_queued(w.ea, c.stream), 1000);
+    dr_sim_partition(w.sim, w.hb, w.ha, true); /* holds b's FIN back */
+    dr_env_stream_close(w.eb, s->stream);
+    assert_int_equal(dr_env_stream_write(w.ea, c.stream, block, 10, &err), DR_OK);
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + DR_NS_PER_S);
+    assert_int_equal(c.closed_count, 1);
+    assert_int_equal(c.closed_code, DR_ECONNRESET);
+    dr_sim_heal(w.sim);
     dr_sim_destroy(w.sim);
     pool_deinit(&pool);
     rec_deinit(&c);
