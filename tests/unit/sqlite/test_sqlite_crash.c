@@ -24,8 +24,14 @@
  * (the sqlite documentation says so); test_delete_full_loses_last_commit shows
  * the simulator finds exactly that.
  *
- * The test fails if the crashes caused no dropped or no torn pages: a crash
- * test whose crashes lose nothing proves nothing.
+ * Two more sweeps add injected EIO (write, fsync) and ENOSPC while the writer
+ * runs: after a failed transaction it rolls back and goes on from the highest
+ * row it can read, so sqlite's error paths run with the power still on; the
+ * rows must then be 1..n with committed <= n <= the highest seq tried.
+ *
+ * The test fails if the crashes caused no dropped or no torn pages (or the
+ * fault sweeps no injected fault): a crash test whose crashes lose nothing
+ * proves nothing. test_replays runs one point twice: same trace hash.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -59,8 +65,11 @@ typedef struct writer {
     sqlite3 *db;
     uint64_t txn_target;
     uint64_t committed; /* last seq whose COMMIT returned OK */
-    uint64_t attempted; /* last seq tried */
-    bool stopped;       /* gave up after an error (the power cut) */
+    uint64_t attempted; /* highest seq tried */
+    uint64_t next_seq;
+    uint64_t try_count;
+    uint64_t error_count; /* failed transactions (injected faults, the cut) */
+    bool stopped;         /* gave up: the power is off, or too many errors */
     char error[256];
 } writer;
 
@@ -74,18 +83,33 @@ static int exec(sqlite3 *db, const char *sql, char *error, size_t error_size)
     return rc;
 }
 
-static void writer_fail(writer *w)
+/* After a failed transaction with the power still on (an injected EIO or
+ * ENOSPC): roll back and go on from what the database now holds. */
+static void writer_recover(writer *w)
 {
-    w->stopped = true;
-    (void)exec(w->db, "ROLLBACK", NULL, 0); /* may fail too: the power is off */
+    w->error_count++;
+    (void)exec(w->db, "ROLLBACK", NULL, 0); /* fails if sqlite already rolled back */
+    if (w->cut.cut) {
+        w->stopped = true;
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(w->db, "SELECT coalesce(max(seq), 0) FROM t", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        w->next_seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+    sqlite3_finalize(st);
+    /* A reader that fails too is retried on the next tick. */
 }
 
 static void writer_txn(dr_env *env, void *ctx)
 {
     (void)env; /* the sim's env, not the cut one: use w->cut.env */
     writer *w = ctx;
-    uint64_t seq = w->committed + 1;
-    w->attempted = seq;
+    uint64_t seq = w->next_seq;
+    w->attempted = DR_MAX(w->attempted, seq);
+    w->try_count++;
     /* 300..8000 bytes: from part of a page to overflow chains. */
     uint64_t size = 300 + dr_env_random(&w->cut.env) % 7700;
     char sql[256];
@@ -93,13 +117,46 @@ static void writer_txn(dr_env *env, void *ctx)
              "BEGIN; INSERT INTO t(seq, len, payload) VALUES (%" PRIu64 ", %" PRIu64
              ", printf('%%.*c', %" PRIu64 ", char(65 + %" PRIu64 " %% 26))); COMMIT;",
              seq, size, size, seq);
-    if (exec(w->db, sql, w->error, sizeof w->error) != SQLITE_OK) {
-        writer_fail(w);
-        return;
+    if (exec(w->db, sql, w->error, sizeof w->error) == SQLITE_OK) {
+        w->committed = seq;
+        w->next_seq = seq + 1;
+    } else {
+        writer_recover(w);
     }
-    w->committed = seq;
-    if (seq < w->txn_target)
-        dr_env_timer_add(&w->cut.env, DR_NS_PER_MS, writer_txn, w);
+    if (w->stopped || w->next_seq > w->txn_target || w->try_count >= 3 * w->txn_target)
+        return;
+    dr_env_timer_add(&w->cut.env, DR_NS_PER_MS, writer_txn, w);
+}
+
+/* Creates the directory, opens the database and its schema. On failure w->db
+ * is closed again and w->error says why. */
+static bool writer_setup(writer *w, const char *journal_mode, const char *synchronous)
+{
+    dr_err err;
+    dr_file_stat st;
+    if (dr_env_stat(&w->cut.env, DB_DIR, true, &st, &err) != DR_OK &&
+        dr_env_mkdir(&w->cut.env, DB_DIR, &err) != DR_OK) {
+        snprintf(w->error, sizeof w->error, "%s", err.msg);
+        return false;
+    }
+    int rc = sqlite3_open_v2(DB_PATH, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             w->vfs_name);
+    if (rc != SQLITE_OK) {
+        snprintf(w->error, sizeof w->error, "open: %s", sqlite3_errmsg(w->db));
+    } else {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "PRAGMA journal_mode=%s; PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=8;"
+                 "PRAGMA cache_size=8; CREATE TABLE IF NOT EXISTS "
+                 "t(seq INTEGER PRIMARY KEY, len INTEGER, payload TEXT);",
+                 journal_mode, synchronous);
+        if (exec(w->db, sql, w->error, sizeof w->error) == SQLITE_OK)
+            return true;
+        (void)exec(w->db, "ROLLBACK", NULL, 0); /* fails if nothing is open */
+    }
+    sqlite3_close(w->db);
+    w->db = NULL;
+    return false;
 }
 
 /* argv: sqlite_writer <journal mode> <synchronous> <cut_at> <txn count> */
@@ -109,38 +166,20 @@ static void *writer_start(dr_env *env, int argc, char **argv)
     writer *w = dr_alloc(sizeof *w);
     cut_env_init(&w->cut, env, strtoull(argv[3], NULL, 10));
     w->txn_target = strtoull(argv[4], NULL, 10);
+    w->next_seq = 1;
     snprintf(w->vfs_name, sizeof w->vfs_name, "crash-w%" PRIu64, ++vfs_serial);
     dr_err err;
-    if (dr_sqlite_vfs_register(&w->cut.env, w->vfs_name, &err) != DR_OK) {
-        snprintf(w->error, sizeof w->error, "%s", err.msg);
-        w->stopped = true;
-        return w;
+    if (dr_sqlite_vfs_register(&w->cut.env, w->vfs_name, &err) != DR_OK)
+        fail_msg("%s", err.msg);
+    /* Injected faults may fail the setup too: try a few times, unless cut off. */
+    for (int attempt = 0; attempt < 5 && !w->cut.cut; attempt++) {
+        if (writer_setup(w, argv[1], argv[2])) {
+            dr_env_timer_add(&w->cut.env, DR_NS_PER_MS, writer_txn, w);
+            return w;
+        }
+        w->error_count++;
     }
-    dr_file_stat st;
-    if (dr_env_stat(&w->cut.env, DB_DIR, true, &st, &err) != DR_OK &&
-        dr_env_mkdir(&w->cut.env, DB_DIR, &err) != DR_OK) {
-        snprintf(w->error, sizeof w->error, "%s", err.msg);
-        w->stopped = true;
-        return w;
-    }
-    int rc = sqlite3_open_v2(DB_PATH, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                             w->vfs_name);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "PRAGMA journal_mode=%s; PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=8;"
-             "PRAGMA cache_size=8;"
-             "CREATE TABLE IF NOT EXISTS t(seq INTEGER PRIMARY KEY, len INTEGER, payload TEXT);",
-             argv[1], argv[2]);
-    if (rc != SQLITE_OK) {
-        snprintf(w->error, sizeof w->error, "open: %s", sqlite3_errmsg(w->db));
-        w->stopped = true;
-        return w;
-    }
-    if (exec(w->db, sql, w->error, sizeof w->error) != SQLITE_OK) {
-        writer_fail(w);
-        return w;
-    }
-    dr_env_timer_add(&w->cut.env, DR_NS_PER_MS, writer_txn, w);
+    w->stopped = true;
     return w;
 }
 
@@ -289,6 +328,7 @@ typedef struct point_result {
     uint64_t torn_count;
     uint64_t journal_drop_count;
     uint64_t trace_hash;
+    uint64_t io_fault_count; /* EIO and ENOSPC injected while the writer ran */
 } point_result;
 
 static uint64_t fault_count(const dr_sim *sim, const char *kind)
@@ -302,12 +342,17 @@ static uint64_t fault_count(const dr_sim *sim, const char *kind)
     return 0;
 }
 
+/* io_fault_p: the chance of EIO per write and per fsync, and half that of
+ * ENOSPC per write, while the writer runs. */
 static void run_point(uint64_t seed, const char *mode, const char *sync, uint64_t cut_at,
-                      point_result *out)
+                      double io_fault_p, point_result *out)
 {
     dr_sim_opts opts = {.seed = seed};
     opts.faults.disk_crash_keep_p = 0.3;
     opts.faults.disk_crash_drop_p = 0.3; /* the other 0.4 torn */
+    opts.faults.disk_eio_write_p = io_fault_p;
+    opts.faults.disk_eio_fsync_p = io_fault_p;
+    opts.faults.disk_enospc_p = io_fault_p / 2;
     dr_sim *sim = dr_sim_create(&opts);
     dr_sim_register_program(sim, &writer_program);
     dr_sim_register_program(sim, &checker_program);
@@ -321,16 +366,25 @@ static void run_point(uint64_t seed, const char *mode, const char *sync, uint64_
     dr_pid pid = dr_sim_process_start(sim, host, argv, &err);
     if (pid == 0)
         fail_msg("start writer: %s", err.msg);
-    dr_sim_run_until(sim, dr_sim_now(sim) + (TXN_COUNT + 10) * DR_NS_PER_MS);
+    dr_sim_run_until(sim, dr_sim_now(sim) + (3 * TXN_COUNT + 10) * DR_NS_PER_MS);
     writer *w = dr_sim_process_state(sim, pid);
     assert_non_null(w);
-    if (cut_at == 0 && w->stopped)
-        fail_msg("writer without a power cut failed: %s", w->error);
-    assert_true(w->stopped || w->committed == TXN_COUNT);
+    if (cut_at == 0 && io_fault_p == 0 && w->error_count + w->stopped > 0)
+        fail_msg("writer without faults failed: %s", w->error);
+    /* The writer is done: cut off, finished, or out of tries. */
+    assert_true(w->stopped || w->next_seq > TXN_COUNT || w->try_count == 3 * TXN_COUNT);
+    out->io_fault_count = fault_count(sim, "disk.eio_write") + fault_count(sim, "disk.eio_fsync") +
+                          fault_count(sim, "disk.enospc");
     out->op_count = w->cut.op_count;
     out->committed = w->committed;
     out->attempted = w->attempted;
 
+    /* The checker reads without injected faults: only the crash may hurt. */
+    dr_sim_faults crash_only = opts.faults;
+    crash_only.disk_eio_write_p = 0;
+    crash_only.disk_eio_fsync_p = 0;
+    crash_only.disk_enospc_p = 0;
+    dr_sim_set_faults(sim, &crash_only);
     dr_sim_host_crash(sim, host);
     dr_sim_host_restart(sim, host);
     const char *check_argv[] = {"sqlite_checker", NULL};
@@ -411,6 +465,7 @@ typedef struct sweep_totals {
     uint64_t kept_in_flight_count; /* ... or became durable */
     uint64_t failed_count;         /* V_BAD */
     uint64_t lost_commit_count;    /* V_LOST_LAST_COMMIT */
+    uint64_t io_fault_count;
 } sweep_totals;
 
 static void tally(sweep_totals *t, const point_result *r, const char *what)
@@ -428,6 +483,7 @@ static void tally(sweep_totals *t, const point_result *r, const char *what)
     t->drop_count += r->drop_count;
     t->torn_count += r->torn_count;
     t->journal_drop_count += r->journal_drop_count;
+    t->io_fault_count += r->io_fault_count;
     if (r->attempted > r->committed) {
         if (r->check.row_count > (int64_t)r->committed)
             t->kept_in_flight_count++;
@@ -436,13 +492,14 @@ static void tally(sweep_totals *t, const point_result *r, const char *what)
     }
 }
 
-static void sweep(const char *mode, const char *sync, uint64_t seed_base, sweep_totals *t)
+static void sweep(const char *mode, const char *sync, uint64_t seed_base, double io_fault_p,
+                  sweep_totals *t)
 {
     /* Dry run: no cut, crash after the last commit; everything must be there
      * (it counts as one more crash point). */
     *t = (sweep_totals){0};
     point_result dry;
-    run_point(seed_base, mode, sync, 0, &dry);
+    run_point(seed_base, mode, sync, 0, 0.0, &dry);
     assert_int_equal(dry.committed, TXN_COUNT);
     assert_int_equal(dry.attempted, TXN_COUNT);
     char dry_what[64];
@@ -452,27 +509,34 @@ static void sweep(const char *mode, const char *sync, uint64_t seed_base, sweep_
     assert_true(op_total > TXN_COUNT); /* several operations per transaction */
 
     for (uint64_t i = 0; i < POINT_COUNT; i++) {
+        /* With I/O faults, every other run has no cut: crash after the writer is done. */
         uint64_t cut_at = 1 + i * op_total / POINT_COUNT;
+        if (io_fault_p > 0 && i % 2 == 1)
+            cut_at = 0;
         point_result r;
-        run_point(seed_base + 1 + i, mode, sync, cut_at, &r);
+        run_point(seed_base + 1 + i, mode, sync, cut_at, io_fault_p, &r);
         char what[96];
         snprintf(what, sizeof what, "%s/%s cut at %" PRIu64 "/%" PRIu64 " (seed %" PRIu64 ")",
                  mode, sync, cut_at, op_total, seed_base + 1 + i);
         tally(t, &r, what);
     }
-    print_message("%s/%s: %d crash points over %" PRIu64 " file operations: pages dropped %" PRIu64
+    print_message("%s/%s%s: %d crash points over %" PRIu64 " file operations: pages dropped %" PRIu64
                   ", torn %" PRIu64 ", journal entries dropped %" PRIu64
                   "; in-flight commit kept %" PRIu64 ", lost %" PRIu64
-                  "; acknowledged commit lost %" PRIu64 ", other failures %" PRIu64 "\n",
-                  mode, sync, POINT_COUNT, op_total, t->drop_count, t->torn_count,
+                  "; acknowledged commit lost %" PRIu64 ", other failures %" PRIu64
+                  "; EIO/ENOSPC injected %" PRIu64 "\n",
+                  mode, sync, io_fault_p > 0 ? " with I/O faults" : "", POINT_COUNT, op_total, t->drop_count, t->torn_count,
                   t->journal_drop_count, t->kept_in_flight_count, t->lost_in_flight_count,
-                  t->lost_commit_count, t->failed_count);
+                  t->lost_commit_count, t->failed_count, t->io_fault_count);
 }
 
-static void check_sweep(const char *mode, const char *sync, uint64_t seed_base)
+static void check_sweep(const char *mode, const char *sync, uint64_t seed_base,
+                        double io_fault_p)
 {
     sweep_totals t;
-    sweep(mode, sync, seed_base, &t);
+    sweep(mode, sync, seed_base, io_fault_p, &t);
+    if (io_fault_p > 0)
+        assert_true(t.io_fault_count > 0);
     assert_int_equal(t.failed_count, 0);
     assert_int_equal(t.lost_commit_count, 0);
     /* The crashes must have hurt: otherwise this test proves nothing. */
@@ -483,13 +547,13 @@ static void check_sweep(const char *mode, const char *sync, uint64_t seed_base)
 static void test_wal_full(void **state)
 {
     (void)state;
-    check_sweep("WAL", "FULL", 1000);
+    check_sweep("WAL", "FULL", 1000, 0.0);
 }
 
 static void test_delete_extra(void **state)
 {
     (void)state;
-    check_sweep("DELETE", "EXTRA", 2000);
+    check_sweep("DELETE", "EXTRA", 2000, 0.0);
 }
 
 /* With synchronous=FULL in rollback mode the journal's deletion is not made
@@ -499,9 +563,23 @@ static void test_delete_full_loses_last_commit(void **state)
 {
     (void)state;
     sweep_totals t;
-    sweep("DELETE", "FULL", 3000, &t);
+    sweep("DELETE", "FULL", 3000, 0.0, &t);
     assert_int_equal(t.failed_count, 0); /* nothing worse than that */
     assert_true(t.lost_commit_count > 0);
+}
+
+/* Injected EIO and ENOSPC while the writer runs (it rolls back and goes on),
+ * then the crash: still every acknowledged commit and nothing else. */
+static void test_wal_io_faults(void **state)
+{
+    (void)state;
+    check_sweep("WAL", "FULL", 4000, 0.02);
+}
+
+static void test_delete_io_faults(void **state)
+{
+    (void)state;
+    check_sweep("DELETE", "EXTRA", 5000, 0.02);
 }
 
 /* One seed, one outcome: the same crash point twice gives the same trace
@@ -509,18 +587,23 @@ static void test_delete_full_loses_last_commit(void **state)
 static void test_replays(void **state)
 {
     (void)state;
-    point_result a, b;
-    run_point(77, "WAL", "FULL", 200, &a);
-    run_point(77, "WAL", "FULL", 200, &b);
-    assert_true(a.drop_count + a.torn_count > 0);
-    assert_int_equal(a.trace_hash, b.trace_hash);
-    assert_int_equal(a.committed, b.committed);
-    assert_int_equal(a.check.row_count, b.check.row_count);
-    assert_int_equal(a.drop_count, b.drop_count);
-    assert_int_equal(a.torn_count, b.torn_count);
-    point_result c;
-    run_point(78, "WAL", "FULL", 200, &c);
-    assert_int_not_equal(a.trace_hash, c.trace_hash); /* the hash does see the seed */
+    for (int with_faults = 0; with_faults <= 1; with_faults++) {
+        double p = with_faults ? 0.02 : 0.0;
+        point_result a, b, c;
+        run_point(77, "WAL", "FULL", 200, p, &a);
+        run_point(77, "WAL", "FULL", 200, p, &b);
+        assert_true(a.committed > 0);
+        if (!with_faults)
+            assert_true(a.drop_count + a.torn_count > 0);
+        assert_int_equal(a.trace_hash, b.trace_hash);
+        assert_int_equal(a.committed, b.committed);
+        assert_int_equal(a.check.row_count, b.check.row_count);
+        assert_int_equal(a.drop_count, b.drop_count);
+        assert_int_equal(a.torn_count, b.torn_count);
+        assert_int_equal(a.io_fault_count, b.io_fault_count);
+        run_point(78, "WAL", "FULL", 200, p, &c);
+        assert_int_not_equal(a.trace_hash, c.trace_hash); /* the hash does see the seed */
+    }
 }
 
 int main(void)
@@ -529,6 +612,8 @@ int main(void)
         cmocka_unit_test(test_wal_full),
         cmocka_unit_test(test_delete_extra),
         cmocka_unit_test(test_delete_full_loses_last_commit),
+        cmocka_unit_test(test_wal_io_faults),
+        cmocka_unit_test(test_delete_io_faults),
         cmocka_unit_test(test_replays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
