@@ -71,15 +71,19 @@ typedef struct dr_sim_program {
     void (*stop)(void *state);
 } dr_sim_program;
 
-dr_sim *dr_sim_create(const dr_sim_opts *opts);      /* returns owned */
-void dr_sim_destroy(dr_sim *sim);                    /* ends every process first */
+/* Returns owned; copies opts (the FILE*s and opts->scenario are kept). Installs
+ * the assertion hook (process-wide: the latest sim wins; destroy removes it). */
+dr_sim *dr_sim_create(const dr_sim_opts *opts);
+void dr_sim_destroy(dr_sim *sim); /* crashes every process first, then drops the queue */
 uint64_t dr_sim_seed(const dr_sim *sim);
 
 /* Programs: register before use. The struct is kept (static const). */
 void dr_sim_register_program(dr_sim *sim, const dr_sim_program *program);
 
-/* Hosts. Each host has a name (also its address for connect/resolve), an IP
- * "10.0.<id/256>.<id%256>", a disk, a boot id, and a clock. */
+/* Hosts. Each host has a name (also its address for connect/resolve; borrowed,
+ * copied; unique), an IP "10.0.<id/256>.<id%256>", a disk, a boot id, and a
+ * clock whose wall offset and drift are drawn now from the seed and
+ * faults.clock_*. */
 dr_sim_host_id dr_sim_host_add(dr_sim *sim, const char *hostname);
 /* Host facts reported through dr_env_host_info (defaults: 8 cpus, 16 GiB). */
 void dr_sim_host_set_resources(dr_sim *sim, dr_sim_host_id host, uint32_t cpu_count,
@@ -95,9 +99,11 @@ void dr_sim_host_crash(dr_sim *sim, dr_sim_host_id host);
 void dr_sim_host_restart(dr_sim *sim, dr_sim_host_id host);
 bool dr_sim_host_up(const dr_sim *sim, dr_sim_host_id host);
 
-/* Processes. argv[0] names a registered program (run in-process) or anything
- * else (a generic program with seeded run time, output and exit status).
- * Returns the pid (> 0) or 0 with err set. */
+/* Processes. argv (borrowed, copied) [0] names a registered program (its start
+ * runs now, in-process) or anything else (a generic program with seeded run
+ * time, output and exit status). Returns the pid (> 0, never reused) or 0 with
+ * err set (DR_ESRCH: host down; DR_EINTERNAL: start returned NULL). A process
+ * named host:pidN gets its own seeded random stream and a dr_env. */
 dr_pid dr_sim_process_start(dr_sim *sim, dr_sim_host_id host, const char *const *argv,
                             dr_err *err);
 /* Process crash: memory lost; its files (synced or not) and children survive.
@@ -107,7 +113,8 @@ dr_pid dr_sim_process_start(dr_sim *sim, dr_sim_host_id host, const char *const 
 void dr_sim_process_crash(dr_sim *sim, dr_pid pid);
 /* Graceful stop (the program's stop, else crash). */
 void dr_sim_process_stop(dr_sim *sim, dr_pid pid);
-/* Pause: nothing of the process runs (its timers and deliveries wait) until resume. */
+/* Pause: nothing of the process runs (its timers, deliveries and callbacks are
+ * held) until resume, which runs them at the resume time in their order. */
 void dr_sim_process_pause(dr_sim *sim, dr_pid pid);
 void dr_sim_process_resume(dr_sim *sim, dr_pid pid);
 bool dr_sim_process_alive(const dr_sim *sim, dr_pid pid);
@@ -140,18 +147,20 @@ void dr_sim_fail_nth(dr_sim *sim, dr_sim_op op, uint64_t nth);
 void dr_sim_set_faults(dr_sim *sim, const dr_sim_faults *faults);
 
 /* Schedules fn(ctx) at virtual time now + delay_ns, outside any process (for
- * scenario drivers: crash a host at t=5s, heal at t=20s). */
+ * scenario drivers: crash a host at t=5s, heal at t=20s). ctx is kept; an
+ * event still queued at dr_sim_destroy is dropped without calling fn. */
 typedef void dr_sim_fn(dr_sim *sim, void *ctx);
 void dr_sim_schedule(dr_sim *sim, uint64_t delay_ns, dr_sim_fn *fn, void *ctx);
 
-/* Runs events until the queue is empty or virtual time would pass until_ns.
- * Returns the number of events run. */
+/* Runs events until the queue is empty or virtual time would pass until_ns,
+ * then sets the clock to until_ns (unless UINT64_MAX). Returns the number of
+ * events run. */
 uint64_t dr_sim_run_until(dr_sim *sim, uint64_t until_ns);
 /* Runs exactly one event; false if the queue is empty. */
 bool dr_sim_step(dr_sim *sim);
 uint64_t dr_sim_now(const dr_sim *sim); /* true (global) virtual time */
 
-/* Called after every event (for invariant checkers). */
+/* Called after every event (for invariant checkers); ctx is kept. */
 typedef void dr_sim_step_fn(dr_sim *sim, void *ctx);
 void dr_sim_set_step_hook(dr_sim *sim, dr_sim_step_fn *fn, void *ctx);
 
@@ -162,8 +171,10 @@ uint64_t dr_sim_event_count(const dr_sim *sim);
 /* Mixes a caller-chosen value into the trace (scenarios record decisions). */
 void dr_sim_trace_note(dr_sim *sim, const char *kind, uint64_t value);
 
-/* How often each fault kind fired. Kinds are stable names ("net.refuse",
- * "net.reset", "net.stall", "net.tail", "net.partition_drop", "disk.eio_write",
+/* How often each fault kind fired: fills up to out_count entries and returns
+ * the number of kinds (all of them, zero counts too, in a stable order). Kinds
+ * are stable names ("net.refuse", "net.reset", "net.stall", "net.latency_tail",
+ * "net.partition", "net.partition_drop", "net.timeout", "disk.eio_write",
  * "disk.eio_fsync", "disk.enospc", "disk.crash_drop", "disk.crash_torn",
  * "disk.crash_keep", "proc.crash", "host.crash", "proc.pause", "clock.jump",
  * "clock.drift", ...). */
