@@ -23,7 +23,8 @@
 static const char *const fault_kind_names[] = {
     "net.latency_tail", "net.refuse", "net.reset", "net.stall", "net.partition",
     "net.partition_drop", "net.timeout", "disk.eio_write", "disk.eio_fsync", "disk.enospc",
-    "disk.crash_keep", "disk.crash_drop", "disk.crash_torn", "proc.crash", "proc.stop",
+    "disk.crash_keep", "disk.crash_drop", "disk.crash_torn", "disk.crash_journal_drop",
+    "proc.crash", "proc.stop",
     "proc.pause", "host.crash", "clock.offset", "clock.drift", "clock.jump", "inject.write",
     "inject.fsync", "inject.send", "inject.spawn",
 };
