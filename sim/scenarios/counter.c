@@ -11,7 +11,8 @@
  * Faults (drawn per seed, printed): the sim's network latency tail, refused
  * and reset connections, stalls; disk EIO on write and fsync, ENOSPC, and the
  * page-cache crash model (kept, dropped, torn pages); clock offset, drift and
- * wall jumps; and from this file's nemesis: process crash + restart, host
+ * wall jumps; and from this file's nemesis: process crash (or graceful
+ * stop) + restart, host
  * crash + restart (aimed at a moment with unsynced data), pause + resume,
  * one- and two-way partitions + heal. Then a quiet phase: faults off,
  * partitions healed, everything resumed and restarted; all client operations
@@ -425,10 +426,15 @@ static void nemesis_fire(dr_sim *sim, void *ctx)
         switch (action) {
         case A_PROC:
             if (up) {
-                dr_sim_process_crash(sim, r->pid);
+                /* mostly kill -9; sometimes a graceful stop (SIGTERM) */
+                bool graceful = dr_rng_chance(&s->rng, 0.25);
+                if (graceful)
+                    dr_sim_process_stop(sim, r->pid);
+                else
+                    dr_sim_process_crash(sim, r->pid);
                 r->pid = 0;
                 r->paused = false;
-                narrate(s, "replica-%u: process crashed", i);
+                narrate(s, "replica-%u: process %s", i, graceful ? "stopped" : "crashed");
                 schedule_restart(s, i, 100 * DR_NS_PER_MS + dr_rng_below(&s->rng, 3 * DR_NS_PER_S));
             }
             break;
@@ -613,6 +619,7 @@ static const struct {
     {"proc.crash", 9},       {"host.crash", 10},    {"disk.crash_torn", 10},
     {"disk.crash_drop", 10}, {"disk.crash_keep", 10}, {"proc.pause", 11},
     {"net.partition", 12},   {"net.partition_drop", 12}, {"clock.jump", 13},
+    {"proc.stop", 9},
 };
 
 int dr_counter_scenario_run(const dr_sim_opts *opts, const dr_counter_tweaks *tweaks, FILE *out,
