@@ -797,6 +797,7 @@ static void host_crash_and_restart(void **state)
 {
     (void)state;
     dr_sim_faults f = latency_faults();
+    f.disk_crash_drop_p = 1.0; /* every unsynced page is lost */
     world w;
     world_init(&w, 23, &f);
     accept_pool pool;
@@ -810,6 +811,16 @@ static void host_crash_and_restart(void **state)
     const char *argv[] = {"blank", NULL};
     dr_pid second = dr_sim_process_start(w.sim, w.hb, argv, &err);
     assert_true(second > 0);
+    dr_file *file = NULL;
+    bool have_disk = dr_env_open(w.eb, "/tmp/state", DR_OPEN_WRITE | DR_OPEN_CREATE, &file,
+                                 &err) == DR_OK;
+    if (have_disk) {
+        assert_int_equal(dr_env_pwrite(w.eb, file, 0, "durable", 7, &err), DR_OK);
+        assert_int_equal(dr_env_fsync(w.eb, file, &err), DR_OK);
+        assert_int_equal(dr_env_fsync_dir(w.eb, "/tmp", &err), DR_OK);
+        assert_int_equal(dr_env_pwrite(w.eb, file, 0, "UNSYNC", 6, &err), DR_OK);
+        /* left open: the crash closes it */
+    }
 
     dr_sim_host_crash(w.sim, w.hb);
     assert_false(dr_sim_host_up(w.sim, w.hb));
@@ -835,6 +846,17 @@ static void host_crash_and_restart(void **state)
     assert_int_equal(dr_env_host_info(dr_sim_process_env(w.sim, again), &after, &err), DR_OK);
     assert_string_not_equal(before.boot_id, after.boot_id);
     assert_string_equal(before.hostname, after.hostname);
+    if (have_disk) {
+        uint8_t *data = NULL;
+        size_t size = 0;
+        assert_int_equal(dr_env_read_all(dr_sim_process_env(w.sim, again), "/tmp/state", 64,
+                                         &data, &size, &err),
+                         DR_OK);
+        assert_int_equal(size, 7);
+        assert_memory_equal(data, "durable", 7); /* the unsynced write was dropped */
+        dr_free(data);
+        assert_true(fault_count(w.sim, "disk.crash_drop") > 0);
+    }
     dr_sim_destroy(w.sim);
     pool_deinit(&pool);
     rec_deinit(&c);
