@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../cmds.h"
 #include "../flags.h"
@@ -21,6 +22,7 @@ static int run(int argc, char **argv)
     bool log = false;
     bool list = false;
     bool twice = false;
+    bool verbose = false;
     const dr_flag flags[] = {
         {"seed", DR_FLAG_U64, &seed, "the seed (every choice of the run derives from it)"},
         {"seeds", DR_FLAG_U64, &seed_count, "sweep this many seeds, from --seed on"},
@@ -28,6 +30,7 @@ static int run(int argc, char **argv)
         {"trace", DR_FLAG_BOOL, &trace, "print a timeline line per event"},
         {"log", DR_FLAG_BOOL, &log, "print the processes' log lines"},
         {"list", DR_FLAG_BOOL, &list, "list the scenarios and exit"},
+        {"verbose", DR_FLAG_BOOL, &verbose, "in a sweep, print every seed's full report"},
         {"twice", DR_FLAG_BOOL, &twice,
          "run each seed a second time (quietly) and fail unless the trace hashes match"},
     };
@@ -57,6 +60,9 @@ static int run(int argc, char **argv)
         return dr_cmd_usage_error("sim", "--seed %" PRIu64 " + --seeds %" PRIu64 " overflows",
                                   seed, seed_count);
 
+    /* One seed prints everything; a sweep prints a line per seed and the whole
+     * report of each seed that failed (or of every seed with --verbose). */
+    bool compact = seed_count > 1 && !verbose && !trace && !log;
     uint64_t failed_count = 0;
     for (uint64_t i = 0; i < seed_count; i++) {
         dr_sim_opts opts = {0};
@@ -65,8 +71,15 @@ static int run(int argc, char **argv)
         opts.log_out = log ? stdout : NULL;
         opts.log_level = DR_LOG_INFO;
         opts.scenario = scenario->name;
+        char *report = NULL;
+        size_t report_size = 0;
+        FILE *out = compact ? open_memstream(&report, &report_size) : stdout;
+        if (out == NULL) {
+            fprintf(stderr, "dromos sim: cannot buffer the report\n");
+            return 1;
+        }
         uint64_t hash = 0;
-        int rc = scenario->run(&opts, stdout, &hash);
+        int rc = scenario->run(&opts, out, &hash);
         if (twice) {
             /* the replay: same seed, no output; any difference is nondeterminism */
             FILE *sink = fopen("/dev/null", "w");
@@ -81,12 +94,20 @@ static int run(int argc, char **argv)
             int rc2 = scenario->run(&again, sink, &hash2);
             fclose(sink);
             if (hash2 != hash || rc2 != rc) {
-                printf("determinism: DIVERGED: second run gave trace hash 0x%016" PRIx64
-                       " (result %d)\n", hash2, rc2);
+                fprintf(out, "determinism: DIVERGED: second run gave trace hash 0x%016" PRIx64
+                        " (result %d)\n", hash2, rc2);
                 rc = 1;
             } else {
-                printf("determinism: ok (second run, same trace hash)\n");
+                fprintf(out, "determinism: ok (second run, same trace hash)\n");
             }
+        }
+        if (compact) {
+            fclose(out);
+            if (rc != 0)
+                fwrite(report, 1, report_size, stdout);
+            else
+                printf("seed %" PRIu64 ": ok, trace hash 0x%016" PRIx64 "\n", opts.seed, hash);
+            free(report);
         }
         if (rc != 0) {
             failed_count++;
