@@ -232,6 +232,8 @@ static void log_reserve(dr_counter_server *s, uint64_t count)
 /* Adds a record to memory (already written to the file by the caller). */
 static void log_push(dr_counter_server *s, const dr_counter_record *rec)
 {
+    DR_ASSERT(rec->amount >= 1);
+    DR_ASSERT(s->length < DR_COUNTER_LOG_RECORD_COUNT_MAX);
     log_reserve(s, s->length + 1);
     s->records[s->length] = *rec;
     s->prefix[s->length + 1] = s->prefix[s->length] + rec->amount;
@@ -472,7 +474,8 @@ static void update_commit(dr_counter_server *s)
     uint64_t majority = lengths[s->replica_count / 2];
     if (majority > s->commit_length)
         s->commit_length = majority;
-    DR_ASSERT(s->commit_length <= s->length);
+    DR_ASSERT(s->commit_length <= s->durable_length);
+    DR_ASSERT(s->durable_length <= s->length);
     if (!s->serving && s->commit_length >= s->recovered_length) {
         s->serving = true;
         DR_INFO(s->env, "counter leader: serving, value %llu at %llu records",
@@ -517,6 +520,7 @@ static void flush_fire(dr_env *env, void *ctx)
         server_fail(s, &err);
         return;
     }
+    DR_ASSERT(s->synced_length <= s->length);
     s->synced_length = s->length;
 #if !defined(DR_PLANTED_ACK_BEFORE_FSYNC)
     s->durable_length = s->length;
@@ -640,6 +644,8 @@ static void on_acked(conn *c, uint64_t length)
     uint64_t len = DR_MIN(length, f->sent);
     if (len > f->acked)
         f->acked = len;
+    DR_ASSERT(f->acked <= f->sent);
+    DR_ASSERT(f->sent <= s->durable_length);
     update_commit(s);
     follower_feed(s, c->follower_id, false);
 }
