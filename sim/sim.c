@@ -79,6 +79,7 @@ void dr_sim_destroy(dr_sim *sim)
     dr_free(sim->programs);
     dr_free(sim->timers);
     dr_free(sim->heap);
+    dr_free(sim->checkpoints);
     XXH3_freeState(sim->trace);
     dr_assert_set_hook(NULL, NULL);
     dr_free(sim);
@@ -562,6 +563,27 @@ void dr__sim_ev_discard(dr_sim *sim, sim_ev *ev)
     }
 }
 
+static void checkpoint_take(dr_sim *sim)
+{
+    uint64_t hash = XXH3_64bits_digest(sim->trace);
+    sim->checkpoints = dr_realloc(sim->checkpoints,
+                                  (sim->checkpoint_count + 1) * sizeof *sim->checkpoints);
+    sim->checkpoints[sim->checkpoint_count++] = hash;
+    if (sim->opts.trace_out != NULL) {
+        char line[64];
+        snprintf(line, sizeof line, "checkpoint %zu hash=%016" PRIx64, sim->checkpoint_count,
+                 hash);
+        dr__sim_trace_text(sim, line);
+    }
+}
+
+size_t dr_sim_trace_checkpoints(const dr_sim *sim, uint64_t *out, size_t out_count)
+{
+    for (size_t i = 0; i < sim->checkpoint_count && i < out_count; i++)
+        out[i] = sim->checkpoints[i];
+    return sim->checkpoint_count;
+}
+
 static bool run_one(dr_sim *sim)
 {
     while (sim->heap_count > 0) {
@@ -610,6 +632,8 @@ static bool run_one(dr_sim *sim)
             dr__sim_on_signal(sim, &ev);
             break;
         }
+        if ((sim->event_count & (DR_SIM_CHECKPOINT_EVENTS - 1)) == 0)
+            checkpoint_take(sim);
         if (sim->step_fn != NULL)
             sim->step_fn(sim, sim->step_ctx);
         return true;

@@ -168,6 +168,11 @@ void dr_sim_set_step_hook(dr_sim *sim, dr_sim_step_fn *fn, void *ctx);
  * payload hash). */
 uint64_t dr_sim_trace_hash(const dr_sim *sim);
 uint64_t dr_sim_event_count(const dr_sim *sim);
+/* The trace hash after every DR_SIM_CHECKPOINT_EVENTS events, so the first
+ * divergence of two runs can be bisected: fills up to out_count and returns
+ * how many there are. */
+#define DR_SIM_CHECKPOINT_EVENTS (UINT64_C(1) << 16)
+size_t dr_sim_trace_checkpoints(const dr_sim *sim, uint64_t *out, size_t out_count);
 /* Mixes a caller-chosen value into the trace (scenarios record decisions). */
 void dr_sim_trace_note(dr_sim *sim, const char *kind, uint64_t value);
 

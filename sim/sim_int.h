@@ -259,6 +259,8 @@ struct dr_sim {
     uint64_t conn_next_id;
 
     XXH3_state_t *trace;
+    uint64_t *checkpoints; /* trace hash after each DR_SIM_CHECKPOINT_EVENTS events */
+    size_t checkpoint_count;
 
     const char *fault_kinds[SIM_FAULT_KIND_MAX];
     uint64_t fault_counts[SIM_FAULT_KIND_MAX];

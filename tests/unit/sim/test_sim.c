@@ -1186,6 +1186,32 @@ static uint64_t trace_run(trace_opts t)
     return hash;
 }
 
+static void count_fn(dr_sim *sim, void *ctx)
+{
+    uint64_t *left = ctx;
+    if (--*left > 0)
+        dr_sim_schedule(sim, 1, count_fn, ctx);
+}
+
+static void trace_checkpoints_every_2_16_events(void **state)
+{
+    (void)state;
+    uint64_t runs[2][4];
+    for (int r = 0; r < 2; r++) {
+        dr_sim_opts opts;
+        memset(&opts, 0, sizeof opts);
+        opts.seed = 3;
+        dr_sim *sim = dr_sim_create(&opts);
+        uint64_t left = 3 * DR_SIM_CHECKPOINT_EVENTS + 5;
+        dr_sim_schedule(sim, 0, count_fn, &left);
+        assert_int_equal(dr_sim_run_until(sim, UINT64_MAX), 3 * DR_SIM_CHECKPOINT_EVENTS + 5);
+        assert_int_equal(dr_sim_trace_checkpoints(sim, runs[r], 4), 3);
+        assert_int_not_equal(runs[r][0], runs[r][1]);
+        dr_sim_destroy(sim);
+    }
+    assert_memory_equal(runs[0], runs[1], 3 * sizeof runs[0][0]);
+}
+
 static void trace_hash_is_deterministic_and_sensitive(void **state)
 {
     (void)state;
@@ -1241,6 +1267,7 @@ int main(void)
         cmocka_unit_test(fail_nth_injects_one_fault),
         cmocka_unit_test(logs_trace_lines_and_host_facts),
         cmocka_unit_test(trace_hash_is_deterministic_and_sensitive),
+        cmocka_unit_test(trace_checkpoints_every_2_16_events),
         cmocka_unit_test(scenario_registry_and_ping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
