@@ -143,16 +143,14 @@ char *dr_strndup(const char *s, size_t size)
 
 char *dr_sprintf(const char *fmt, ...)
 {
+    dr_buf buf;
+    dr_buf_init(&buf);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    dr_buf_vprintf(&buf, fmt, ap);
     va_end(ap);
-    DR_ASSERT(n >= 0);
-    char *p = dr_alloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
+    dr_buf_cstr(&buf); /* NUL-terminates; the buffer becomes the string */
+    return (char *)buf.data;
 }
 
 void dr_free(void *ptr)
@@ -216,11 +214,17 @@ void dr_buf_append_str(dr_buf *buf, const char *s)
 
 void dr_buf_vprintf(dr_buf *buf, const char *fmt, va_list ap)
 {
+    /* Format into a stack buffer first: one pass for the common short line. */
+    char small[256];
     va_list copy;
     va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
+    int n = vsnprintf(small, sizeof small, fmt, copy);
     va_end(copy);
     DR_ASSERT(n >= 0);
+    if ((size_t)n < sizeof small) {
+        dr_buf_append(buf, small, (size_t)n);
+        return;
+    }
     dr_buf_reserve(buf, (size_t)n);
     vsnprintf((char *)buf->data + buf->size, (size_t)n + 1, fmt, ap);
     buf->size += (size_t)n;
