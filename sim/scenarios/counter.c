@@ -147,9 +147,13 @@ static void violate(scen *s, const char *fmt, ...)
     if (s->violation)
         return;
     s->violation = true;
+    uint64_t now = dr_sim_now(s->sim);
+    int n = snprintf(s->why, sizeof s->why, "t=%" PRIu64 ".%03" PRIu64 "s event %" PRIu64 ": ",
+                     now / DR_NS_PER_S, (now % DR_NS_PER_S) / DR_NS_PER_MS,
+                     dr_sim_event_count(s->sim));
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->why, sizeof s->why, fmt, ap);
+    vsnprintf(s->why + n, sizeof s->why - (size_t)n, fmt, ap);
     va_end(ap);
 }
 
