@@ -22,6 +22,9 @@
 /* `role` and `reservation` are deprecated in the generated header. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
+/* dr_err_wrap for an err that may be NULL (every error here is DR_EINVAL). */
+#define WRAP(err, ...) ((err) == NULL ? DR_EINVAL : dr_err_wrap((err), __VA_ARGS__))
+
 /* ---- lifetime --------------------------------------------------------------------- */
 
 void dr_resources_init(dr_resources *rs)
@@ -532,7 +535,7 @@ dr_code dr_resource_validate(const Mesos__Resource *r, dr_err *err)
                                               "than '*'", name);
         dr_code rc = dr_role_validate(info->role, err);
         if (rc != DR_OK)
-            return dr_err_wrap(err, "resource '%s'", name);
+            return WRAP(err, "resource '%s'", name);
         if (i > 0 && !dr_role_is_ancestor_or_self(r->reservations[i - 1]->role, info->role))
             return dr_err_set(err, DR_EINVAL, "resource '%s': reservation role '%s' does not "
                                               "refine '%s'",
@@ -541,7 +544,7 @@ dr_code dr_resource_validate(const Mesos__Resource *r, dr_err *err)
     if (r->allocation_info != NULL && r->allocation_info->role != NULL) {
         dr_code rc = dr_role_validate(r->allocation_info->role, err);
         if (rc != DR_OK)
-            return dr_err_wrap(err, "resource '%s'", name);
+            return WRAP(err, "resource '%s'", name);
     }
     return DR_OK;
 }
@@ -552,7 +555,7 @@ dr_code dr_resources_from_array(dr_resources *out, const Mesos__Resource *const 
     for (size_t i = 0; i < count; i++) {
         dr_code rc = dr_resource_validate(items[i], err);
         if (rc != DR_OK)
-            return dr_err_wrap(err, "resource[%zu]", i);
+            return WRAP(err, "resource[%zu]", i);
     }
     for (size_t i = 0; i < count; i++)
         dr_resources_add_one(out, items[i]);
@@ -984,7 +987,7 @@ static dr_code parse_entry(const char *b, const char *e, const char *entry,
         dr_code rc = dr_role_validate(role, err);
         if (rc != DR_OK) {
             dr_free(role);
-            return dr_err_wrap(err, "resources '%s'", entry);
+            return WRAP(err, "resources '%s'", entry);
         }
     }
     char *name = dr_strndup(nb, (size_t)(ne - nb));
@@ -1121,7 +1124,7 @@ static dr_code parse_json(const char *text, dr_resources *out, dr_err *err)
             dr_proto_free(msg);
         }
         if (rc != DR_OK) {
-            dr_err_wrap(err, "resources '%s': [%zu]", text, i);
+            WRAP(err, "resources '%s': [%zu]", text, i);
             goto out;
         }
     }
