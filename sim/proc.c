@@ -55,7 +55,10 @@ static sim_proc *proc_new(dr_sim *sim, sim_host *host, const char *argv0)
     sim_link_init(&proc->files);
     sim_link_push(&host->procs, &proc->host_link);
     dr__sim_env_init(proc);
-    sim->procs = dr_realloc(sim->procs, (sim->proc_count + 1) * sizeof *sim->procs);
+    if (sim->proc_count == sim->proc_capacity) {
+        sim->proc_capacity = sim->proc_capacity < 16 ? 16 : sim->proc_capacity * 2;
+        sim->procs = dr_realloc(sim->procs, sim->proc_capacity * sizeof *sim->procs);
+    }
     sim->procs[sim->proc_count++] = proc;
     return proc;
 }

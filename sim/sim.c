@@ -188,15 +188,18 @@ dr_sim_host_id dr_sim_host_add(dr_sim *sim, const char *hostname)
 
     sim->hosts = dr_realloc(sim->hosts, (sim->host_count + 1) * sizeof *sim->hosts);
     sim->hosts[sim->host_count++] = host;
-    /* grow the partition matrix, keeping what is set */
+    /* grow the partition matrix by doubling, keeping what is set */
     size_t n = sim->host_count;
-    bool *matrix = dr_alloc_array(n * n, sizeof *matrix);
-    for (size_t a = 0; a + 1 < n; a++)
-        for (size_t b = 0; b + 1 < n; b++)
-            matrix[a * n + b] = sim->partition[a * (n - 1) + b];
-    dr_free(sim->partition);
-    sim->partition = matrix;
-    sim->partition_size = n;
+    if (n > sim->partition_size) {
+        size_t cap = sim->partition_size < 16 ? 16 : sim->partition_size * 2;
+        bool *matrix = dr_alloc_array(cap * cap, sizeof *matrix);
+        for (size_t a = 0; a + 1 < n; a++)
+            for (size_t b = 0; b + 1 < n; b++)
+                matrix[a * cap + b] = sim->partition[a * sim->partition_size + b];
+        dr_free(sim->partition);
+        sim->partition = matrix;
+        sim->partition_size = cap;
+    }
     return host->id;
 }
 
@@ -336,7 +339,9 @@ void dr_sim_partition(dr_sim *sim, dr_sim_host_id a, dr_sim_host_id b, bool one_
 
 void dr_sim_heal(dr_sim *sim)
 {
-    memset(sim->partition, 0, sim->partition_size * sim->partition_size * sizeof *sim->partition);
+    if (sim->partition != NULL)
+        memset(sim->partition, 0,
+               sim->partition_size * sim->partition_size * sizeof *sim->partition);
     dr__sim_trace(sim, "heal", 0, 0, 0, 0);
 }
 

@@ -246,11 +246,12 @@ struct dr_sim {
 
     sim_host **hosts; /* index id - 1 */
     size_t host_count;
-    bool *partition;  /* host_count^2 matrix: [a * n + b] blocks a -> b */
-    size_t partition_size;
+    bool *partition;  /* [a * partition_size + b] blocks host a+1 -> host b+1 */
+    size_t partition_size; /* row length (capacity, >= host_count) */
 
     sim_proc **procs; /* index pid - 1; NULL once ended */
     size_t proc_count;
+    size_t proc_capacity;
 
     const dr_sim_program **programs;
     size_t program_count;

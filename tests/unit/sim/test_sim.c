@@ -640,6 +640,60 @@ static void streams_partition_heal_and_timeout(void **state)
     rec_deinit(&c2);
 }
 
+static void partitions_survive_adding_hosts(void **state)
+{
+    (void)state;
+    dr_sim_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.seed = 41;
+    opts.faults = latency_faults();
+    dr_sim *sim = dr_sim_create(&opts);
+    dr_sim_register_program(sim, &blank_program);
+    char name[16];
+    for (int i = 1; i <= 10; i++) {
+        snprintf(name, sizeof name, "h%d", i);
+        assert_int_equal(dr_sim_host_add(sim, name), i);
+    }
+    dr_sim_partition(sim, 3, 5, true);
+    for (int i = 11; i <= 40; i++) {
+        snprintf(name, sizeof name, "h%d", i);
+        assert_int_equal(dr_sim_host_add(sim, name), i);
+    }
+    dr_sim_partition(sim, 3, 40, false);
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_env *e3 = dr_sim_process_env(sim, dr_sim_process_start(sim, 3, argv, &err));
+    dr_env *e5 = dr_sim_process_env(sim, dr_sim_process_start(sim, 5, argv, &err));
+    dr_env *e40 = dr_sim_process_env(sim, dr_sim_process_start(sim, 40, argv, &err));
+    dr_env *e20 = dr_sim_process_env(sim, dr_sim_process_start(sim, 20, argv, &err));
+    accept_pool pool;
+    memset(&pool, 0, sizeof pool);
+    dr_listener *l = NULL;
+    assert_int_equal(dr_env_listen(e3, NULL, 80, pool_accept, &pool, &l, &err), DR_OK);
+    rec from5, from40, from20;
+    memset(&from5, 0, sizeof from5);
+    memset(&from40, 0, sizeof from40);
+    memset(&from20, 0, sizeof from20);
+    /* 5 -> 3 flows (only 3 -> 5 is cut), but the SYNACK cannot come back */
+    assert_int_equal(dr_env_connect(e5, "h3", 80, &rec_cbs, &from5, &from5.stream, &err), DR_OK);
+    assert_int_equal(dr_env_connect(e40, "h3", 80, &rec_cbs, &from40, &from40.stream, &err), DR_OK);
+    assert_int_equal(dr_env_connect(e20, "h3", 80, &rec_cbs, &from20, &from20.stream, &err), DR_OK);
+    dr_sim_run_until(sim, DR_NS_PER_S);
+    assert_int_equal(from20.connected_count, 1);
+    assert_int_equal(from5.connected_count, 0);
+    assert_int_equal(from40.connected_count, 0);
+    assert_int_equal(pool.count, 2); /* 5's SYN arrived; 40's did not */
+    dr_sim_heal(sim);
+    dr_sim_run_until(sim, 2 * DR_NS_PER_S);
+    assert_int_equal(from5.connected_count, 1);
+    assert_int_equal(from40.connected_count, 1);
+    dr_sim_destroy(sim);
+    pool_deinit(&pool);
+    rec_deinit(&from5);
+    rec_deinit(&from40);
+    rec_deinit(&from20);
+}
+
 static void streams_back_pressure(void **state)
 {
     (void)state;
@@ -1258,6 +1312,7 @@ int main(void)
         cmocka_unit_test(streams_refused),
         cmocka_unit_test(streams_reset),
         cmocka_unit_test(streams_partition_heal_and_timeout),
+        cmocka_unit_test(partitions_survive_adding_hosts),
         cmocka_unit_test(streams_back_pressure),
         cmocka_unit_test(process_pause_holds_events),
         cmocka_unit_test(process_crash_resets_peers_keeps_files),
