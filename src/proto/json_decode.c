@@ -15,6 +15,7 @@
 
 #include "src/limits.h"
 #include "src/proto/json.h"
+#include "src/proto/proto_int.h"
 
 typedef struct decoder {
     dr_arena *arena; /* NULL: dr_alloc */
@@ -339,37 +340,6 @@ static dr_code decode_value(decoder *d, const ProtobufCFieldDescriptor *f, const
     DR_UNREACHABLE();
 }
 
-static size_t element_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-        return 4;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    DR_UNREACHABLE();
-}
-
 static dr_code decode_repeated(decoder *d, const ProtobufCFieldDescriptor *f, const json_t *v,
                                ProtobufCMessage *msg)
 {
@@ -381,7 +351,7 @@ static dr_code decode_repeated(decoder *d, const ProtobufCFieldDescriptor *f, co
     DR_ASSERT(*n == 0);
     if (count == 0)
         return DR_OK;
-    size_t esize = element_size(f);
+    size_t esize = dr__proto_element_size(f);
     char *elements = alloc(d, count * esize); /* count is bounded by the input size */
     *arr = elements;
     size_t saved = d->path.size;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "src/proto/json.h"
+#include "src/proto/proto_int.h"
 
 typedef struct encoder {
     dr_buf *out;
@@ -330,31 +331,6 @@ static bool field_written(const encoder *e, const ProtobufCMessage *m,
     return true;
 }
 
-static size_t elt_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    default:
-        return 4;
-    }
-}
-
 static void put_key(encoder *e, const char *name, bool *first)
 {
     size_t size = strlen(name);
@@ -386,7 +362,7 @@ static dr_code encode_message(encoder *e, const ProtobufCMessage *m)
             if (n == 0)
                 continue;
             const char *arr = *(const char *const *)member;
-            size_t esize = elt_size(f);
+            size_t esize = dr__proto_element_size(f);
             put_key(e, f->name, &first);
             put_char(e, '[');
             for (size_t i = 0; i < n && rc == DR_OK; i++) {

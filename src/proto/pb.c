@@ -5,12 +5,43 @@
 #include <string.h>
 
 #include "src/limits.h"
-#include "src/proto/proto.h"
+#include "src/proto/proto_int.h"
 
 const char *dr_proto_name(const ProtobufCMessageDescriptor *desc)
 {
     const char *name = desc->name; /* "mesos.scheduler.Call" */
     return name != NULL ? name : "?";
+}
+
+/* protobuf-c keeps a field numbered 0 as an unknown field when its tag is a
+ * non-minimal varint (0x82 0x00) but rejects the minimal form it writes back
+ * (0x02), so such a message would not survive a round trip. Field number 0 is
+ * invalid protobuf: refuse it. Unknown fields are rare, so this walk is a
+ * pointer chase over the sub-messages only. */
+static bool unknown_fields_valid(const ProtobufCMessage *m, unsigned depth)
+{
+    DR_ASSERT(depth < 1024); /* the schema has no recursive messages that deep */
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return false;
+    const ProtobufCMessageDescriptor *desc = m->descriptor;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *member = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)member;
+            for (size_t k = 0; k < n; k++)
+                if (!unknown_fields_valid(arr[k], depth + 1))
+                    return false;
+        } else if (*(ProtobufCMessage *const *)member != NULL &&
+                   !unknown_fields_valid(*(ProtobufCMessage *const *)member, depth + 1)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
@@ -28,6 +59,12 @@ dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *d
                           "invalid %s protobuf (%zu bytes): malformed, or a required "
                           "field is missing",
                           dr_proto_name(desc), size);
+    if (!unknown_fields_valid(m, 0)) {
+        if (arena == NULL)
+            protobuf_c_message_free_unpacked(m, NULL);
+        return dr_err_set(err, DR_EINVAL, "invalid %s protobuf (%zu bytes): field number 0",
+                          dr_proto_name(desc), size);
+    }
     *out = m;
     return DR_OK;
 }
@@ -35,17 +72,12 @@ dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *d
 dr_code dr_proto_encode(const ProtobufCMessage *msg, dr_buf *out, dr_err *err)
 {
     DR_ASSERT(msg->descriptor->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC);
-    dr_code rc = dr_proto_check_required(msg, err);
+    dr_err scratch;
+    if (err == NULL)
+        err = &scratch;
+    dr_code rc = dr__proto_pack(msg, out, DR_PROTO_MESSAGE_SIZE_MAX, err);
     if (rc != DR_OK)
         return dr_err_wrap(err, "encoding %s", dr_proto_name(msg->descriptor));
-    size_t size = protobuf_c_message_get_packed_size(msg);
-    if (size > DR_PROTO_MESSAGE_SIZE_MAX)
-        return dr_err_set(err, DR_ETOOBIG, "encoding %s: %zu bytes is over the limit of %u",
-                          dr_proto_name(msg->descriptor), size, DR_PROTO_MESSAGE_SIZE_MAX);
-    dr_buf_reserve(out, size);
-    size_t packed_size = protobuf_c_message_pack(msg, out->data + out->size);
-    DR_ASSERT(packed_size == size);
-    out->size += size;
     return DR_OK;
 }
 

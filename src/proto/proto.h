@@ -90,19 +90,4 @@ void dr_proto_free(ProtobufCMessage *msg);
 dr_code dr_proto_upgrade_resources(ProtobufCMessage *msg, dr_arena *arena,
                                    dr_err *err) DR_MUST_USE;
 
-/* ---- internal, shared by the codecs ---------------------------------------- */
-
-/* A dotted path into a message, for error texts: "accept.offer_ids[0].value". */
-typedef struct dr_proto_path {
-    char text[192];
-    size_t size; /* bytes used, < sizeof text; longer paths end in "..." */
-} dr_proto_path;
-
-void dr__proto_path_push_field(dr_proto_path *path, const char *name);
-void dr__proto_path_push_index(dr_proto_path *path, size_t index);
-const char *dr__proto_path_cstr(const dr_proto_path *path); /* "<root>" when empty */
-
-/* Allocates size zeroed bytes from arena, or with dr_alloc when it is NULL. */
-void *dr__proto_alloc(dr_arena *arena, size_t size);
-
 #endif /* DR_PROTO_H */

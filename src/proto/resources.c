@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "src/proto/proto.h"
+#include "src/proto/proto_int.h"
 
 /* `role` and `reservation` are deprecated in the generated header. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"

@@ -1,0 +1,3 @@
+
+
+rootmesosgo-sched2*

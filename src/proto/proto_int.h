@@ -1,0 +1,33 @@
+/* src/proto/proto_int.h — what the files of src/proto share and nobody else
+ * uses: error paths, allocation, element sizes, the packer.
+ */
+#ifndef DR_PROTO_INT_H
+#define DR_PROTO_INT_H
+
+#include "src/proto/proto.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "pb_encode.c copies fixed-width fields as they lie in memory");
+
+/* A dotted path into a message, for error texts: "accept.offer_ids[0].value". */
+typedef struct dr_proto_path {
+    char text[192];
+    size_t size; /* bytes used, < sizeof text; longer paths end in "..." */
+} dr_proto_path;
+
+void dr__proto_path_push_field(dr_proto_path *path, const char *name);
+void dr__proto_path_push_index(dr_proto_path *path, size_t index);
+const char *dr__proto_path_cstr(const dr_proto_path *path); /* "<root>" when empty */
+
+/* Allocates size zeroed bytes from arena, or with dr_alloc when it is NULL. */
+void *dr__proto_alloc(dr_arena *arena, size_t size);
+
+/* Bytes one element of a repeated field takes in its array. */
+size_t dr__proto_element_size(const ProtobufCFieldDescriptor *f);
+
+/* Appends msg in protobuf to out, as protobuf_c_message_pack would. Errors:
+ * a missing required field (named), DR_ETOOBIG above size_max. */
+dr_code dr__proto_pack(const ProtobufCMessage *msg, dr_buf *out, size_t size_max,
+                       dr_err *err) DR_MUST_USE;
+
+#endif /* DR_PROTO_INT_H */
