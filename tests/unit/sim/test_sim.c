@@ -847,6 +847,68 @@ static void process_crash_resets_peers_keeps_files(void **state)
     rec_deinit(&c2);
 }
 
+typedef struct stopper {
+    dr_env *env;
+    dr_stream *stream;
+} stopper;
+
+static void *stopper_start(dr_env *env, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    stopper *st = dr_alloc(sizeof *st);
+    st->env = env;
+    return st;
+}
+
+static void stopper_crash(void *state) { dr_free(state); }
+
+static void stopper_stop(void *state)
+{
+    stopper *st = state;
+    dr_err err;
+    if (st->stream != NULL)
+        assert_int_equal(dr_env_stream_write(st->env, st->stream, "bye", 3, &err), DR_OK);
+    dr_free(st); /* the stream is left open: the sim closes it gracefully */
+}
+
+static const dr_sim_program stopper_program = {"stopper", stopper_start, stopper_crash,
+                                               stopper_stop};
+
+static void process_stop_flushes_streams(void **state)
+{
+    (void)state;
+    dr_sim_faults f = latency_faults();
+    world w;
+    world_init(&w, 43, &f);
+    dr_sim_register_program(w.sim, &stopper_program);
+    const char *argv[] = {"stopper", NULL};
+    dr_err err;
+    dr_pid pid = dr_sim_process_start(w.sim, w.ha, argv, &err);
+    stopper *st = dr_sim_process_state(w.sim, pid);
+    assert_non_null(st);
+    accept_pool pool;
+    memset(&pool, 0, sizeof pool);
+    pool.sim = w.sim;
+    dr_listener *l = NULL;
+    assert_int_equal(dr_env_listen(w.eb, NULL, 7000, pool_accept, &pool, &l, &err), DR_OK);
+    static const dr_stream_cbs quiet = {0};
+    assert_int_equal(dr_env_connect(st->env, "host-b", 7000, &quiet, NULL, &st->stream, &err),
+                     DR_OK);
+    assert_int_equal(dr_env_stream_write(st->env, st->stream, "hi ", 3, &err), DR_OK);
+    dr_sim_process_stop(w.sim, pid); /* before the SYN even arrived */
+    assert_false(dr_sim_process_alive(w.sim, pid));
+    assert_int_equal(fault_count(w.sim, "proc.stop"), 1);
+    dr_sim_run_until(w.sim, DR_NS_PER_S);
+    assert_int_equal(pool.count, 1);
+    assert_int_equal(pool.recs[0].data.size, 6);
+    assert_memory_equal(pool.recs[0].data.data, "hi bye", 6);
+    assert_int_equal(pool.recs[0].closed_count, 1);
+    assert_int_equal(pool.recs[0].closed_code, DR_OK);
+    dr_sim_destroy(w.sim);
+    pool_deinit(&pool);
+}
+
 static void host_crash_and_restart(void **state)
 {
     (void)state;
@@ -1316,6 +1378,7 @@ int main(void)
         cmocka_unit_test(streams_back_pressure),
         cmocka_unit_test(process_pause_holds_events),
         cmocka_unit_test(process_crash_resets_peers_keeps_files),
+        cmocka_unit_test(process_stop_flushes_streams),
         cmocka_unit_test(host_crash_and_restart),
         cmocka_unit_test(spawn_generic_seeded_status),
         cmocka_unit_test(spawn_registered_children_survive),
