@@ -515,12 +515,46 @@ static void timer_free(dr_sim *sim, sim_timer *t)
     sim->timer_free = (uint32_t)(t - sim->timers) + 1;
 }
 
+/* Drops canceled timers from the heap once they are most of it, so a program
+ * that re-arms a long timeout on every message does not grow the heap without
+ * bound. Pop order is a total order on (due_ns, seq): rebuilding keeps it. */
+static void heap_compact(dr_sim *sim)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < sim->heap_count; i++) {
+        sim_ev *ev = &sim->heap[i];
+        if (ev->kind == EV_TIMER && timer_lookup(sim, ev->arg) == NULL)
+            continue;
+        sim->heap[kept++] = *ev;
+    }
+    sim->heap_count = kept;
+    sim->heap_stale_count = 0;
+    for (size_t i = kept / 2; i-- > 0;) {
+        size_t at = i;
+        sim_ev moving = sim->heap[at];
+        for (;;) {
+            size_t child = 2 * at + 1;
+            if (child >= kept)
+                break;
+            if (child + 1 < kept && ev_before(&sim->heap[child + 1], &sim->heap[child]))
+                child++;
+            if (!ev_before(&sim->heap[child], &moving))
+                break;
+            sim->heap[at] = sim->heap[child];
+            at = child;
+        }
+        sim->heap[at] = moving;
+    }
+}
+
 void dr__sim_timer_cancel(dr_sim *sim, sim_proc *proc, dr_timer_id id)
 {
     sim_timer *t = timer_lookup(sim, id);
     if (t == NULL || t->pid != proc->pid)
         return; /* unknown or spent: no-op */
     timer_free(sim, t);
+    if (++sim->heap_stale_count > 1024 && sim->heap_stale_count > sim->heap_count / 2)
+        heap_compact(sim);
 }
 
 static void on_timer(dr_sim *sim, sim_ev *ev)
@@ -595,8 +629,11 @@ static bool run_one(dr_sim *sim)
         sim_ev ev = heap_pop(sim);
         DR_ASSERT(ev.due_ns >= sim->now_ns);
         sim->now_ns = ev.due_ns;
-        if (ev.kind == EV_TIMER && timer_lookup(sim, ev.arg) == NULL)
-            continue; /* canceled */
+        if (ev.kind == EV_TIMER && timer_lookup(sim, ev.arg) == NULL) {
+            if (sim->heap_stale_count > 0)
+                sim->heap_stale_count--; /* canceled (or its process ended) */
+            continue;
+        }
         if (ev.pid != 0) {
             sim_proc *proc = dr__sim_proc(sim, ev.pid);
             if (proc == NULL) {

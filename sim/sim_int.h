@@ -239,6 +239,8 @@ struct dr_sim {
     size_t heap_count;
     size_t heap_capacity;
 
+    size_t heap_stale_count; /* canceled timers still in the heap */
+
     sim_timer *timers;
     size_t timer_count;
     size_t timer_capacity;

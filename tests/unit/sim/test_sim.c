@@ -302,6 +302,58 @@ static void timers_fire_in_order_and_cancel(void **state)
     dr_sim_destroy(w.sim);
 }
 
+typedef struct many_timers {
+    int fired[5000];
+    uint64_t at[5000];
+    size_t count;
+    dr_sim *sim;
+} many_timers;
+
+typedef struct many_item {
+    many_timers *log;
+    int index;
+} many_item;
+
+static void many_fire(dr_env *env, void *ctx)
+{
+    (void)env;
+    many_item *item = ctx;
+    item->log->at[item->log->count] = dr_sim_now(item->log->sim);
+    item->log->fired[item->log->count++] = item->index;
+}
+
+static void timers_survive_heap_compaction(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 47, NULL);
+    static many_timers log;
+    static many_item items[5000];
+    static dr_timer_id ids[5000];
+    memset(&log, 0, sizeof log);
+    log.sim = w.sim;
+    for (int i = 0; i < 5000; i++) {
+        items[i].log = &log;
+        items[i].index = i;
+        /* few distinct due times: ties must keep scheduling order */
+        ids[i] = dr_env_timer_add(w.ea, (uint64_t)(i % 7) * DR_NS_PER_MS, many_fire, &items[i]);
+    }
+    for (int i = 0; i < 5000; i++)
+        if (i % 5 != 0)
+            dr_env_timer_cancel(w.ea, ids[i]); /* compacts the heap along the way */
+    dr_sim_run_until(w.sim, DR_NS_PER_S);
+    assert_int_equal(log.count, 1000);
+    for (size_t k = 0; k < log.count; k++) {
+        assert_int_equal(log.fired[k] % 5, 0);
+        if (k > 0) {
+            assert_true(log.at[k] >= log.at[k - 1]);
+            if (log.at[k] == log.at[k - 1])
+                assert_true(log.fired[k] > log.fired[k - 1]);
+        }
+    }
+    dr_sim_destroy(w.sim);
+}
+
 /* ---- clocks -------------------------------------------------------------------------------- */
 
 typedef struct clock_probe {
@@ -1368,6 +1420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(queue_orders_by_time_then_schedule),
         cmocka_unit_test(timers_fire_in_order_and_cancel),
+        cmocka_unit_test(timers_survive_heap_compaction),
         cmocka_unit_test(clocks_drift_stay_monotonic),
         cmocka_unit_test(streams_deliver_fifo_under_latency),
         cmocka_unit_test(streams_loopback_and_resolve),
