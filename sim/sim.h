@@ -99,8 +99,8 @@ void dr_sim_host_crash(dr_sim *sim, dr_sim_host_id host);
 void dr_sim_host_restart(dr_sim *sim, dr_sim_host_id host);
 bool dr_sim_host_up(const dr_sim *sim, dr_sim_host_id host);
 
-/* Processes. argv (borrowed, copied) [0] names a registered program (its start
- * runs now, in-process) or anything else (a generic program with seeded run
+/* Processes. argv (borrowed, copied) [0] names a registered program (by name
+ * or last path component; its start runs now, in-process) or anything else (a generic program with seeded run
  * time, output and exit status). Returns the pid (> 0, never reused) or 0 with
  * err set (DR_ESRCH: host down; DR_EINTERNAL: start returned NULL). A process
  * named host:pidN gets its own seeded random stream and a dr_env. */
