@@ -40,7 +40,8 @@ typedef struct dr_sim_faults {
     double disk_eio_write_p;
     double disk_eio_fsync_p;
     double disk_enospc_p;
-    /* on host crash, each unsynced page: kept, dropped, or torn (the rest) */
+    /* On a host crash (itself the fault, so not off when zeroed) each unsynced
+     * page is kept, dropped, or torn (the rest): with both 0, all are torn. */
     double disk_crash_keep_p;
     double disk_crash_drop_p;
     /* clocks */
