@@ -52,7 +52,9 @@ typedef struct dr_http_client_response {
 } dr_http_client_response;
 
 /* Callbacks; borrowed pointers are valid for the call only. head and chunk
- * fire only for streaming calls and may be NULL. done fires exactly once per
+ * fire only for streaming calls and may be NULL; a streaming call answered
+ * with an error status (4xx, 5xx) delivers that answer's text through chunk
+ * too, so check head's status first. done fires exactly once per
  * call (unless it is canceled or the client destroyed first): with resp and
  * err->code == DR_OK, or with resp NULL and the error. After done the call
  * handle is gone. */
