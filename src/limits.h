@@ -45,6 +45,10 @@
 #define DR_PROTO_MESSAGE_SIZE_MAX (256u * 1024 * 1024) /* bytes of one encoded message */
 #define DR_JSON_DEPTH_MAX 64u                          /* nested objects and arrays */
 
+/* Allocator (src/allocator) */
+#define DR_ALLOC_NAME_COUNT_MAX 32u    /* distinct resource names across all agents */
+#define DR_ALLOC_ROLE_DEPTH_MAX 64u    /* components of a role path ("a/b/c": 3) */
+
 /* Log lines */
 #define DR_LOG_LINE_SIZE_MAX 4096u
 
