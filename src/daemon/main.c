@@ -8,6 +8,7 @@
 static const dr_cmd *const commands[] = {
     &dr_cmd_sim,
     &dr_cmd_counter,
+    &dr_cmd_test_agent,
 };
 
 int dr_cmd_usage_error(const char *cmd, const char *fmt, ...)
