@@ -1540,7 +1540,8 @@ dr_code dr_allocator_set_weight(dr_allocator *a, const char *role, double weight
     int64_t millis = llround(weight * 1000.0);
     if (millis < 1)
         return dr_err_set(err, DR_EINVAL, "role '%s': weight %g is below 0.001", role, weight);
-    rnode *n = &a->nodes[node_get(a, role)];
+    uint32_t id = node_get(a, role); /* may move a->nodes */
+    rnode *n = &a->nodes[id];
     n->weight_millis = millis;
     n->weight_set = true;
     a->order_dirty = true;
