@@ -30,6 +30,8 @@ typedef struct fuzz_state {
     dr_http_response *held[DR_HTTP_PIPELINE_COUNT_MAX + 4];
     size_t held_count;
     int done_count;
+    dr_http_response *in_res; /* held by the streaming-body route */
+    size_t body_total;
 } fuzz_state;
 
 static void fuzz_handler(dr_env *env, const dr_http_request *req, dr_http_response *res, void *ctx)
@@ -51,6 +53,46 @@ static void fuzz_handler(dr_env *env, const dr_http_request *req, dr_http_respon
     }
 }
 
+/* A streaming-body route: counts the body, answers at its end (or when the
+ * client goes); the one it holds is in st->in_res. */
+static void fuzz_body(dr_env *env, dr_http_response *res, const uint8_t *data, size_t size,
+                      bool end, void *ctx)
+{
+    DR_UNUSED(env);
+    fuzz_state *st = ctx;
+    check(data != NULL);
+    check(res == st->in_res);
+    st->body_total += size;
+    if (end) {
+        st->in_res = NULL;
+        dr_http_response_send(res, 200, "text/plain", "done", 4);
+    }
+}
+
+static void fuzz_gone(dr_env *env, dr_http_response *res, void *ctx)
+{
+    DR_UNUSED(env);
+    fuzz_state *st = ctx;
+    check(res == st->in_res);
+    st->in_res = NULL;
+    dr_http_response_send(res, 200, NULL, NULL, 0); /* only frees now */
+}
+
+static void fuzz_stream_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
+                                void *ctx)
+{
+    DR_UNUSED(env);
+    fuzz_state *st = ctx;
+    if (req->target[strlen(req->target) - 1] == '!') {
+        dr_http_response_send(res, 202, NULL, NULL, 0); /* answer before the body */
+        return;
+    }
+    check(st->in_res == NULL);
+    st->in_res = res;
+    dr_http_response_on_gone(res, fuzz_gone, st);
+    dr_http_response_read_body(res, fuzz_body, st);
+}
+
 static size_t next_piece(uint32_t *x, size_t left)
 {
     *x = *x * 1103515245u + 12345u;
@@ -69,6 +111,8 @@ static void fuzz_server(const uint8_t *data, size_t size, uint32_t seed)
     dr_err err;
     check(dr_http_server_create(&me.env, &opts, &server, &err) == DR_OK);
     check(dr_http_server_route(server, "/", true, fuzz_handler, &st, &err) == DR_OK);
+    check(dr_http_server_route_streaming(server, "/in", true, fuzz_stream_handler, &st, &err) ==
+          DR_OK);
     raw_client c;
     raw_client_init(&c, &me, dr_http_server_port(server));
     mem_env_settle(&me);
@@ -87,6 +131,8 @@ static void fuzz_server(const uint8_t *data, size_t size, uint32_t seed)
     check(dr_http_server_conn_count(server) == 0);
     raw_client_deinit(&c);
     dr_http_server_destroy(server);
+    if (st.in_res != NULL) /* destroy calls nothing back: finish it here */
+        dr_http_response_send(st.in_res, 200, NULL, NULL, 0);
     mem_env_deinit(&me);
 }
 

@@ -35,6 +35,7 @@
 #define DEFAULT_REQUEST_TIMEOUT_NS (30 * DR_NS_PER_S)
 
 typedef struct conn conn;
+typedef struct route route;
 
 typedef enum slot_state {
     SLOT_RECEIVING, /* headers in, body coming */
@@ -59,6 +60,12 @@ struct dr_http_response {
     dr_http_headers extra; /* headers added by the handler */
     dr_http_gone_fn *gone_fn;
     void *gone_ctx;
+    /* Routing, resolved when the headers are in. */
+    const route *route;    /* NULL: no route (404) or resolve_err */
+    dr_err resolve_err;    /* code != DR_OK: answer 400 with it */
+    bool stream_body;      /* a streaming route: the body goes to body_fn */
+    dr_http_body_fn *body_fn;
+    void *body_ctx;
     /* The request, owned here. */
     dr_http_request req;
     char *target;
@@ -67,13 +74,14 @@ struct dr_http_response {
     char peer[64];
 };
 
-typedef struct route {
+struct route {
     char *path;
     size_t path_size;
     bool prefix;
+    bool streaming; /* handler runs at the end of the headers; body piece by piece */
     dr_http_handler_fn *fn;
     void *ctx;
-} route;
+};
 
 struct conn {
     dr_http_server *server;
@@ -140,6 +148,7 @@ static void conn_leave(conn *c);
 static void conn_reject(conn *c, int status, const char *msg);
 static void slot_release_queue(dr_http_response *res);
 static void check_shutdown_done(dr_http_server *server);
+static void slot_resolve(const dr_http_server *server, dr_http_response *res);
 
 /* ---- server ------------------------------------------------------------------ */
 
@@ -214,8 +223,8 @@ uint16_t dr_http_server_port(const dr_http_server *server)
 
 size_t dr_http_server_conn_count(const dr_http_server *server) { return server->conn_count; }
 
-dr_code dr_http_server_route(dr_http_server *server, const char *path, bool prefix,
-                             dr_http_handler_fn *fn, void *ctx, dr_err *err)
+static dr_code route_add(dr_http_server *server, const char *path, bool prefix, bool streaming,
+                         dr_http_handler_fn *fn, void *ctx, dr_err *err)
 {
     DR_ASSERT(fn != NULL);
     if (path[0] != '/')
@@ -235,9 +244,31 @@ dr_code dr_http_server_route(dr_http_server *server, const char *path, bool pref
     while (r->prefix && r->path_size > 1 && r->path[r->path_size - 1] == '/')
         r->path_size--;
     r->prefix = prefix;
+    r->streaming = streaming;
     r->fn = fn;
     r->ctx = ctx;
     return DR_OK;
+}
+
+dr_code dr_http_server_route(dr_http_server *server, const char *path, bool prefix,
+                             dr_http_handler_fn *fn, void *ctx, dr_err *err)
+{
+    return route_add(server, path, prefix, false, fn, ctx, err);
+}
+
+dr_code dr_http_server_route_streaming(dr_http_server *server, const char *path, bool prefix,
+                                       dr_http_handler_fn *fn, void *ctx, dr_err *err)
+{
+    return route_add(server, path, prefix, true, fn, ctx, err);
+}
+
+void dr_http_response_read_body(dr_http_response *res, dr_http_body_fn *fn, void *ctx)
+{
+    DR_ASSERT(res->handler_holds);
+    DR_ASSERT(res->stream_body);
+    DR_ASSERT(res->body_fn == NULL);
+    res->body_fn = fn;
+    res->body_ctx = ctx;
 }
 
 static const route *route_find(const dr_http_server *server, const char *path)
@@ -791,8 +822,8 @@ static void conn_flush(conn *c)
             }
             dr_buf_reset(&res->out);
         }
-        if (res->state != SLOT_DONE)
-            break;
+        if (res->state != SLOT_DONE || res == c->current)
+            break; /* not answered yet, or its (streaming) request body still arrives */
         bool close = res->close_after;
         c->head = res->next;
         if (c->head == NULL)
@@ -819,7 +850,18 @@ static void conn_flush(conn *c)
  * reading: the connection closes once the answer is out. */
 static void conn_reject(conn *c, int status, const char *msg)
 {
+    if (c->dead)
+        return;
     dr_http_response *res = c->current;
+    if (res != NULL && res->stream_body && res->handler_holds) {
+        /* A streaming body broke while its handler waits for the end, which
+         * will not come: an error queued behind that handler's answer would
+         * never leave. Cut the client off; the handler hears of it through
+         * on_gone. */
+        DR_DEBUG(c->server->env, "http: %s: %d %s; connection cut off", c->peer, status, msg);
+        conn_kill(c, true);
+        return;
+    }
     if (res == NULL || res->state != SLOT_RECEIVING)
         res = slot_append(c);
     c->current = NULL;
@@ -866,8 +908,8 @@ static void body_fire(dr_env *env, void *ctx)
     conn *c = ctx;
     DR_ASSERT(c->body_timer != 0);
     c->body_timer = 0;
-    if (c->current == NULL || c->current->state != SLOT_RECEIVING)
-        return;
+    if (c->current == NULL)
+        return; /* no body under way */
     uint64_t now_ns = dr_env_now(env);
     if (c->current->continue_due || c->paused)
         c->body_progress_ns = now_ns; /* the client waits for us, not we for it */
@@ -928,6 +970,8 @@ static int count_header_bytes(conn *c, size_t size)
 static int on_message_begin(http_parser *p)
 {
     conn *c = p->data;
+    if (c->dead)
+        return -1; /* killed from a callback earlier in this execute */
     DR_ASSERT(!c->in_message);
     c->in_message = true;
     dr_buf_reset(&c->url);
@@ -950,6 +994,8 @@ static int on_message_begin(http_parser *p)
 static int on_url(http_parser *p, const char *at, size_t size)
 {
     conn *c = p->data;
+    if (c->dead)
+        return -1; /* killed from a callback earlier in this execute */
     if (c->url.size + size > DR_HTTP_URL_SIZE_MAX)
         return reject_in_parser(c, 414, "request target longer than %u bytes",
                                 DR_HTTP_URL_SIZE_MAX);
@@ -976,6 +1022,8 @@ static int header_done(conn *c)
 static int on_header_field(http_parser *p, const char *at, size_t size)
 {
     conn *c = p->data;
+    if (c->dead)
+        return -1; /* killed from a callback earlier in this execute */
     if (header_done(c) != 0)
         return -1;
     dr_buf_append(&c->field, at, size);
@@ -985,6 +1033,8 @@ static int on_header_field(http_parser *p, const char *at, size_t size)
 static int on_header_value(http_parser *p, const char *at, size_t size)
 {
     conn *c = p->data;
+    if (c->dead)
+        return -1; /* killed from a callback earlier in this execute */
     c->last_was_value = true;
     dr_buf_append(&c->value, at, size);
     return count_header_bytes(c, size);
@@ -993,6 +1043,8 @@ static int on_header_value(http_parser *p, const char *at, size_t size)
 static int on_headers_complete(http_parser *p)
 {
     conn *c = p->data;
+    if (c->dead)
+        return -1; /* killed from a callback earlier in this execute */
     if (header_done(c) != 0)
         return -1;
     if (c->request_timer != 0) {
@@ -1016,7 +1068,9 @@ static int on_headers_complete(http_parser *p)
     if (p->upgrade)
         return reject_in_parser(c, 501, "protocol upgrade ('%s') is not supported",
                                 res->req.method);
-    size_t body_max = c->server->body_size_max;
+    slot_resolve(c->server, res);
+    res->stream_body = res->route != NULL && res->route->streaming;
+    size_t body_max = res->stream_body ? SIZE_MAX : c->server->body_size_max;
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
     const char *expect = dr_http_headers_get(&res->req.headers, "Expect");
     if (expect != NULL && strcasecmp(expect, "100-continue") != 0) {
@@ -1029,19 +1083,32 @@ static int on_headers_complete(http_parser *p)
                                 (unsigned long long)p->content_length, body_max);
     if (expect != NULL && (has_length ? p->content_length > 0 : (p->flags & F_CHUNKED) != 0))
         res->continue_due = true;
-    if (has_length)
+    if (has_length && !res->stream_body)
         dr_buf_reserve(&res->body, (size_t)p->content_length);
     c->body_progress_ns = dr_env_now(c->server->env);
     DR_ASSERT(c->body_timer == 0);
     c->body_timer = dr_env_timer_add(c->server->env, c->server->idle_timeout_ns, body_fire, c);
+    if (res->stream_body) {
+        c->ready = res;
+        http_parser_pause(p, 1); /* run the handler before the body, outside the parser */
+    }
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t size)
 {
     conn *c = p->data;
+    if (c->dead)
+        return -1; /* killed from a callback earlier in this execute */
     dr_http_response *res = c->current;
     DR_ASSERT(res != NULL);
+    if (res->stream_body) {
+        res->continue_due = false;
+        c->body_progress_ns = dr_env_now(c->server->env);
+        if (res->handler_holds && res->body_fn != NULL)
+            res->body_fn(c->server->env, res, (const uint8_t *)at, size, false, res->body_ctx);
+        return 0;
+    }
     if (res->body.size + size > c->server->body_size_max)
         return reject_in_parser(c, 413, "request body exceeds the limit of %zu bytes",
                                 c->server->body_size_max);
@@ -1054,9 +1121,11 @@ static int on_body(http_parser *p, const char *at, size_t size)
 static int on_message_complete(http_parser *p)
 {
     conn *c = p->data;
+    if (c->dead)
+        return -1; /* killed from a callback earlier in this execute */
     dr_http_response *res = c->current;
     DR_ASSERT(res != NULL);
-    DR_ASSERT(res->state == SLOT_RECEIVING);
+    DR_ASSERT(res->stream_body || res->state == SLOT_RECEIVING);
     c->current = NULL;
     c->in_message = false;
     if (c->body_timer != 0) {
@@ -1069,6 +1138,12 @@ static int on_message_complete(http_parser *p)
         c->input_done = true;
     } else if (p->http_minor == 0) {
         res->keep_alive_1_0 = true;
+    }
+    if (res->stream_body) {
+        /* Already dispatched at the end of the headers: just say the body ended. */
+        if (res->handler_holds && res->body_fn != NULL)
+            res->body_fn(c->server->env, res, (const uint8_t *)"", 0, true, res->body_ctx);
+        return 0;
     }
     c->ready = res;
     http_parser_pause(p, 1); /* dispatch outside the parser */
@@ -1087,15 +1162,11 @@ static const http_parser_settings parser_settings = {
 
 /* ---- dispatch --------------------------------------------------------------- */
 
-static void dispatch(conn *c, dr_http_response *res)
+/* Decodes the target into path and query and finds the route (at the end of
+ * the headers, so streaming routes are known before the body). Failures are
+ * kept in res->resolve_err and answered at dispatch. */
+static void slot_resolve(const dr_http_server *server, dr_http_response *res)
 {
-    dr_http_server *server = c->server;
-    res->state = SLOT_HANDLING;
-    /* Finish the request: body, path, query. */
-    dr_buf_append(&res->body, "", 1); /* a NUL after the body, not counted */
-    res->body.size--;
-    res->req.body = res->body.data;
-    res->req.body_size = res->body.size;
     const char *target = res->target;
     size_t target_size = strlen(target);
     const char *qmark = memchr(target, '?', target_size);
@@ -1103,25 +1174,22 @@ static void dispatch(conn *c, dr_http_response *res)
     size_t path_size = qmark != NULL ? (size_t)(qmark - target) : target_size;
     if (hash != NULL && (size_t)(hash - target) < path_size)
         path_size = (size_t)(hash - target);
-    dr_err err;
+    dr_err *err = &res->resolve_err;
     dr_code rc = DR_OK;
     if (path_size == 0 || target[0] != '/') {
         char q[160];
         dr_http_quote((const uint8_t *)target, target_size, q, sizeof q);
-        rc = dr_err_set(&err, DR_EINVAL, "request target '%s': expected an absolute path", q);
+        rc = dr_err_set(err, DR_EINVAL, "request target '%s': expected an absolute path", q);
     }
     if (rc == DR_OK)
-        rc = dr_http_path_decode(target, path_size, &res->full_path, &err);
+        rc = dr_http_path_decode(target, path_size, &res->full_path, err);
     if (rc == DR_OK && qmark != NULL) {
         const char *q = qmark + 1;
         const char *q_end = hash != NULL && hash > qmark ? hash : target + target_size;
-        rc = dr_http_query_parse(q, (size_t)(q_end - q), &res->req.query, &err);
+        rc = dr_http_query_parse(q, (size_t)(q_end - q), &res->req.query, err);
     }
-    res->handler_holds = true; /* from here on, finished like any handler answer */
-    if (rc != DR_OK) {
-        dr_http_response_error(res, 400, "%s", err.msg);
+    if (rc != DR_OK)
         return;
-    }
     res->req.full_path = res->full_path;
     res->req.path = res->full_path;
     const route *r = route_find(server, res->full_path);
@@ -1133,13 +1201,31 @@ static void dispatch(conn *c, dr_http_response *res)
                 res->req.path = res->full_path + n;
         }
     }
-    if (r == NULL) {
+    res->route = r;
+}
+
+static void dispatch(conn *c, dr_http_response *res)
+{
+    dr_http_server *server = c->server;
+    res->state = SLOT_HANDLING;
+    if (!res->stream_body) {
+        dr_buf_append(&res->body, "", 1); /* a NUL after the body, not counted */
+        res->body.size--;
+        res->req.body = res->body.data;
+        res->req.body_size = res->body.size;
+    }
+    res->handler_holds = true; /* from here on, finished like any handler answer */
+    if (res->resolve_err.code != DR_OK) {
+        dr_http_response_error(res, 400, "%s", res->resolve_err.msg);
+        return;
+    }
+    if (res->route == NULL) {
         char q[160];
         dr_http_quote((const uint8_t *)res->full_path, strlen(res->full_path), q, sizeof q);
         dr_http_response_error(res, 404, "no handler for path '%s'", q);
         return;
     }
-    r->fn(server->env, &res->req, res, r->ctx);
+    res->route->fn(server->env, &res->req, res, res->route->ctx);
 }
 
 /* Parses what is in c->in while the pipeline has room and the stream takes
@@ -1156,6 +1242,8 @@ static void conn_pump(conn *c)
         size_t n = http_parser_execute(&c->parser, &parser_settings, (const char *)c->in.data,
                                        c->in.size);
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (c->dead)
+            break; /* a callback ended the connection */
         if (e == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
             dr_buf_consume(&c->in, n);

@@ -46,6 +46,10 @@ typedef void dr_http_handler_fn(dr_env *env, const dr_http_request *req, dr_http
  * destroyed excepted). res must still be finished by its owner. */
 typedef void dr_http_gone_fn(dr_env *env, dr_http_response *res, void *ctx);
 typedef void dr_http_done_fn(dr_env *env, void *ctx);
+/* A piece of a streaming request body (borrowed), as parsed; end is true once,
+ * with size 0, when the body is complete. */
+typedef void dr_http_body_fn(dr_env *env, dr_http_response *res, const uint8_t *data,
+                             size_t size, bool end, void *ctx);
 
 typedef struct dr_http_server_opts {
     const char *host; /* NULL: do not listen (streams come through dr_http_server_adopt) */
@@ -77,6 +81,16 @@ uint16_t dr_http_server_port(const dr_http_server *server);
 dr_code dr_http_server_route(dr_http_server *server, const char *path, bool prefix,
                              dr_http_handler_fn *fn, void *ctx, dr_err *err) DR_MUST_USE;
 
+/* Like dr_http_server_route, for requests whose body streams (the agent's
+ * ATTACH_CONTAINER_INPUT): the handler runs as soon as the headers are in,
+ * with an empty req->body, and may read the body piece by piece with
+ * dr_http_response_read_body. No body size limit applies (the handler bounds
+ * what it keeps); the stalled-body timeout does. If the body breaks (bad
+ * chunk framing, stall, shutdown) while the handler still holds res, the
+ * connection is aborted and on_gone fires: no answer could follow in order. */
+dr_code dr_http_server_route_streaming(dr_http_server *server, const char *path, bool prefix,
+                                       dr_http_handler_fn *fn, void *ctx, dr_err *err) DR_MUST_USE;
+
 /* Serves an already connected stream (taken): sets its callbacks. */
 void dr_http_server_adopt(dr_http_server *server, dr_stream *stream);
 
@@ -96,6 +110,11 @@ void dr_http_response_header(dr_http_response *res, const char *name, const char
 void dr_http_response_on_gone(dr_http_response *res, dr_http_gone_fn *fn, void *ctx);
 /* True while the client is still there to receive the answer. */
 bool dr_http_response_alive(const dr_http_response *res);
+
+/* For a streaming route, from inside its handler: hands the request body to
+ * fn (kept until the body ends or res is finished). Without it the body is
+ * read and dropped. The answer may be sent before the body ends. */
+void dr_http_response_read_body(dr_http_response *res, dr_http_body_fn *fn, void *ctx);
 
 /* Finishes res with a complete body (borrowed, copied). content_type may be
  * NULL (no header). Gzip'd when the request allows it and it pays. */

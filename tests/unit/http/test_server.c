@@ -101,6 +101,55 @@ static void body_handler(dr_env *env, const dr_http_request *req, dr_http_respon
     dr_http_response_send(res, 200, "application/octet-stream", req->body, req->body_size);
 }
 
+/* Streaming request bodies: collects pieces; answers at the end, or at once
+ * when the query says "early". */
+typedef struct input_state {
+    dr_buf got;
+    int piece_count;
+    int end_count;
+    dr_http_response *res;
+} input_state;
+
+static input_state the_input;
+
+static void input_body(dr_env *env, dr_http_response *res, const uint8_t *data, size_t size,
+                       bool end, void *ctx)
+{
+    DR_UNUSED(env);
+    input_state *in = ctx;
+    assert_ptr_equal(res, in->res);
+    if (end) {
+        in->end_count++;
+        assert_int_equal(size, 0);
+        if (dr_http_response_alive(res) || in->res != NULL) {
+            char text[64];
+            int n = snprintf(text, sizeof text, "%d pieces, %zu bytes", in->piece_count,
+                             in->got.size);
+            if (in->res != NULL)
+                dr_http_response_send(res, 200, "text/plain", text, (size_t)n);
+            in->res = NULL;
+        }
+        return;
+    }
+    in->piece_count++;
+    dr_buf_append(&in->got, data, size);
+}
+
+static void input_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
+                          void *ctx)
+{
+    DR_UNUSED(env);
+    DR_UNUSED(ctx);
+    input_state *in = &the_input;
+    assert_int_equal(req->body_size, 0);
+    if (dr_http_params_get(&req->query, "early") != NULL) {
+        dr_http_response_send(res, 202, NULL, NULL, 0); /* the body is then dropped */
+        return;
+    }
+    in->res = res;
+    dr_http_response_read_body(res, input_body, in);
+}
+
 static fixture *setup_with(const dr_http_server_opts *extra)
 {
     fixture *f = dr_alloc(sizeof *f);
@@ -135,6 +184,12 @@ static fixture *setup_with(const dr_http_server_opts *extra)
     assert_int_equal(dr_http_server_route(f->server, "/big", false, big_handler, f, &err), DR_OK);
     assert_int_equal(dr_http_server_route(f->server, "/body", false, body_handler, f, &err),
                      DR_OK);
+    assert_int_equal(dr_http_server_route_streaming(f->server, "/api/v1/input", false,
+                                                    input_handler, f, &err),
+                     DR_OK);
+    dr_buf_deinit(&the_input.got);
+    memset(&the_input, 0, sizeof the_input);
+    dr_buf_init(&the_input.got);
     return f;
 }
 
@@ -157,6 +212,7 @@ static int teardown(void **state)
     }
     mem_env_deinit(&f->me);
     dr_free(f);
+    dr_buf_deinit(&the_input.got);
     return 0;
 }
 
@@ -776,6 +832,82 @@ static void test_destroy_with_held_responses(void **state)
     raw_client_deinit(&c);
 }
 
+static void test_streaming_request_body(void **state)
+{
+    fixture *f = *state;
+    raw_client c;
+    raw_client_init(&c, &f->me, f->port);
+    /* Far over body_size_max (1000) in total, and over time. */
+    raw_client_sends(&c, "POST /master/api/v1/input HTTP/1.1\r\nContent-Type: application/recordio\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n");
+    mem_env_settle(&f->me);
+    assert_non_null(the_input.res); /* the handler ran before any body */
+    char piece[700];
+    memset(piece, 'p', sizeof piece);
+    for (int i = 0; i < 5; i++) {
+        char head[16];
+        snprintf(head, sizeof head, "%zx\r\n", sizeof piece);
+        raw_client_sends(&c, head);
+        raw_client_send(&c, piece, sizeof piece);
+        raw_client_sends(&c, "\r\n");
+        mem_env_advance(&f->me, 5 * DR_NS_PER_S); /* slow, but never stalled 10 s */
+    }
+    assert_int_equal(the_input.got.size, 3500);
+    assert_int_equal(the_input.end_count, 0);
+    assert_string_equal(raw_client_text(&c), "");
+    /* A pipelined request behind it waits for the body to end. */
+    raw_client_sends(&c, "0\r\n\r\nGET /echo HTTP/1.1\r\n\r\n");
+    mem_env_settle(&f->me);
+    assert_int_equal(the_input.end_count, 1);
+    char expect[256];
+    snprintf(expect, sizeof expect,
+             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n"
+             "%d pieces, 3500 bytes" ECHO_OK("12\r\n\r\nGET /echo 0\n"),
+             strlen("N pieces, 3500 bytes") + (the_input.piece_count >= 10 ? 1 : 0),
+             the_input.piece_count);
+    assert_string_equal(raw_client_text(&c), expect);
+    raw_client_deinit(&c);
+}
+
+static void test_streaming_request_answered_early(void **state)
+{
+    fixture *f = *state;
+    raw_client c;
+    raw_client_init(&c, &f->me, f->port);
+    raw_client_sends(&c, "POST /api/v1/input?early HTTP/1.1\r\nContent-Length: 100000000000\r\n\r\n"
+                         "some of it");
+    mem_env_settle(&f->me);
+    /* Answered although the (huge) body has not ended: no 413 for streams. */
+    assert_string_equal(raw_client_text(&c), "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+    assert_false(c.ended);
+    assert_int_equal(the_input.piece_count, 0);
+    /* The body stalls: 408 after the idle timeout, then close. */
+    mem_env_advance(&f->me, 11 * DR_NS_PER_S);
+    assert_non_null(strstr(raw_client_text(&c), "408 Request Timeout"));
+    assert_true(c.ended);
+    raw_client_deinit(&c);
+}
+
+static void test_streaming_request_stalls(void **state)
+{
+    fixture *f = *state;
+    raw_client c;
+    raw_client_init(&c, &f->me, f->port);
+    raw_client_sends(&c, "POST /api/v1/input HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "3\r\nabc\r\n");
+    mem_env_settle(&f->me);
+    assert_int_equal(the_input.got.size, 3);
+    mem_env_advance(&f->me, 11 * DR_NS_PER_S);
+    /* The handler waits for an end that will not come: the client is cut off. */
+    assert_true(c.ended);
+    assert_int_equal(c.end_code, DR_ECONNRESET);
+    assert_false(dr_http_response_alive(the_input.res));
+    assert_int_equal(the_input.end_count, 0);
+    dr_http_response_send(the_input.res, 200, NULL, NULL, 0); /* only frees now */
+    the_input.res = NULL;
+    raw_client_deinit(&c);
+}
+
 static void test_route_errors(void **state)
 {
     fixture *f = *state;
@@ -823,6 +955,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_back_pressure_plain, setup_small_queue, teardown),
         cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_with_held_responses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming_request_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming_request_answered_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming_request_stalls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
