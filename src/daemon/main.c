@@ -9,6 +9,9 @@ static const dr_cmd *const commands[] = {
     &dr_cmd_sim,
     &dr_cmd_counter,
     &dr_cmd_test_agent,
+#ifdef DR_HAVE_MASTER
+    &dr_cmd_master,
+#endif
 };
 
 int dr_cmd_usage_error(const char *cmd, const char *fmt, ...)
