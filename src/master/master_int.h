@@ -73,6 +73,7 @@ typedef struct dr_mtask {
 /* ---- offers -------------------------------------------------------------------- */
 
 typedef struct dr_moffer {
+    dr_master *master; /* back pointer (timer ctx) */
     char *id; /* "<master id>-O<n>" */
     char *framework_id;
     char *agent_id;
@@ -91,6 +92,7 @@ typedef enum dr_mframework_state {
 } dr_mframework_state;
 
 typedef struct dr_mframework {
+    dr_master *master; /* back pointer (timers' ctx) */
     char *id;
     dr_mframework_state state;
     Mesos__FrameworkInfo *info; /* owned; info->id set */
@@ -141,6 +143,7 @@ typedef struct dr_mexecutor {
 } dr_mexecutor;
 
 typedef struct dr_magent {
+    dr_master *master; /* back pointer (timers' ctx) */
     char *id; /* "<master id>-S<n>" */
     dr_magent_state state;
     Mesos__AgentInfo *info; /* owned; info->id set */
@@ -148,7 +151,7 @@ typedef struct dr_magent {
     uint16_t port;          /* info->port (5051 default) */
     char *version;          /* owned; "" when not reported */
     char *boot_id;          /* owned; "" when not reported */
-    Mesos__AgentInfo__Capability__Type *capabilities; /* owned */
+    Mesos__AgentInfo__Capability__Type *capabilities; /* owned array */
     size_t capability_count;
     char pid[320];          /* "slave(1)@<ip or hostname>:<port>", for v0 views */
 
@@ -157,7 +160,9 @@ typedef struct dr_magent {
     dr_http_response *stream; /* NULL when disconnected */
     dr_timer_id ping_timer;
     uint64_t ping_sequence;     /* last PING sent */
+    uint64_t pong_sequence;     /* last PING answered */
     uint32_t missed_ping_count; /* consecutive pings without a PONG */
+    bool in_allocator;          /* added to the allocator (not unreachable) */
 
     uint64_t registered_wall_ns;
     uint64_t reregistered_wall_ns; /* 0: never */
@@ -310,6 +315,10 @@ void dr__scheduler_send(dr_master *m, dr_mframework *fw, const Mesos__Scheduler_
 void dr__scheduler_disconnect(dr_master *m, dr_mframework *fw); /* ends the stream */
 void dr__framework_free(dr_mframework *fw);
 void dr__framework_complete(dr_master *m, dr_mframework *fw); /* -> completed history */
+/* A framework an agent reports that the master does not know (after a master
+ * failover): added DISCONNECTED, without a failover timer, until its scheduler
+ * subscribes again. Returns the (possibly existing) record. */
+dr_mframework *dr__framework_recover(dr_master *m, const Mesos__FrameworkInfo *info);
 /* agents.c */
 dr_code dr__agents_route(dr_master *m, dr_err *err) DR_MUST_USE;
 void dr__agent_send(dr_master *m, dr_magent *agent, const Dromos__Internal__AgentEvent *ev);
@@ -341,6 +350,12 @@ void dr__task_send_generated(dr_master *m, dr_mframework *fw, const char *task_i
                              const char *agent_id, Mesos__TaskState state,
                              Mesos__TaskStatus__Source source, Mesos__TaskStatus__Reason reason,
                              bool has_reason, const char *message);
+void dr__task_update_latest(dr_master *m, dr_mtask *task, Mesos__TaskState latest,
+                            const Mesos__TaskStatus *status, bool forward);
+/* A master-generated update (no uuid) applied to a known task and forwarded. */
+void dr__task_generated(dr_master *m, dr_mtask *task, Mesos__TaskState state,
+                        Mesos__TaskStatus__Reason reason, const char *message);
+void dr__task_hold(dr_master *m, dr_mtask *task); /* counts its resources as used */
 void dr__task_remove(dr_master *m, dr_mtask *task); /* to history, resources recovered */
 void dr__task_free(dr_mtask *task);
 bool dr__task_state_terminal(Mesos__TaskState state);

@@ -1,0 +1,440 @@
+/* src/master/tasks.c — tasks: their records, the state machine, status
+ * updates from agents, acknowledgements, kills and reconciliation.
+ *
+ * The master never retries an update: an agent resends its updates until
+ * the framework's ACKNOWLEDGE reaches it; the master forwards each update it
+ * gets to the framework (if connected) and each acknowledgement to the agent.
+ * Updates the master generates itself (TASK_LOST, TASK_UNREACHABLE,
+ * TASK_ERROR, reconciliation answers...) carry no uuid and need no ack.
+ *
+ * A task holds resources (counted in its framework's and agent's
+ * used_resources and in the allocator) while it is neither terminal nor on
+ * an unreachable agent. A terminal task leaves the live maps for its
+ * framework's completed history once its terminal update is acknowledged
+ * (or at once when that update was the master's own).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "src/master/master_int.h"
+
+bool dr__task_state_terminal(Mesos__TaskState state)
+{
+    switch (state) {
+    case MESOS__TASK_STATE__TASK_FINISHED:
+    case MESOS__TASK_STATE__TASK_FAILED:
+    case MESOS__TASK_STATE__TASK_KILLED:
+    case MESOS__TASK_STATE__TASK_ERROR:
+    case MESOS__TASK_STATE__TASK_LOST:
+    case MESOS__TASK_STATE__TASK_DROPPED:
+    case MESOS__TASK_STATE__TASK_GONE:
+    case MESOS__TASK_STATE__TASK_GONE_BY_OPERATOR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool holds_resources(const dr_mtask *t)
+{
+    return !dr__task_state_terminal(t->state) && !t->unreachable;
+}
+
+void dr__task_free(dr_mtask *task)
+{
+    if (task == NULL)
+        return;
+    dr_proto_free((ProtobufCMessage *)task->task);
+    dr_resources_deinit(&task->resources);
+    dr_free(task->id);
+    dr_free(task->agent_key);
+    dr_free(task->framework_id);
+    dr_free(task->agent_id);
+    dr_free(task->role);
+    dr_free(task);
+}
+
+/* Counts t's resources as used (or no longer used) by its framework and
+ * agent; with allocator, also recovers them there. */
+static void task_release(dr_master *m, dr_mtask *t, bool allocator)
+{
+    dr_mframework *fw = dr__master_framework(m, t->framework_id);
+    dr_magent *agent = dr__master_agent(m, t->agent_id);
+    if (fw != NULL)
+        dr_resources_subtract(&fw->used_resources, &t->resources);
+    if (agent != NULL)
+        dr_resources_subtract(&agent->used_resources, &t->resources);
+    if (allocator && fw != NULL && agent != NULL && agent->in_allocator) {
+        dr_allocator_recover(m->allocator, t->framework_id, t->agent_id, t->role,
+                             (const Mesos__Resource *const *)t->resources.items,
+                             t->resources.count, 0, dr_env_now(m->env));
+        dr__allocate_soon(m);
+    }
+}
+
+void dr__task_hold(dr_master *m, dr_mtask *t)
+{
+    dr_mframework *fw = dr__master_framework(m, t->framework_id);
+    dr_magent *agent = dr__master_agent(m, t->agent_id);
+    if (fw != NULL)
+        dr_resources_add(&fw->used_resources, &t->resources);
+    if (agent != NULL)
+        dr_resources_add(&agent->used_resources, &t->resources);
+}
+
+dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
+                       const Mesos__TaskInfo *info, const dr_resources *resources,
+                       const char *role, Mesos__TaskState state)
+{
+    DR_ASSERT(dr_idmap_get(&fw->tasks, info->task_id->value) == NULL);
+    dr_mtask *t = dr_alloc(sizeof *t);
+    t->id = dr_strdup(info->task_id->value);
+    t->agent_key = dr_sprintf("%s %s", fw->id, t->id);
+    t->framework_id = dr_strdup(fw->id);
+    t->agent_id = dr_strdup(agent->id);
+    t->role = dr_strdup(role);
+    dr_resources_init(&t->resources);
+    dr_resources_copy(&t->resources, resources);
+    t->state = state;
+    t->launched_ns = dr_env_now(m->env);
+
+    Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+    fid.value = fw->id;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    aid.value = agent->id;
+    Mesos__Task task = MESOS__TASK__INIT;
+    task.name = info->name;
+    task.task_id = info->task_id;
+    task.framework_id = &fid;
+    task.executor_id = info->executor != NULL ? info->executor->executor_id : NULL;
+    task.agent_id = &aid;
+    task.state = state;
+    task.n_resources = info->n_resources;
+    task.resources = info->resources;
+    task.labels = info->labels;
+    task.discovery = info->discovery;
+    task.container = info->container;
+    task.user = fw->info->user;
+    t->task = dr__master_pb_clone(&task);
+
+    DR_ASSERT(dr_idmap_get(&agent->tasks, t->agent_key) == NULL);
+    dr_idmap_put(&fw->tasks, t->id, t);
+    dr_idmap_put(&agent->tasks, t->agent_key, t);
+    if (holds_resources(t))
+        dr__task_hold(m, t);
+    dr__master_emit(m, DR_MASTER_EV_TASK_ADDED, t);
+    return t;
+}
+
+/* Replaces the task's Mesos view: state, latest status and, when the update
+ * carries a uuid, the status-update state and uuid an ack must name. */
+static void task_set_status(dr_mtask *t, Mesos__TaskState latest, const Mesos__TaskStatus *status)
+{
+    Mesos__Task copy = *t->task;
+    copy.state = latest;
+    Mesos__TaskStatus st = *status;
+    st.has_data = false; /* Mesos strips data from kept statuses */
+    Mesos__TaskStatus *stp = &st;
+    copy.n_statuses = 1;
+    copy.statuses = &stp;
+    if (status->has_uuid) {
+        copy.has_status_update_state = true;
+        copy.status_update_state = status->state;
+        copy.has_status_update_uuid = true;
+        copy.status_update_uuid = status->uuid;
+    }
+    Mesos__Task *next = dr__master_pb_clone(&copy);
+    dr_proto_free((ProtobufCMessage *)t->task);
+    t->task = next;
+    t->state = latest;
+}
+
+static void send_update(dr_master *m, dr_mframework *fw, const Mesos__TaskStatus *status)
+{
+    Mesos__Scheduler__Event__Update u = MESOS__SCHEDULER__EVENT__UPDATE__INIT;
+    u.status = (Mesos__TaskStatus *)status;
+    Mesos__Scheduler__Event ev = MESOS__SCHEDULER__EVENT__INIT;
+    ev.has_type = true;
+    ev.type = MESOS__SCHEDULER__EVENT__TYPE__UPDATE;
+    ev.update = &u;
+    dr__scheduler_send(m, fw, &ev);
+}
+
+void dr__task_update_latest(dr_master *m, dr_mtask *t, Mesos__TaskState latest,
+                            const Mesos__TaskStatus *status, bool forward)
+{
+    bool held = holds_resources(t);
+    task_set_status(t, latest, status);
+    if (held && !holds_resources(t))
+        task_release(m, t, true);
+    else if (!held && holds_resources(t))
+        dr__task_hold(m, t);
+    dr__master_emit(m, DR_MASTER_EV_TASK_UPDATED, t);
+    if (forward) {
+        dr_mframework *fw = dr__master_framework(m, t->framework_id);
+        if (fw != NULL)
+            send_update(m, fw, t->task->statuses[0]);
+    }
+}
+
+void dr__task_update(dr_master *m, dr_mtask *task, const Mesos__TaskStatus *status, bool forward)
+{
+    dr__task_update_latest(m, task, status->state, status, forward);
+}
+
+void dr__task_remove(dr_master *m, dr_mtask *t)
+{
+    dr_mframework *fw = dr__master_framework(m, t->framework_id);
+    DR_ASSERT(fw != NULL);
+    if (holds_resources(t))
+        task_release(m, t, true);
+    void *r = dr_idmap_remove(&fw->tasks, t->id);
+    DR_ASSERT(r == t);
+    dr_magent *agent = dr__master_agent(m, t->agent_id);
+    if (agent != NULL) {
+        r = dr_idmap_remove(&agent->tasks, t->agent_key);
+        DR_ASSERT(r == t);
+    }
+    uint32_t max = m->opts.max_completed_tasks_per_framework;
+    if (fw->completed_tasks == NULL)
+        fw->completed_tasks = dr_alloc_array(max, sizeof(dr_mtask *));
+    if (fw->completed_count == max) {
+        dr__task_free(fw->completed_tasks[0]);
+        memmove(&fw->completed_tasks[0], &fw->completed_tasks[1],
+                (fw->completed_count - 1) * sizeof fw->completed_tasks[0]);
+        fw->completed_count--;
+    }
+    fw->completed_tasks[fw->completed_count++] = t;
+}
+
+static void fill_generated(Mesos__TaskStatus *st, Mesos__TaskID *tid, Mesos__AgentID *aid,
+                           const char *task_id, const char *agent_id, Mesos__TaskState state,
+                           Mesos__TaskStatus__Source source, Mesos__TaskStatus__Reason reason,
+                           bool has_reason, const char *message, double now_s)
+{
+    tid->value = (char *)task_id;
+    st->task_id = tid;
+    st->state = state;
+    st->has_source = true;
+    st->source = source;
+    st->has_reason = has_reason;
+    st->reason = reason;
+    st->message = (char *)message;
+    if (agent_id != NULL) {
+        aid->value = (char *)agent_id;
+        st->agent_id = aid;
+    }
+    st->has_timestamp = true;
+    st->timestamp = now_s;
+}
+
+static double wall_s(dr_master *m) { return (double)dr_env_wall(m->env) / (double)DR_NS_PER_S; }
+
+void dr__task_send_generated(dr_master *m, dr_mframework *fw, const char *task_id,
+                             const char *agent_id, Mesos__TaskState state,
+                             Mesos__TaskStatus__Source source, Mesos__TaskStatus__Reason reason,
+                             bool has_reason, const char *message)
+{
+    Mesos__TaskStatus st = MESOS__TASK_STATUS__INIT;
+    Mesos__TaskID tid = MESOS__TASK_ID__INIT;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    fill_generated(&st, &tid, &aid, task_id, agent_id, state, source, reason, has_reason, message,
+                   wall_s(m));
+    send_update(m, fw, &st);
+}
+
+/* A master-generated update for a known task: applied, forwarded, and the
+ * task retired at once when terminal (nobody acknowledges it). */
+void dr__task_generated(dr_master *m, dr_mtask *t, Mesos__TaskState state,
+                        Mesos__TaskStatus__Reason reason, const char *message)
+{
+    Mesos__TaskStatus st = MESOS__TASK_STATUS__INIT;
+    Mesos__TaskID tid = MESOS__TASK_ID__INIT;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    fill_generated(&st, &tid, &aid, t->id, t->agent_id, state,
+                   MESOS__TASK_STATUS__SOURCE__SOURCE_MASTER, reason, true, message, wall_s(m));
+    if (t->task->executor_id != NULL)
+        st.executor_id = t->task->executor_id;
+    dr__task_update(m, t, &st, true);
+}
+
+/* ---- calls ---------------------------------------------------------------------------- */
+
+/* The answer for a task the master does not know (Mesos's reconciliation
+ * rules; a non-partition-aware framework hears TASK_LOST for all of them). */
+static Mesos__TaskState unknown_task_state(dr_master *m, dr_mframework *fw, const char *agent_id)
+{
+    if (!fw->partition_aware)
+        return MESOS__TASK_STATE__TASK_LOST;
+    if (agent_id == NULL)
+        return MESOS__TASK_STATE__TASK_UNKNOWN;
+    if (dr_idmap_get(&m->gone_agents, agent_id) != NULL)
+        return MESOS__TASK_STATE__TASK_GONE_BY_OPERATOR;
+    dr_magent *agent = dr__master_agent(m, agent_id);
+    if (agent == NULL)
+        return MESOS__TASK_STATE__TASK_UNKNOWN;
+    if (agent->state == DR_MAGENT_UNREACHABLE)
+        return MESOS__TASK_STATE__TASK_UNREACHABLE;
+    return MESOS__TASK_STATE__TASK_GONE;
+}
+
+static void reconcile_known(dr_master *m, dr_mframework *fw, dr_mtask *t)
+{
+    Mesos__TaskStatus st = MESOS__TASK_STATUS__INIT;
+    if (t->task->n_statuses > 0)
+        st = *t->task->statuses[0];
+    Mesos__TaskID tid = MESOS__TASK_ID__INIT;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    tid.value = t->id;
+    aid.value = t->agent_id;
+    st.task_id = &tid;
+    st.agent_id = &aid;
+    st.state = t->state;
+    st.has_uuid = false; /* reconciliation answers are not acknowledged */
+    st.has_source = true;
+    st.source = MESOS__TASK_STATUS__SOURCE__SOURCE_MASTER;
+    st.has_reason = true;
+    st.reason = MESOS__TASK_STATUS__REASON__REASON_RECONCILIATION;
+    st.has_timestamp = true;
+    st.timestamp = wall_s(m);
+    if (t->task->executor_id != NULL)
+        st.executor_id = t->task->executor_id;
+    send_update(m, fw, &st);
+}
+
+void dr__scheduler_reconcile(dr_master *m, dr_mframework *fw,
+                             const Mesos__Scheduler__Call__Reconcile *rec)
+{
+    if (rec->n_tasks == 0) {
+        /* Implicit: the latest state of every task the master knows. */
+        for (size_t i = 0; i < fw->tasks.count; i++)
+            reconcile_known(m, fw, fw->tasks.items[i].value);
+        return;
+    }
+    for (size_t i = 0; i < rec->n_tasks; i++) {
+        const Mesos__Scheduler__Call__Reconcile__Task *q = rec->tasks[i];
+        dr_mtask *t = dr_idmap_get(&fw->tasks, q->task_id->value);
+        if (t != NULL) {
+            reconcile_known(m, fw, t);
+            continue;
+        }
+        const char *agent_id = q->agent_id != NULL ? q->agent_id->value : NULL;
+        Mesos__TaskState state = unknown_task_state(m, fw, agent_id);
+        dr__task_send_generated(m, fw, q->task_id->value, agent_id, state,
+                                MESOS__TASK_STATUS__SOURCE__SOURCE_MASTER,
+                                MESOS__TASK_STATUS__REASON__REASON_RECONCILIATION, true,
+                                "Reconciliation: task is unknown");
+    }
+}
+
+void dr__scheduler_kill(dr_master *m, dr_mframework *fw, const Mesos__Scheduler__Call__Kill *kill)
+{
+    dr_mtask *t = dr_idmap_get(&fw->tasks, kill->task_id->value);
+    if (t == NULL) {
+        /* As Mesos: an unknown task is answered by reconciliation. */
+        DR_INFO(m->env, "framework %s: cannot kill unknown task %s; reconciling", fw->id,
+                kill->task_id->value);
+        Mesos__Scheduler__Call__Reconcile__Task q = MESOS__SCHEDULER__CALL__RECONCILE__TASK__INIT;
+        q.task_id = kill->task_id;
+        q.agent_id = kill->agent_id;
+        Mesos__Scheduler__Call__Reconcile__Task *qp = &q;
+        Mesos__Scheduler__Call__Reconcile rec = MESOS__SCHEDULER__CALL__RECONCILE__INIT;
+        rec.n_tasks = 1;
+        rec.tasks = &qp;
+        dr__scheduler_reconcile(m, fw, &rec);
+        return;
+    }
+    dr_magent *agent = dr__master_agent(m, t->agent_id);
+    if (agent == NULL || agent->stream == NULL) {
+        /* The agent will report the task when it registers again; the
+         * framework retries its kill then. */
+        DR_INFO(m->env, "framework %s: kill of task %s held: agent %s not connected", fw->id,
+                t->id, t->agent_id);
+        return;
+    }
+    Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+    fid.value = fw->id;
+    Dromos__Internal__AgentEvent__KillTask k = DROMOS__INTERNAL__AGENT_EVENT__KILL_TASK__INIT;
+    k.framework_id = &fid;
+    k.task_id = kill->task_id;
+    k.kill_policy = kill->kill_policy;
+    Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+    ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__KILL_TASK;
+    ev.kill_task = &k;
+    dr__agent_send(m, agent, &ev);
+}
+
+void dr__scheduler_acknowledge(dr_master *m, dr_mframework *fw,
+                               const Mesos__Scheduler__Call__Acknowledge *ack, dr_err *err,
+                               int *status_out)
+{
+    *status_out = 202;
+    if (ack->uuid.len != 16) {
+        dr_err_set(err, DR_EINVAL,
+                   "Failed to validate scheduler::Call: 'acknowledge.uuid' is not a valid UUID "
+                   "(%zu bytes)",
+                   ack->uuid.len);
+        *status_out = 400;
+        return;
+    }
+    m->counters.status_update_acks++;
+    dr_magent *agent = dr__master_agent(m, ack->agent_id->value);
+    dr_mtask *t = dr_idmap_get(&fw->tasks, ack->task_id->value);
+    if (t != NULL && strcmp(t->agent_id, ack->agent_id->value) == 0 &&
+        t->task->has_status_update_uuid && t->task->status_update_uuid.len == 16 &&
+        memcmp(t->task->status_update_uuid.data, ack->uuid.data, 16) == 0 &&
+        dr__task_state_terminal(t->task->status_update_state)) {
+        /* The terminal update is acknowledged: the task is done. */
+        dr__task_remove(m, t);
+    }
+    if (agent == NULL || agent->stream == NULL) {
+        DR_INFO(m->env, "framework %s: ack for task %s dropped: agent %s not connected",
+                fw->id, ack->task_id->value, ack->agent_id->value);
+        m->counters.dropped_messages++;
+        return;
+    }
+    Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+    fid.value = fw->id;
+    Dromos__Internal__AgentEvent__Acknowledge a = DROMOS__INTERNAL__AGENT_EVENT__ACKNOWLEDGE__INIT;
+    a.framework_id = &fid;
+    a.task_id = ack->task_id;
+    a.uuid = ack->uuid;
+    Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+    ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__ACKNOWLEDGE;
+    ev.acknowledge = &a;
+    dr__agent_send(m, agent, &ev);
+}
+
+/* ---- agents' updates ------------------------------------------------------------------- */
+
+void dr__agent_status_update(dr_master *m, dr_magent *agent,
+                             const Dromos__Internal__AgentCall__StatusUpdate *up)
+{
+    m->counters.status_updates++;
+    dr_mframework *fw = dr__master_framework(m, up->framework_id->value);
+    if (fw == NULL) {
+        /* Unknown (or completed) framework: the agent keeps the update and
+         * retries; a completed framework's updates are never wanted. */
+        DR_INFO(m->env, "agent %s: update for unknown framework %s dropped", agent->id,
+                up->framework_id->value);
+        m->counters.dropped_messages++;
+        return;
+    }
+    Mesos__TaskStatus st = *up->status;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    aid.value = agent->id;
+    st.agent_id = &aid;
+    if (st.executor_id == NULL && up->executor_id != NULL)
+        st.executor_id = up->executor_id;
+    dr_mtask *t = dr_idmap_get(&fw->tasks, st.task_id->value);
+    if (t == NULL || strcmp(t->agent_id, agent->id) != 0) {
+        /* Mesos forwards updates of tasks it does not know. */
+        send_update(m, fw, &st);
+        return;
+    }
+    Mesos__TaskState latest = up->has_latest_state ? up->latest_state : st.state;
+    dr__task_update_latest(m, t, latest, &st, false);
+    send_update(m, fw, &st);
+    if (!st.has_uuid && dr__task_state_terminal(st.state))
+        dr__task_remove(m, t); /* nobody will acknowledge it */
+}
