@@ -630,14 +630,14 @@ static void fairness_run(uint64_t seed)
     for (size_t f = 0; f < fw_count; f++) {
         sim_fw *s = &fws[f];
         memset(s, 0, sizeof *s);
-        snprintf(s->id, sizeof s->id, "fw%zu", f);
+        snprintf(s->id, sizeof s->id, "fw%u", (unsigned)f);
         s->weight_millis = 1000;
         if (one_role) {
             snprintf(s->role, sizeof s->role, "*");
         } else {
             s->weight_millis = 500 * (1 + (int64_t)dr_rng_below(&rng, 6));
             char top[16];
-            snprintf(top, sizeof top, "r%zu", f);
+            snprintf(top, sizeof top, "r%u", (unsigned)f);
             if (f % 2 == 1)
                 snprintf(s->role, sizeof s->role, "%s/leaf", top);
             else
