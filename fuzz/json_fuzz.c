@@ -1,7 +1,8 @@
 /* fuzz/json_fuzz.c — the JSON codec (src/proto/json.h) on arbitrary input.
  *
- * Decodes the input as a scheduler Call, an executor Call and a master Call.
- * Where a decode succeeds, the message must encode, and encode -> decode ->
+ * Decodes the input as a scheduler Call, an executor Call and a master Call,
+ * with both decoders (streaming into an arena, jansson tree with malloc), which
+ * must agree. Where a decode succeeds, the message must encode, and encode -> decode ->
  * encode must give the same JSON (the first encode may add stout's defaults;
  * from then on the text is a fixed point), and its protobuf must decode again.
  * Any violation aborts.
@@ -27,9 +28,30 @@ static void one(const ProtobufCMessageDescriptor *desc, const uint8_t *data, siz
     dr_arena_init(&arena);
     dr_err err = {0};
     ProtobufCMessage *m = NULL;
-    if (dr_json_decode(desc, (const char *)data, size, &arena, &m, &err) != DR_OK) {
+    /* The streaming decoder (arena) and the jansson tree decoder (no arena)
+     * agree: what jansson's path refuses the streaming one refuses too, and
+     * where both accept they build the same message. (The streaming decoder
+     * may refuse more: nesting under ignored keys beyond DR_JSON_DEPTH_MAX,
+     * and errors in an earlier value of a key given twice.) */
+    ProtobufCMessage *tree = NULL;
+    dr_code tree_rc = dr_json_decode(desc, (const char *)data, size, NULL, &tree, &err);
+    dr_code stream_rc = dr_json_decode(desc, (const char *)data, size, &arena, &m, &err);
+    check(tree_rc == DR_OK || stream_rc != DR_OK);
+    if (stream_rc != DR_OK) {
+        dr_proto_free(tree);
         dr_arena_deinit(&arena);
         return;
+    }
+    if (tree_rc == DR_OK) {
+        dr_buf a, b;
+        dr_buf_init(&a);
+        dr_buf_init(&b);
+        check(dr_proto_encode(tree, &a, &err) == DR_OK);
+        check(dr_proto_encode(m, &b, &err) == DR_OK);
+        check(a.size == b.size && memcmp(a.data, b.data, a.size) == 0);
+        dr_buf_deinit(&a);
+        dr_buf_deinit(&b);
+        dr_proto_free(tree);
     }
     dr_buf j1, j2, pb;
     dr_buf_init(&j1);

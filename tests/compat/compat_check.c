@@ -3,7 +3,8 @@
  *
  * For each line "<type>\t<base64 protobuf>\t<JSON>" it checks:
  *   1. protobuf: Dromos decodes Go's bytes and re-encodes them exactly;
- *   2. JSON in: Dromos decodes Go's JSON and encodes exactly Go's protobuf;
+ *   2. JSON in: Dromos decodes Go's JSON (with the streaming decoder, and
+ *      with the jansson tree decoder) and encodes exactly Go's protobuf;
  *   3. JSON out: Dromos's JSON (set fields only, DR_JSON_NO_DEFAULTS) equals
  *      Go's JSON as a value, after these normalizations of what legitimately
  *      differs:
@@ -191,6 +192,20 @@ static bool check_line(const ProtobufCMessageDescriptor *desc, const char *b64, 
     if (out.size != pb_size || memcmp(out.data, pb, pb_size) != 0) {
         snprintf(why, why_size, "JSON in: protobuf of %zu bytes differs from Go's %zu", out.size,
                  pb_size);
+        goto done;
+    }
+    /* 2b. the same through the tree decoder (no arena: jansson, malloc) */
+    ProtobufCMessage *t = NULL;
+    dr_buf_reset(&out);
+    if (dr_json_decode(desc, json, json_size, NULL, &t, &err) != DR_OK ||
+        dr_proto_encode(t, &out, &err) != DR_OK) {
+        dr_proto_free(t);
+        snprintf(why, why_size, "JSON in (tree): %s", err.msg);
+        goto done;
+    }
+    dr_proto_free(t);
+    if (out.size != pb_size || memcmp(out.data, pb, pb_size) != 0) {
+        snprintf(why, why_size, "JSON in (tree): protobuf differs from Go's");
         goto done;
     }
     /* 3. Dromos's JSON out, as a value */
