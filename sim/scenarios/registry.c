@@ -11,10 +11,22 @@ extern const dr_sim_scenario dr_sim_scenario_ping;
 #ifdef DR_SIM_HAVE_COUNTER
 extern const dr_sim_scenario dr_sim_scenario_counter;
 #endif
+#ifdef DR_SIM_HAVE_MASTER
+extern const dr_sim_scenario dr_sim_scenario_master_chaos;
+extern const dr_sim_scenario dr_sim_scenario_master_failover;
+extern const dr_sim_scenario dr_sim_scenario_master_launch;
+extern const dr_sim_scenario dr_sim_scenario_master_partition;
+#endif
 
 static const dr_sim_scenario *const scenarios[] = {
 #ifdef DR_SIM_HAVE_COUNTER
     &dr_sim_scenario_counter, /* the replicated counter demo (src/demo) */
+#endif
+#ifdef DR_SIM_HAVE_MASTER
+    &dr_sim_scenario_master_chaos,     /* the master scenarios (master_cluster.c) */
+    &dr_sim_scenario_master_failover,
+    &dr_sim_scenario_master_launch,
+    &dr_sim_scenario_master_partition,
 #endif
     &dr_sim_scenario_ping,
     /* new scenarios go here */
