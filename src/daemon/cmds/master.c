@@ -197,7 +197,7 @@ static int run(int argc, char **argv)
         {"allocation_interval", DR_FLAG_DURATION, &allocation_interval_ns,
          "time between allocation cycles"},
         {"offer_timeout", DR_FLAG_DURATION, &offer_timeout_ns,
-         "rescind offers not answered within this long (default: never)"},
+         "rescind offers not answered within this long (0: never)"},
         {"agent_ping_timeout", DR_FLAG_DURATION, &agent_ping_timeout_ns,
          "time an agent has to answer a ping"},
         {"max_agent_ping_timeouts", DR_FLAG_U64, &max_agent_ping_timeouts,
