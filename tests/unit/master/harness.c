@@ -236,11 +236,23 @@ static void subscribe_impl(sched *s, const char *extra_json, bool pa)
     assert_int_equal(dr_http_client_send(s->client, &req, &sub_cbs, s, &s->stream_call, &err),
                      DR_OK);
     dr_buf_deinit(&body);
-    world_run(s->w, 100 * DR_NS_PER_MS);
 }
 
-void sched_subscribe(sched *s, const char *extra_json) { subscribe_impl(s, extra_json, false); }
-void sched_subscribe_pa(sched *s, const char *extra_json) { subscribe_impl(s, extra_json, true); }
+void sched_subscribe_start(sched *s, const char *extra_json)
+{
+    subscribe_impl(s, extra_json, false);
+}
+
+void sched_subscribe(sched *s, const char *extra_json)
+{
+    subscribe_impl(s, extra_json, false);
+    world_run(s->w, 100 * DR_NS_PER_MS);
+}
+void sched_subscribe_pa(sched *s, const char *extra_json)
+{
+    subscribe_impl(s, extra_json, true);
+    world_run(s->w, 100 * DR_NS_PER_MS);
+}
 
 void sched_disconnect(sched *s)
 {
@@ -266,6 +278,8 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
     s->call_status = resp->status;
     size_t n = DR_MIN(resp->body_size, sizeof s->call_body - 1);
     memcpy(s->call_body, resp->body, n);
+    while (n > 0 && s->call_body[n - 1] == '\n')
+        n--; /* error bodies end with a newline */
     s->call_body[n] = '\0';
 }
 

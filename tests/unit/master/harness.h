@@ -92,6 +92,8 @@ void world_run(world *w, uint64_t delta_ns);
  * ",\"failover_timeout\":60"). Runs until SUBSCRIBED or an answer. */
 sched *sched_new(world *w, int index, dr_http_codec codec);
 void sched_subscribe(sched *s, const char *extra_json);
+/* Sends SUBSCRIBE without running the simulation. */
+void sched_subscribe_start(sched *s, const char *extra_json);
 void sched_subscribe_pa(sched *s, const char *extra_json); /* PARTITION_AWARE */
 /* A plain call with the framework's stream id; returns the status. */
 int sched_call(sched *s, const char *fmt, ...) DR_PRINTF(2, 3);

@@ -158,8 +158,9 @@ static void test_offers_drf_two_frameworks(void **state)
     assert_string_not_equal(a1->agent_id, a2->agent_id);
     sched *s1 = sched_new(&w, 0, DR_HTTP_CODEC_JSON);
     sched *s2 = sched_new(&w, 1, DR_HTTP_CODEC_PROTOBUF);
-    sched_subscribe(s1, "");
-    sched_subscribe(s2, "");
+    /* Both subscribe at the same instant: one allocation batch sees both. */
+    sched_subscribe_start(s1, "");
+    sched_subscribe_start(s2, "");
     world_run(&w, 2 * DR_NS_PER_S);
     /* One agent each: DRF gives the second agent to the framework with the
      * smaller share. */
