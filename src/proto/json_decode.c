@@ -615,6 +615,10 @@ static dr_code parse_string(stream *s, char *dst, bool must_copy, const char **o
         unsigned char c = (unsigned char)*q;
         if (c == '\\') {
             escaped = true;
+            if (s->end - q < 2) {
+                q = s->end; /* unterminated */
+                break;
+            }
             q += 2;
             continue;
         }

@@ -644,6 +644,76 @@ static void test_strings(void **state)
     dr_arena_deinit(&arena);
 }
 
+
+/* The streaming decoder accepts what jansson accepts, and refuses the rest
+ * with the same words (decode_fails runs both decoders). */
+static void test_json_syntax(void **state)
+{
+    (void)state;
+    const ProtobufCMessageDescriptor *d = &mesos__framework_id__descriptor;
+    static const char *const bad[][2] = {
+        {"{\"value\":\"a\\", "invalid JSON"},
+        {"{\"value\":\"a", "invalid JSON"},
+        {"{\"value\":\"a\\q\"}", "invalid JSON"},
+        {"{\"value\":\"\\u0000\"}", "invalid JSON"},
+        {"{\"value\":\"\\ud800\"}", "invalid JSON"},
+        {"{\"value\":\"\\udc00x\"}", "invalid JSON"},
+        {"{\"value\":\"\\u12\"}", "invalid JSON"},
+        {"{\"value\":\"\x01\"}", "invalid JSON"},
+        {"{\"value\":\"\xc3\"}", "invalid JSON"},
+        {"{\"value\":\"\xed\xa0\x80\"}", "invalid JSON"},
+        {"{\"value\":\"v\",}", "invalid JSON"},
+        {"{\"value\":\"v\"} x", "invalid JSON"},
+        {"{\"value\" \"v\"}", "invalid JSON"},
+        {"{\"x\":01,\"value\":\"v\"}", "invalid JSON"},
+        {"{\"x\":1.,\"value\":\"v\"}", "invalid JSON"},
+        {"{\"x\":-,\"value\":\"v\"}", "invalid JSON"},
+        {"{\"x\":1e,\"value\":\"v\"}", "invalid JSON"},
+        {"{\"x\":tru,\"value\":\"v\"}", "invalid JSON"},
+        {"{\"x\":[1,],\"value\":\"v\"}", "invalid JSON"},
+        {"{\"x\":{\"a\"},\"value\":\"v\"}", "invalid JSON"},
+        {"{\"x\":-99999999999999999999,\"value\":\"v\"}", "too big negative integer"},
+        {"\"value\"", "invalid JSON"},
+        {"   ", "invalid JSON"},
+    };
+    for (size_t i = 0; i < DR_ARRAY_COUNT(bad); i++)
+        decode_fails(d, bad[i][0], DR_EINVAL, bad[i][1]);
+
+    dr_arena arena;
+    dr_arena_init(&arena);
+    /* Escapes, whitespace, ignored values of every kind, last key wins. */
+    Mesos__FrameworkID *id = (Mesos__FrameworkID *)decode_ok(
+        d, " \r\n\t{ \"x\" : [ 1 , -2.5e-3 , true , false , null , \"s\\\"\" , { \"k\" : [ ] } ] ,"
+           "\"v\\u0061lue\" : \"a\\/b\\b\\f\\n\\r\\t\\u20ac\" , \"value\":\"last\\u00e9\" } ",
+        &arena);
+    assert_string_equal(id->value, "last\xc3\xa9");
+    Mesos__Scheduler__Call *c = (Mesos__Scheduler__Call *)decode_ok(
+        &mesos__scheduler__call__descriptor,
+        "{\"type\":\"ACCEPT\",\"type\":\"BOGUS\",\"framework_id\":{\"value\":\"a\"},"
+        "\"framework_id\":null,\"accept\":{\"offer_ids\":[{\"value\":\"1\"}],"
+        "\"offer_ids\":[{\"value\":\"2\"},{\"value\":\"3\"}]}}",
+        &arena);
+    assert_false(c->has_type);
+    assert_null(c->framework_id);
+    assert_int_equal(c->accept->n_offer_ids, 2);
+    assert_string_equal(c->accept->offer_ids[1]->value, "3");
+    /* Nesting under an ignored key counts towards the limit too. */
+    char deep[300];
+    size_t n = 0;
+    n += (size_t)sprintf(deep, "{\"x\":");
+    for (int i = 0; i < 70; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 70; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    ProtobufCMessage *m = NULL;
+    dr_err err = {0};
+    assert_int_equal(dr_json_decode(d, deep, n, &arena, &m, &err), DR_EINVAL);
+    assert_non_null(strstr(err.msg, "maximum parsing depth reached"));
+    dr_arena_deinit(&arena);
+}
+
 /* ---- resources ------------------------------------------------------------------- */
 
 static void test_upgrade_resources(void **state)
@@ -791,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_depth_and_size),
         cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_json_syntax),
         cmocka_unit_test(test_upgrade_resources),
         cmocka_unit_test(test_protobuf_round_trip),
         cmocka_unit_test(test_protobuf_edges),
