@@ -360,6 +360,19 @@ void dr_master_destroy(dr_master *m)
     /* The server goes first: it detaches every response we still hold. */
     dr_http_server_destroy(m->server);
     m->server = NULL;
+    /* Detached responses still need finishing to be freed. */
+    for (size_t i = 0; i < m->frameworks.count; i++) {
+        dr_mframework *fw = m->frameworks.items[i].value;
+        if (fw->stream != NULL)
+            dr_http_response_stream_end(fw->stream);
+        fw->stream = NULL;
+    }
+    for (size_t i = 0; i < m->agents.count; i++) {
+        dr_magent *a = m->agents.items[i].value;
+        if (a->stream != NULL)
+            dr_http_response_stream_end(a->stream);
+        a->stream = NULL;
+    }
     for (size_t i = 0; i < m->offers.count; i++) {
         dr_moffer *o = m->offers.items[i].value;
         dr_env_timer_cancel(m->env, o->timeout_timer);
