@@ -1,0 +1,582 @@
+/* src/agent/checkpoint.c — the agent's checkpoints under <work_dir>/meta/,
+ * laid out as Mesos lays them out:
+ *
+ *   meta/boot_id
+ *   meta/slaves/latest -> <agent id>                         (symlink)
+ *   meta/slaves/<a>/slave.info                               (AgentInfo)
+ *   meta/slaves/<a>/frameworks/<f>/framework.info            (FrameworkInfo)
+ *   .../frameworks/<f>/executors/<e>/executor.info           (ExecutorInfo)
+ *   .../executors/<e>/runs/latest -> <container id>          (symlink)
+ *   .../executors/<e>/runs/<c>/pids/forked.pid               (decimal text)
+ *   .../runs/<c>/tasks/<t>/task.info                         (TaskInfo)
+ *   .../runs/<c>/tasks/<t>/task.updates                      (append-only)
+ *
+ * Every file is a sequence of framed records (checkpoint.h); info files are
+ * replaced atomically (dr_env_write_atomic: tmp, fsync, rename, fsync dir),
+ * directories are fsync'd into their parents when created, and each update
+ * record is appended and fsync'd before it is acknowledged to the executor.
+ * Recovery reads it all back into the model; what to do with the executors it
+ * found is agent.c's business.
+ */
+#include "agent_int.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *dr__meta_path(const dr_agent *a, const char *fmt, ...)
+{
+    dr_buf buf;
+    dr_buf_init(&buf);
+    dr_buf_printf(&buf, "%s/meta/", a->opts.work_dir);
+    va_list ap;
+    va_start(ap, fmt);
+    dr_buf_vprintf(&buf, fmt, ap);
+    va_end(ap);
+    char *out = dr_strdup(dr_buf_cstr(&buf));
+    dr_buf_deinit(&buf);
+    return out;
+}
+
+/* mkdir -p that also makes each new entry durable in its parent. */
+static dr_code mkdir_durable(dr_agent *a, const char *dir, dr_err *err)
+{
+    dr_file_stat st;
+    dr_err ignored;
+    if (dr_env_stat(a->env, dir, true, &st, &ignored) == DR_OK && st.is_dir)
+        return DR_OK;
+    char *parent = dr_strdup(dir);
+    char *slash = strrchr(parent, '/');
+    dr_code rc = DR_OK;
+    if (slash != NULL && slash != parent) {
+        *slash = '\0';
+        rc = mkdir_durable(a, parent, err);
+    }
+    if (rc == DR_OK) {
+        rc = dr_env_mkdir(a->env, dir, err);
+        if (rc == DR_EEXIST) {
+            dr_err_clear(err);
+            rc = DR_OK;
+        }
+    }
+    if (rc == DR_OK && slash != NULL && slash != parent)
+        rc = dr_env_fsync_dir(a->env, parent, err);
+    dr_free(parent);
+    return rc;
+}
+
+static dr_code write_framed(dr_agent *a, const char *path, const void *payload, size_t size,
+                            dr_err *err)
+{
+    char *dir = dr_strdup(path);
+    *strrchr(dir, '/') = '\0';
+    dr_code rc = mkdir_durable(a, dir, err);
+    dr_free(dir);
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "checkpoint '%s'", path);
+    dr_buf rec;
+    dr_buf_init(&rec);
+    dr_ckpt_frame(&rec, payload, size);
+    rc = dr_env_write_atomic(a->env, path, rec.data, rec.size, err);
+    dr_buf_deinit(&rec);
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "checkpoint '%s'", path);
+    return DR_OK;
+}
+
+dr_code dr__ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCMessage *msg,
+                           dr_err *err)
+{
+    dr_buf payload;
+    dr_buf_init(&payload);
+    dr_code rc = dr_proto_encode(msg, &payload, err);
+    if (rc == DR_OK)
+        rc = write_framed(a, path, payload.data, payload.size, err);
+    dr_buf_deinit(&payload);
+    return rc;
+}
+
+dr_code dr__ckpt_write_text(dr_agent *a, const char *path, const char *text, dr_err *err)
+{
+    return write_framed(a, path, text, strlen(text), err);
+}
+
+dr_code dr__ckpt_symlink(dr_agent *a, const char *target, const char *link, dr_err *err)
+{
+    char *dir = dr_strdup(link);
+    *strrchr(dir, '/') = '\0';
+    char *tmp = dr_sprintf("%s.tmp", link);
+    dr_err ignored;
+    (void)dr_env_unlink(a->env, tmp, &ignored); /* a leftover from a crash, if any */
+    dr_code rc = mkdir_durable(a, dir, err);
+    if (rc == DR_OK)
+        rc = dr_env_symlink(a->env, target, tmp, err);
+    if (rc == DR_OK)
+        rc = dr_env_rename(a->env, tmp, link, err);
+    if (rc == DR_OK)
+        rc = dr_env_fsync_dir(a->env, dir, err);
+    dr_free(tmp);
+    dr_free(dir);
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "symlink '%s'", link);
+    return DR_OK;
+}
+
+static char *fw_dir(const dr_agent *a, const dr__framework *fw)
+{
+    return dr__meta_path(a, "slaves/%s/frameworks/%s", a->agent_id, fw->id);
+}
+
+dr_code dr__ckpt_framework(dr_agent *a, dr__framework *fw, dr_err *err)
+{
+    char *path = dr__meta_path(a, "slaves/%s/frameworks/%s/framework.info", a->agent_id, fw->id);
+    dr_code rc = dr__ckpt_write_msg(a, path, &fw->info->base, err);
+    dr_free(path);
+    return rc;
+}
+
+dr_code dr__ckpt_executor(dr_agent *a, dr__executor *ex, dr_err *err)
+{
+    char *dir = fw_dir(a, ex->fw);
+    char *path = dr_sprintf("%s/executors/%s/executor.info", dir, ex->id);
+    char *latest = dr_sprintf("%s/executors/%s/runs/latest", dir, ex->id);
+    dr_code rc = dr__ckpt_write_msg(a, path, &ex->info->base, err);
+    if (rc == DR_OK)
+        rc = mkdir_durable(a, ex->meta_run, err);
+    if (rc == DR_OK)
+        rc = dr__ckpt_symlink(a, ex->container_id, latest, err);
+    dr_free(latest);
+    dr_free(path);
+    dr_free(dir);
+    return rc;
+}
+
+dr_code dr__ckpt_pid(dr_agent *a, dr__executor *ex, dr_err *err)
+{
+    char *path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
+    char text[32];
+    snprintf(text, sizeof text, "%" PRId64, ex->pid);
+    dr_code rc = dr__ckpt_write_text(a, path, text, err);
+    dr_free(path);
+    return rc;
+}
+
+dr_code dr__ckpt_task(dr_agent *a, dr__task *t, dr_err *err)
+{
+    char *path = dr_sprintf("%s/tasks/%s/task.info", t->ex->meta_run, t->id);
+    dr_code rc = dr__ckpt_write_msg(a, path, &t->info->base, err);
+    dr_free(path);
+    return rc;
+}
+
+dr_code dr__ckpt_append(dr_agent *a, dr__task *t, const dr_buf *record, dr_err *err)
+{
+    char *path = dr_sprintf("%s/tasks/%s/task.updates", t->ex->meta_run, t->id);
+    dr_file *f = NULL;
+    dr_code rc = dr_env_open(a->env, path, DR_OPEN_WRITE | DR_OPEN_CREATE, &f, err);
+    bool created = false;
+    if (rc == DR_OK) {
+        uint64_t size = 0;
+        rc = dr_env_file_size(a->env, f, &size, err);
+        created = size == 0;
+        if (rc == DR_OK)
+            rc = dr_env_append(a->env, f, record->data, record->size, err);
+        if (rc == DR_OK)
+            rc = dr_env_fsync(a->env, f, err);
+        dr_env_close(a->env, f);
+    }
+    if (rc == DR_OK && created) {
+        char *dir = dr_sprintf("%s/tasks/%s", t->ex->meta_run, t->id);
+        rc = dr_env_fsync_dir(a->env, dir, err);
+        dr_free(dir);
+    }
+    if (rc != DR_OK)
+        dr_err_wrap(err, "checkpoint '%s'", path);
+    dr_free(path);
+    return rc;
+}
+
+/* ---- recovery ------------------------------------------------------------------- */
+
+/* A corrupt file: under strict the agent stops; else it is logged, counted
+ * and skipped (returns DR_OK with *skip). */
+static dr_code corrupt(dr_agent *a, const char *path, const dr_err *why, bool *skip, dr_err *err)
+{
+    if (a->opts.strict)
+        return dr_err_set(err, DR_ECORRUPT, "checkpoint '%s': %s", path, why->msg);
+    DR_WARN(a->env, "agent: skipping checkpoint '%s': %s", path, why->msg);
+    a->counters.ckpt_skipped++;
+    *skip = true;
+    return DR_OK;
+}
+
+/* Reads a single-record file as desc. DR_ENOENT if missing (no skip). */
+static dr_code read_msg(dr_agent *a, const char *path, const ProtobufCMessageDescriptor *desc,
+                        ProtobufCMessage **out, bool *skip, dr_err *err)
+{
+    *skip = false;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    dr_code rc = dr_env_read_all(a->env, path, DR_CKPT_PAYLOAD_SIZE_MAX + DR_CKPT_HEADER_SIZE,
+                                 &data, &size, err);
+    if (rc == DR_ENOENT)
+        return rc;
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "checkpoint '%s'", path);
+    dr_err why;
+    rc = dr_ckpt_decode_single(data, size, desc, out, &why);
+    dr_free(data);
+    if (rc != DR_OK)
+        return corrupt(a, path, &why, skip, err);
+    return DR_OK;
+}
+
+static dr_code read_text(dr_agent *a, const char *path, char *out, size_t out_size, bool *skip,
+                         dr_err *err)
+{
+    *skip = false;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    dr_code rc = dr_env_read_all(a->env, path, 4096, &data, &size, err);
+    if (rc == DR_ENOENT)
+        return rc;
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "checkpoint '%s'", path);
+    dr_ckpt_scan_result res;
+    dr_err why;
+    const uint8_t *payload = data + DR_CKPT_HEADER_SIZE;
+    rc = dr_ckpt_scan(data, size, true, false, NULL, NULL, &res, &why);
+    if (rc == DR_OK && size - DR_CKPT_HEADER_SIZE >= out_size)
+        rc = dr_err_set(&why, DR_ECORRUPT, "text of %zu bytes at offset 0", size);
+    if (rc == DR_OK) {
+        memcpy(out, payload, size - DR_CKPT_HEADER_SIZE);
+        out[size - DR_CKPT_HEADER_SIZE] = '\0';
+    }
+    dr_free(data);
+    if (rc != DR_OK)
+        return corrupt(a, path, &why, skip, err);
+    return DR_OK;
+}
+
+static bool skip_name(const char *name)
+{
+    size_t n = strlen(name);
+    return strcmp(name, "latest") == 0 || (n > 4 && strcmp(name + n - 4, ".tmp") == 0);
+}
+
+static bool uuid_seen(const dr__task *t, const uint8_t *uuid, size_t size)
+{
+    for (size_t at = 0; at < t->seen_uuids.size; at += 1 + t->seen_uuids.data[at]) {
+        size_t n = t->seen_uuids.data[at];
+        if (n == size && memcmp(t->seen_uuids.data + at + 1, uuid, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+typedef struct replay_ctx {
+    dr_agent *a;
+    dr__task *t;
+    dr_err why;
+} replay_ctx;
+
+static bool replay_fn(const uint8_t *payload, size_t size, uint64_t offset, void *ctx)
+{
+    replay_ctx *rc = ctx;
+    dr__task *t = rc->t;
+    int type = 0;
+    Mesos__TaskStatus *st = NULL;
+    const uint8_t *uuid = NULL;
+    size_t uuid_size = 0;
+    if (dr_ckpt_decode_update(payload, size, &type, &st, &uuid, &uuid_size, &rc->why) != DR_OK) {
+        dr_err_wrap(&rc->why, "record at offset %" PRIu64, offset);
+        return false;
+    }
+    if (type == DR_CKPT_UPDATE) {
+        if (st->uuid.len > DR_AGENT_UUID_SIZE_MAX || uuid_seen(t, st->uuid.data, st->uuid.len)) {
+            dr_proto_free(&st->base);
+            return true;
+        }
+        uint8_t n = (uint8_t)st->uuid.len;
+        dr_buf_append(&t->seen_uuids, &n, 1);
+        dr_buf_append(&t->seen_uuids, st->uuid.data, n);
+        dr__update *u = dr_alloc(sizeof *u);
+        u->status = st;
+        if (t->tail != NULL)
+            t->tail->next = u;
+        else
+            t->head = u;
+        t->tail = u;
+        t->pending_count++;
+        t->state = st->state;
+        if (t->latest != NULL)
+            dr_proto_free(&t->latest->base);
+        t->latest = dr__agent_clone(st);
+        return true;
+    }
+    /* an acknowledgement ends the head if it matches (else it is stale) */
+    dr__update *h = t->head;
+    if (h != NULL && h->status->uuid.len == uuid_size &&
+        memcmp(h->status->uuid.data, uuid, uuid_size) == 0) {
+        t->head = h->next;
+        if (t->head == NULL)
+            t->tail = NULL;
+        t->pending_count--;
+        dr_proto_free(&h->status->base);
+        dr_free(h);
+    }
+    return true;
+}
+
+/* Replays task.updates into t's stream; a torn tail is cut off. */
+static dr_code recover_updates(dr_agent *a, dr__task *t, const char *path, dr_err *err)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    dr_code rc = dr_env_read_all(a->env, path, DR_FILE_READ_ALL_SIZE_MAX, &data, &size, err);
+    if (rc == DR_ENOENT) {
+        dr_err_clear(err);
+        return DR_OK;
+    }
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "checkpoint '%s'", path);
+    replay_ctx ctx = {.a = a, .t = t};
+    dr_err_clear(&ctx.why);
+    dr_ckpt_scan_result res;
+    dr_err why;
+    rc = dr_ckpt_scan(data, size, false, true, replay_fn, &ctx, &res, &why);
+    dr_free(data);
+    bool cut = res.torn;
+    if (rc != DR_OK) {
+        bool skip = false;
+        const dr_err *reason = rc == DR_ECANCELED ? &ctx.why : &why;
+        rc = corrupt(a, path, reason, &skip, err);
+        if (rc != DR_OK)
+            return rc;
+        cut = true;
+    }
+    if (cut) {
+        DR_INFO(a->env, "agent: truncating '%s' to %" PRIu64 " bytes (torn or bad tail)", path,
+                res.valid_size);
+        dr_file *f = NULL;
+        rc = dr_env_open(a->env, path, DR_OPEN_WRITE, &f, err);
+        if (rc == DR_OK) {
+            rc = dr_env_truncate(a->env, f, res.valid_size, err);
+            if (rc == DR_OK)
+                rc = dr_env_fsync(a->env, f, err);
+            dr_env_close(a->env, f);
+        }
+        if (rc != DR_OK)
+            return dr_err_wrap(err, "truncating '%s'", path);
+    }
+    return DR_OK;
+}
+
+static dr_code recover_run(dr_agent *a, dr__executor *ex, dr_err *err)
+{
+    bool skip = false;
+    char text[32];
+    char *pid_path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
+    dr_code rc = read_text(a, pid_path, text, sizeof text, &skip, err);
+    dr_free(pid_path);
+    if (rc == DR_OK && !skip) {
+        char *end = NULL;
+        long long pid = strtoll(text, &end, 10);
+        if (end != text && *end == '\0' && pid > 1)
+            ex->pid = (dr_pid)pid;
+    } else if (rc == DR_ENOENT) {
+        dr_err_clear(err);
+    } else if (rc != DR_OK) {
+        return rc;
+    }
+    char *tasks_dir = dr_sprintf("%s/tasks", ex->meta_run);
+    dr_dir_list list = {0};
+    rc = dr_env_list_dir(a->env, tasks_dir, &list, err);
+    if (rc == DR_ENOENT) {
+        dr_err_clear(err);
+        rc = DR_OK;
+    }
+    for (size_t i = 0; rc == DR_OK && i < list.count; i++) {
+        if (skip_name(list.names[i]))
+            continue;
+        char *info_path = dr_sprintf("%s/%s/task.info", tasks_dir, list.names[i]);
+        ProtobufCMessage *msg = NULL;
+        rc = read_msg(a, info_path, &mesos__task_info__descriptor, &msg, &skip, err);
+        dr_free(info_path);
+        if (rc == DR_ENOENT) { /* created but never written: the task never launched */
+            dr_err_clear(err);
+            rc = DR_OK;
+            continue;
+        }
+        if (rc != DR_OK || skip)
+            continue;
+        Mesos__TaskInfo *ti = (Mesos__TaskInfo *)msg;
+        if (strcmp(ti->task_id->value, list.names[i]) != 0 ||
+            dr__task_find(ex->fw, ti->task_id->value) != NULL) {
+            dr_err why;
+            dr_err_set(&why, DR_ECORRUPT, "task id '%s' does not match its directory",
+                       ti->task_id->value);
+            char *p = dr_sprintf("%s/%s/task.info", tasks_dir, list.names[i]);
+            rc = corrupt(a, p, &why, &skip, err);
+            dr_free(p);
+            dr_proto_free(msg);
+            continue;
+        }
+        dr__task *t = dr__task_new(ex, ti);
+        t->launched = true; /* the executor has it, or will say it lacks it */
+        dr_proto_free(msg);
+        char *up_path = dr_sprintf("%s/%s/task.updates", tasks_dir, list.names[i]);
+        rc = recover_updates(a, t, up_path, err);
+        dr_free(up_path);
+    }
+    dr_dir_list_free(&list);
+    dr_free(tasks_dir);
+    if (rc != DR_OK)
+        return rc;
+    /* tasks whose terminal update was acknowledged are done */
+    for (dr__task *t = ex->tasks, *next; t != NULL; t = next) {
+        next = t->next;
+        if (t->pending_count == 0 && dr__state_terminal(t->state))
+            dr__task_remove(a, t);
+    }
+    return DR_OK;
+}
+
+static dr_code recover_executors(dr_agent *a, dr__framework *fw, const char *fwdir, dr_err *err)
+{
+    char *exdir = dr_sprintf("%s/executors", fwdir);
+    dr_dir_list list = {0};
+    dr_code rc = dr_env_list_dir(a->env, exdir, &list, err);
+    if (rc == DR_ENOENT) {
+        dr_err_clear(err);
+        rc = DR_OK;
+    }
+    for (size_t i = 0; rc == DR_OK && i < list.count; i++) {
+        if (skip_name(list.names[i]))
+            continue;
+        bool skip = false;
+        char *info_path = dr_sprintf("%s/%s/executor.info", exdir, list.names[i]);
+        ProtobufCMessage *msg = NULL;
+        rc = read_msg(a, info_path, &mesos__executor_info__descriptor, &msg, &skip, err);
+        dr_free(info_path);
+        if (rc == DR_ENOENT) {
+            dr_err_clear(err);
+            rc = DR_OK;
+            continue;
+        }
+        if (rc != DR_OK || skip)
+            continue;
+        Mesos__ExecutorInfo *info = (Mesos__ExecutorInfo *)msg;
+        char *runs = dr_sprintf("%s/%s/runs", exdir, list.names[i]);
+        char *latest = dr_sprintf("%s/latest", runs);
+        char container[64];
+        dr_err lerr;
+        bool have_run = strcmp(info->executor_id->value, list.names[i]) == 0 &&
+                        dr_env_readlink(a->env, latest, container, sizeof container, &lerr) ==
+                            DR_OK &&
+                        dr__agent_id_valid(container);
+        /* earlier runs of this executor: their sandboxes and meta go to the gc */
+        dr_dir_list runs_list = {0};
+        if (dr_env_list_dir(a->env, runs, &runs_list, &lerr) == DR_OK) {
+            for (size_t r = 0; r < runs_list.count; r++) {
+                if (skip_name(runs_list.names[r]) ||
+                    (have_run && strcmp(runs_list.names[r], container) == 0))
+                    continue;
+                char *meta_run = dr_sprintf("%s/%s", runs, runs_list.names[r]);
+                char *sandbox = dr_sprintf("%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
+                                           a->opts.work_dir, a->agent_id, fw->id, list.names[i],
+                                           runs_list.names[r]);
+                dr__gc_schedule(a, sandbox, meta_run);
+                dr_free(sandbox);
+                dr_free(meta_run);
+            }
+            dr_dir_list_free(&runs_list);
+        }
+        if (have_run && dr__executor_find(fw, info->executor_id->value) == NULL) {
+            dr__executor *ex = dr__executor_new(a, fw, info, false, container);
+            ex->generated = info->name != NULL && strncmp(info->name, "Command Executor", 16) == 0;
+            ex->state = DR__EX_LAUNCHED;
+            ex->recovered = true;
+            rc = recover_run(a, ex, err);
+        }
+        dr_proto_free(msg);
+        dr_free(latest);
+        dr_free(runs);
+    }
+    dr_dir_list_free(&list);
+    dr_free(exdir);
+    return rc;
+}
+
+dr_code dr__ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
+{
+    *rebooted = false;
+    bool skip = false;
+    char old_boot[64];
+    char *boot_path = dr__meta_path(a, "boot_id");
+    dr_code rc = read_text(a, boot_path, old_boot, sizeof old_boot, &skip, err);
+    dr_free(boot_path);
+    if (rc == DR_OK && !skip)
+        *rebooted = strcmp(old_boot, a->boot_id) != 0;
+    else if (rc == DR_ENOENT)
+        dr_err_clear(err);
+    else if (rc != DR_OK)
+        return rc;
+
+    char *latest = dr__meta_path(a, "slaves/latest");
+    char id[DR_AGENT_ID_SIZE_MAX];
+    dr_err lerr;
+    rc = dr_env_readlink(a->env, latest, id, sizeof id, &lerr);
+    dr_free(latest);
+    if (rc != DR_OK || !dr__agent_id_valid(id))
+        return DR_OK; /* a fresh agent */
+
+    char *info_path = dr__meta_path(a, "slaves/%s/slave.info", id);
+    ProtobufCMessage *msg = NULL;
+    rc = read_msg(a, info_path, &mesos__agent_info__descriptor, &msg, &skip, err);
+    dr_free(info_path);
+    if (rc == DR_ENOENT) {
+        dr_err_clear(err);
+        return DR_OK;
+    }
+    if (rc != DR_OK)
+        return rc;
+    if (skip)
+        return DR_OK; /* non-strict: start as a new agent */
+    dr_proto_free(msg); /* the id is what matters; the info is rebuilt from flags */
+    dr_strlcpy(a->agent_id, id, sizeof a->agent_id);
+
+    char *fws = dr__meta_path(a, "slaves/%s/frameworks", id);
+    dr_dir_list list = {0};
+    rc = dr_env_list_dir(a->env, fws, &list, err);
+    if (rc == DR_ENOENT) {
+        dr_err_clear(err);
+        rc = DR_OK;
+    }
+    for (size_t i = 0; rc == DR_OK && i < list.count; i++) {
+        if (skip_name(list.names[i]))
+            continue;
+        char *fwdir = dr_sprintf("%s/%s", fws, list.names[i]);
+        char *fw_path = dr_sprintf("%s/framework.info", fwdir);
+        rc = read_msg(a, fw_path, &mesos__framework_info__descriptor, &msg, &skip, err);
+        dr_free(fw_path);
+        if (rc == DR_ENOENT) {
+            dr_err_clear(err);
+            rc = DR_OK;
+        } else if (rc == DR_OK && !skip) {
+            Mesos__FrameworkInfo *fi = (Mesos__FrameworkInfo *)msg;
+            if (fi->id != NULL && strcmp(fi->id->value, list.names[i]) == 0 &&
+                dr__framework_find(a, fi->id->value) == NULL) {
+                dr__framework *fw = dr__framework_add(a, fi);
+                rc = recover_executors(a, fw, fwdir, err);
+            }
+            dr_proto_free(msg);
+        }
+        dr_free(fwdir);
+    }
+    dr_dir_list_free(&list);
+    dr_free(fws);
+    return rc;
+}

@@ -1,0 +1,160 @@
+/* src/agent/containerizer.c — the POSIX launcher and the filesystem/posix and
+ * posix/rlimits isolators (see containerizer.h). */
+#include "containerizer.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+void dr_container_spec_init(dr_container_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->argv = dr_alloc(sizeof *spec->argv);
+    spec->envp = dr_alloc(sizeof *spec->envp);
+}
+
+void dr_container_spec_deinit(dr_container_spec *spec)
+{
+    for (size_t i = 0; i < spec->argc; i++)
+        dr_free(spec->argv[i]);
+    for (size_t i = 0; i < spec->envc; i++)
+        dr_free(spec->envp[i]);
+    dr_free(spec->argv);
+    dr_free(spec->envp);
+    memset(spec, 0, sizeof *spec);
+}
+
+void dr_container_spec_add_arg(dr_container_spec *spec, const char *arg)
+{
+    DR_ASSERT(spec->argc < DR_SPAWN_ARG_COUNT_MAX);
+    spec->argv = dr_realloc(spec->argv, (spec->argc + 2) * sizeof *spec->argv);
+    spec->argv[spec->argc++] = dr_strdup(arg);
+    spec->argv[spec->argc] = NULL;
+}
+
+void dr_container_spec_set_env(dr_container_spec *spec, const char *name, const char *value)
+{
+    size_t name_size = strlen(name);
+    char *entry = dr_sprintf("%s=%s", name, value);
+    for (size_t i = 0; i < spec->envc; i++) {
+        if (strncmp(spec->envp[i], name, name_size) == 0 && spec->envp[i][name_size] == '=') {
+            dr_free(spec->envp[i]);
+            spec->envp[i] = entry;
+            return;
+        }
+    }
+    DR_ASSERT(spec->envc < DR_SPAWN_ENV_COUNT_MAX);
+    spec->envp = dr_realloc(spec->envp, (spec->envc + 2) * sizeof *spec->envp);
+    spec->envp[spec->envc++] = entry;
+    spec->envp[spec->envc] = NULL;
+}
+
+/* ---- POSIX launcher ---------------------------------------------------------- */
+
+static dr_code posix_launch(void *self, dr_env *env, const dr_container_spec *spec,
+                            dr_exit_fn *fn, void *ctx, dr_pid *out, dr_err *err)
+{
+    bool env_in_argv = self != NULL;
+    DR_ASSERT(spec->argc >= 1);
+    char *out_path = dr_sprintf("%s/stdout", spec->sandbox);
+    char *err_path = dr_sprintf("%s/stderr", spec->sandbox);
+    const char **argv = dr_alloc_array(spec->argc + spec->envc + 1, sizeof *argv);
+    char **extra = dr_alloc_array(spec->envc + 1, sizeof *extra);
+    size_t n = 0;
+    for (size_t i = 0; i < spec->argc; i++)
+        argv[n++] = spec->argv[i];
+    if (env_in_argv) {
+        for (size_t i = 0; i < spec->envc; i++) {
+            extra[i] = dr_sprintf("--env=%s", spec->envp[i]);
+            argv[n++] = extra[i];
+        }
+    }
+    argv[n] = NULL;
+    dr_spawn_opts opts = {
+        .argv = argv,
+        .envp = (const char *const *)spec->envp,
+        .cwd = spec->sandbox,
+        .stdout_path = out_path,
+        .stderr_path = err_path,
+        .new_session = true,
+    };
+    dr_code rc = dr_env_spawn(env, &opts, fn, ctx, out, err);
+    for (size_t i = 0; env_in_argv && i < spec->envc; i++)
+        dr_free(extra[i]);
+    dr_free(extra);
+    dr_free(argv);
+    dr_free(out_path);
+    dr_free(err_path);
+    return rc;
+}
+
+static dr_code posix_recover(void *self, dr_env *env, dr_pid pid, dr_exit_fn *fn, void *ctx,
+                             dr_err *err)
+{
+    (void)self;
+    if (pid <= 1)
+        return dr_err_set(err, DR_ESRCH, "pid %lld is not an executor", (long long)pid);
+    return dr_env_watch(env, pid, fn, ctx, err);
+}
+
+static dr_code posix_kill(void *self, dr_env *env, dr_pid pid, int signo, dr_err *err)
+{
+    (void)self;
+    DR_ASSERT(pid > 1); /* never signal group 0 or 1: that is the agent or init */
+    dr_code rc = dr_env_signal(env, pid, signo, true, err);
+    if (rc == DR_ESRCH) /* the leader may be gone while its group lives on, or all gone */
+        rc = dr_env_signal(env, pid, signo, false, err);
+    return rc;
+}
+
+static const dr_launcher_ops posix_ops = {
+    .name = "posix",
+    .launch = posix_launch,
+    .recover = posix_recover,
+    .kill = posix_kill,
+};
+
+void dr_launcher_posix(dr_launcher *out, bool env_in_argv)
+{
+    static int marker;
+    out->ops = &posix_ops;
+    out->self = env_in_argv ? &marker : NULL;
+}
+
+/* ---- isolators ------------------------------------------------------------------ */
+
+static dr_code fs_prepare(void *self, dr_env *env, dr_container_spec *spec, dr_err *err)
+{
+    (void)self;
+    dr_code rc = dr_env_mkdir_p(env, spec->sandbox, err);
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "sandbox");
+    return DR_OK;
+}
+
+static void fs_cleanup(void *self, dr_env *env, const char *container_id)
+{
+    (void)self, (void)env, (void)container_id; /* sandboxes go with the gc */
+}
+
+const dr_isolator_ops dr_isolator_filesystem_posix = {
+    .name = "filesystem/posix", .prepare = fs_prepare, .cleanup = fs_cleanup};
+
+static dr_code rlimits_prepare(void *self, dr_env *env, dr_container_spec *spec, dr_err *err)
+{
+    (void)self, (void)env, (void)err;
+    if (spec->mem_limit_bytes > 0) {
+        char text[32];
+        snprintf(text, sizeof text, "%llu", (unsigned long long)spec->mem_limit_bytes);
+        dr_container_spec_set_env(spec, "DROMOS_MEM_LIMIT_BYTES", text);
+    }
+    return DR_OK;
+}
+
+static void rlimits_cleanup(void *self, dr_env *env, const char *container_id)
+{
+    (void)self, (void)env, (void)container_id;
+}
+
+const dr_isolator_ops dr_isolator_posix_rlimits = {
+    .name = "posix/rlimits", .prepare = rlimits_prepare, .cleanup = rlimits_cleanup};
