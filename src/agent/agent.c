@@ -347,7 +347,7 @@ void dr__agent_call(dr_agent *a, Dromos__Internal__AgentCall *call)
 
 /* ---- registration ------------------------------------------------------------------------- */
 
-static Mesos__Task *task_view(const dr_agent *a, const dr__task *t)
+static Mesos__Task *task_view(const dr_agent *a, const dr__agent_task *t)
 {
     Mesos__Task *task = dr_alloc(sizeof *task);
     mesos__task__init(task);
@@ -439,11 +439,11 @@ static void on_registered(dr_agent *a, const Dromos__Internal__AgentEvent__Regis
     info_set_id(a);
     if (new_id) {
         dr_err err;
-        char *path = dr__meta_path(a, "slaves/%s/slave.info", a->agent_id);
-        char *latest = dr__meta_path(a, "slaves/latest");
-        dr_code rc = dr__ckpt_write_msg(a, path, &a->info->base, &err);
+        char *path = dr__agent_meta_path(a, "slaves/%s/slave.info", a->agent_id);
+        char *latest = dr__agent_meta_path(a, "slaves/latest");
+        dr_code rc = dr__agent_ckpt_write_msg(a, path, &a->info->base, &err);
         if (rc == DR_OK)
-            rc = dr__ckpt_symlink(a, a->agent_id, latest, &err);
+            rc = dr__agent_ckpt_symlink(a, a->agent_id, latest, &err);
         dr_free(latest);
         dr_free(path);
         if (rc != DR_OK)
@@ -456,7 +456,7 @@ static void on_registered(dr_agent *a, const Dromos__Internal__AgentEvent__Regis
     a->reg_backoff_ns = 0;
     a->counters.registrations++;
     DR_INFO(a->env, "agent: registered with the master as '%s'", a->agent_id);
-    dr__sum_resend_all(a);
+    dr__agent_sum_resend_all(a);
 }
 
 static void dispatch(dr_agent *a, const Dromos__Internal__AgentEvent *ev)
@@ -471,31 +471,31 @@ static void dispatch(dr_agent *a, const Dromos__Internal__AgentEvent *ev)
         break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__RUN_TASK:
         if (ev->run_task != NULL)
-            dr__run_task(a, ev->run_task, false);
+            dr__agent_run_task(a, ev->run_task, false);
         break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__RUN_TASK_GROUP:
         if (ev->run_task != NULL)
-            dr__run_task(a, ev->run_task, true);
+            dr__agent_run_task(a, ev->run_task, true);
         break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__KILL_TASK:
         if (ev->kill_task != NULL)
-            dr__kill_task(a, ev->kill_task);
+            dr__agent_kill_task(a, ev->kill_task);
         break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__ACKNOWLEDGE:
         if (ev->acknowledge != NULL)
-            dr__sum_ack(a, ev->acknowledge->framework_id->value, ev->acknowledge->task_id->value,
+            dr__agent_sum_ack(a, ev->acknowledge->framework_id->value, ev->acknowledge->task_id->value,
                         &ev->acknowledge->uuid);
         break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__SHUTDOWN_FRAMEWORK:
         if (ev->shutdown_framework != NULL)
-            dr__shutdown_framework(a, ev->shutdown_framework->framework_id->value);
+            dr__agent_shutdown_framework(a, ev->shutdown_framework->framework_id->value);
         break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__FRAMEWORK_MESSAGE: {
         const Dromos__Internal__AgentEvent__FrameworkMessage *m = ev->framework_message;
         if (m == NULL)
             break;
-        dr__framework *fw = dr__framework_find(a, m->framework_id->value);
-        dr__executor *ex = fw != NULL ? dr__executor_find(fw, m->executor_id->value) : NULL;
+        dr__agent_framework *fw = dr__agent_framework_find(a, m->framework_id->value);
+        dr__agent_executor *ex = fw != NULL ? dr__agent_executor_find(fw, m->executor_id->value) : NULL;
         if (ex == NULL || ex->stream == NULL) {
             a->counters.messages_invalid++;
             break;
@@ -506,7 +506,7 @@ static void dispatch(dr_agent *a, const Dromos__Internal__AgentEvent *ev)
         out.type = MESOS__EXECUTOR__EVENT__TYPE__MESSAGE;
         msg.data = m->data;
         out.message = &msg;
-        dr__executor_send(a, ex, &out);
+        dr__agent_executor_send(a, ex, &out);
         a->counters.messages_valid++;
         break;
     }
@@ -518,13 +518,13 @@ static void dispatch(dr_agent *a, const Dromos__Internal__AgentEvent *ev)
         if (ev->update_framework == NULL || ev->update_framework->framework_info->id == NULL)
             break;
         const Mesos__FrameworkInfo *fi = ev->update_framework->framework_info;
-        dr__framework *fw = dr__framework_find(a, fi->id->value);
+        dr__agent_framework *fw = dr__agent_framework_find(a, fi->id->value);
         if (fw == NULL)
             break;
         dr_proto_free(&fw->info->base);
         fw->info = dr__agent_clone(fi);
         dr_err err;
-        if (fw->checkpoint && dr__ckpt_framework(a, fw, &err) != DR_OK)
+        if (fw->checkpoint && dr__agent_ckpt_framework(a, fw, &err) != DR_OK)
             DR_WARN(a->env, "agent: %s", err.msg);
         break;
     }
@@ -532,9 +532,9 @@ static void dispatch(dr_agent *a, const Dromos__Internal__AgentEvent *ev)
         DR_WARN(a->env, "agent: the master removed this agent: %s",
                 ev->shutdown != NULL && ev->shutdown->message != NULL ? ev->shutdown->message
                                                                        : "(no reason)");
-        for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-            for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
-                dr__executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
+        for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+            for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+                dr__agent_executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
                                       "the agent was removed by the master");
         dr__agent_fail(a, "removed by the master");
         break;
@@ -636,21 +636,21 @@ static void register_send(dr_agent *a)
     reg.boot_id = a->boot_id;
     reg.version = (char *)(a->opts.version != NULL ? a->opts.version : "0.1.0");
     size_t fw_count = a->framework_count, ex_count = 0, task_count = 0;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
         ex_count += fw->executor_count;
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
             task_count += ex->task_count;
     }
     reg.frameworks = dr_alloc_array(fw_count + 1, sizeof *reg.frameworks);
     reg.executors = dr_alloc_array(ex_count + 1, sizeof *reg.executors);
     reg.tasks = dr_alloc_array(task_count + 1, sizeof *reg.tasks);
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
         reg.frameworks[reg.n_frameworks++] = fw->info;
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
             if (ex->state == DR__EX_TERMINATED)
                 continue;
             reg.executors[reg.n_executors++] = ex->info;
-            for (dr__task *t = ex->tasks; t != NULL; t = t->next)
+            for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
                 reg.tasks[reg.n_tasks++] = task_view(a, t);
         }
     }
@@ -713,8 +713,8 @@ static void recovery_timeout_fire(dr_env *env, void *ctx)
     (void)env;
     dr_agent *a = ctx;
     a->recovery_timer = 0;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
             if (!ex->recovered || ex->state != DR__EX_LAUNCHED)
                 continue;
             DR_WARN(a->env, "agent: executor '%s' of framework '%s' did not re-subscribe: "
@@ -724,7 +724,7 @@ static void recovery_timeout_fire(dr_env *env, void *ctx)
             snprintf(ex->term_message, sizeof ex->term_message,
                      "executor did not re-register within %.1fs after the agent restarted",
                      (double)a->opts.executor_reregistration_timeout_ns / 1e9);
-            dr__executor_kill(a, ex);
+            dr__agent_executor_kill(a, ex);
         }
     }
     recovery_done(a);
@@ -746,8 +746,8 @@ void dr__agent_recovery_check(dr_agent *a)
 {
     if (a->state != DR__AGENT_RECOVERING)
         return;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
             if (ex->recovered && ex->state == DR__EX_LAUNCHED)
                 return;
     recovery_done(a);
@@ -757,8 +757,8 @@ void dr__agent_recovery_check(dr_agent *a)
 static void recover_executors(dr_agent *a, bool rebooted)
 {
     bool waiting = false;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
-        for (dr__executor *ex = fw->executors, *next; ex != NULL; ex = next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors, *next; ex != NULL; ex = next) {
             next = ex->next;
             DR_ASSERT(ex->recovered);
             dr_err err;
@@ -770,11 +770,11 @@ static void recover_executors(dr_agent *a, bool rebooted)
                 if (rebooted)
                     ex->term_state = MESOS__TASK_STATE__TASK_LOST;
                 ex->pid = 0;
-                dr__executor_exited(a, ex);
+                dr__agent_executor_exited(a, ex);
                 continue;
             }
             dr_code rc = a->launcher.ops->recover(a->launcher.self, a->env, ex->pid,
-                                                  dr__executor_exit_cb, ex, &err);
+                                                  dr__agent_executor_exit_cb, ex, &err);
             if (rc != DR_OK) {
                 DR_INFO(a->env, "agent: executor '%s' (pid %" PRId64 ") is gone: %s", ex->id,
                         ex->pid, err.msg);
@@ -782,7 +782,7 @@ static void recover_executors(dr_agent *a, bool rebooted)
                 snprintf(ex->term_message, sizeof ex->term_message,
                          "executor terminated while the agent was down");
                 ex->pid = 0;
-                dr__executor_exited(a, ex);
+                dr__agent_executor_exited(a, ex);
                 continue;
             }
             if (a->opts.recover == DR_AGENT_RECOVER_CLEANUP || !fw->checkpoint) {
@@ -790,7 +790,7 @@ static void recover_executors(dr_agent *a, bool rebooted)
                 snprintf(ex->term_message, sizeof ex->term_message, "%s",
                          fw->checkpoint ? "killed at recovery (--recover=cleanup)"
                                         : "killed at recovery: the framework does not checkpoint");
-                dr__executor_kill(a, ex);
+                dr__agent_executor_kill(a, ex);
                 continue;
             }
             waiting = true;
@@ -869,8 +869,8 @@ static void opts_copy(dr_agent *a, const dr_agent_opts *opts)
 static void free_all(dr_agent *a)
 {
     while (a->frameworks != NULL)
-        dr__framework_free(a, a->frameworks);
-    dr__gc_free(a);
+        dr__agent_framework_free(a, a->frameworks);
+    dr__agent_gc_free(a);
     if (a->reg_call != NULL)
         dr_http_call_cancel(a->reg_call);
     dr_http_client_destroy(a->master);
@@ -956,7 +956,7 @@ dr_code dr_agent_create(dr_env *env, const dr_agent_opts *opts, dr_agent **out, 
         rc = detect_resources(a, &host, err);
     bool rebooted = false;
     if (rc == DR_OK)
-        rc = dr__ckpt_recover(a, &rebooted, err);
+        rc = dr__agent_ckpt_recover(a, &rebooted, err);
     if (rc == DR_OK) {
         dr_http_server_opts sopts = {.host = a->opts.ip, .port = opts->port};
         static const char *const prefixes[] = {"/slave(1)", "/agent"};
@@ -965,9 +965,9 @@ dr_code dr_agent_create(dr_env *env, const dr_agent_opts *opts, dr_agent **out, 
         rc = dr_http_server_create(env, &sopts, &a->server, err);
     }
     if (rc == DR_OK)
-        rc = dr__executor_api_route(a, err);
+        rc = dr__agent_executor_api_route(a, err);
     if (rc == DR_OK)
-        rc = dr__operator_route(a, err);
+        rc = dr__agent_operator_route(a, err);
     if (rc == DR_OK)
         rc = dr_http_client_create(env, a->master_host, a->master_port, NULL, &a->master, err);
     if (rc == DR_OK) {
@@ -976,8 +976,8 @@ dr_code dr_agent_create(dr_env *env, const dr_agent_opts *opts, dr_agent **out, 
             rc = parse_attributes(a->info, opts->attributes, err);
     }
     if (rc == DR_OK) {
-        char *boot = dr__meta_path(a, "boot_id");
-        rc = dr__ckpt_write_text(a, boot, a->boot_id, err);
+        char *boot = dr__agent_meta_path(a, "boot_id");
+        rc = dr__agent_ckpt_write_text(a, boot, a->boot_id, err);
         dr_free(boot);
     }
     if (rc != DR_OK) {
@@ -993,7 +993,7 @@ dr_code dr_agent_create(dr_env *env, const dr_agent_opts *opts, dr_agent **out, 
                 rebooted ? " after a reboot" : "");
     }
     recover_executors(a, rebooted);
-    dr__gc_start(a);
+    dr__agent_gc_start(a);
     *out = a;
     return DR_OK;
 }
@@ -1021,14 +1021,14 @@ void dr_agent_shutdown(dr_agent *a, dr_agent_done_fn *done, void *ctx)
     if (a->reg_call != NULL)
         dr_http_call_cancel(a->reg_call);
     a->reg_call = NULL;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
             if (!fw->checkpoint && ex->state != DR__EX_TERMINATED)
-                dr__executor_kill(a, ex); /* cannot be recovered: do not leave it behind */
-            dr__executor_close_stream(a, ex);
+                dr__agent_executor_kill(a, ex); /* cannot be recovered: do not leave it behind */
+            dr__agent_executor_close_stream(a, ex);
         }
     }
-    dr__sum_stop_timers(a);
+    dr__agent_sum_stop_timers(a);
     dr_env_timer_add(a->env, 0, shutdown_done_fire, a);
 }
 
@@ -1044,11 +1044,11 @@ void dr_agent_get_info(const dr_agent *a, dr_agent_info *out)
     dr_strlcpy(out->agent_id, a->agent_id, sizeof out->agent_id);
     out->registration_count = a->counters.registrations;
     out->framework_count = a->framework_count;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
             if (ex->state != DR__EX_TERMINATED)
                 out->executor_count++;
-            for (dr__task *t = ex->tasks; t != NULL; t = t->next) {
+            for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
                 out->task_count++;
                 if (t->state == MESOS__TASK_STATE__TASK_RUNNING)
                     out->tasks_running++;
@@ -1071,8 +1071,8 @@ void dr_agent_get_info(const dr_agent *a, dr_agent_info *out)
 bool dr_agent_task_state(const dr_agent *a, const char *framework_id, const char *task_id,
                          int *state_out)
 {
-    dr__framework *fw = dr__framework_find(a, framework_id);
-    dr__task *t = fw != NULL ? dr__task_find(fw, task_id) : NULL;
+    dr__agent_framework *fw = dr__agent_framework_find(a, framework_id);
+    dr__agent_task *t = fw != NULL ? dr__agent_task_find(fw, task_id) : NULL;
     if (t == NULL)
         return false;
     *state_out = (int)t->state;
@@ -1082,8 +1082,8 @@ bool dr_agent_task_state(const dr_agent *a, const char *framework_id, const char
 const char *dr_agent_sandbox(const dr_agent *a, const char *framework_id,
                              const char *executor_id)
 {
-    dr__framework *fw = dr__framework_find(a, framework_id);
-    dr__executor *ex = fw != NULL ? dr__executor_find(fw, executor_id) : NULL;
+    dr__agent_framework *fw = dr__agent_framework_find(a, framework_id);
+    dr__agent_executor *ex = fw != NULL ? dr__agent_executor_find(fw, executor_id) : NULL;
     return ex != NULL ? ex->sandbox : "";
 }
 

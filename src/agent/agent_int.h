@@ -30,21 +30,21 @@
 #define DR_AGENT_UUID_SIZE_MAX 64u
 #define DR_AGENT_READ_FILE_SIZE_MAX (16u * 1024 * 1024)
 
-typedef struct dr__framework dr__framework;
-typedef struct dr__executor dr__executor;
-typedef struct dr__task dr__task;
+typedef struct dr__agent_framework dr__agent_framework;
+typedef struct dr__agent_executor dr__agent_executor;
+typedef struct dr__agent_task dr__agent_task;
 
 /* A pending status update in a task's stream. */
-typedef struct dr__update {
-    struct dr__update *next;
+typedef struct dr__agent_update {
+    struct dr__agent_update *next;
     Mesos__TaskStatus *status; /* owned; uuid set */
-} dr__update;
+} dr__agent_update;
 
 /* A task from RUN_TASK (or recovered) until its terminal update is
  * acknowledged by the framework. */
-struct dr__task {
-    dr__task *prev, *next; /* in executor->tasks */
-    dr__executor *ex;
+struct dr__agent_task {
+    dr__agent_task *prev, *next; /* in executor->tasks */
+    dr__agent_executor *ex;
     char *id;
     Mesos__TaskInfo *info;       /* owned */
     Mesos__TaskState state;      /* latest state received (STAGING at first) */
@@ -52,7 +52,7 @@ struct dr__task {
     bool launched;               /* sent to the executor (LAUNCH or LAUNCH_GROUP) */
     uint64_t group;              /* nonzero: member of task group <group> (launched together) */
     /* status update stream */
-    dr__update *head, *tail;     /* pending, oldest first */
+    dr__agent_update *head, *tail;     /* pending, oldest first */
     size_t pending_count;
     bool head_sent;
     uint64_t backoff_ns;
@@ -60,31 +60,31 @@ struct dr__task {
     dr_buf seen_uuids;           /* (1-byte size, bytes)* of every update taken */
 };
 
-typedef enum dr__executor_state {
+typedef enum dr__agent_executor_state {
     DR__EX_FETCHING = 1, /* the fetcher runs */
     DR__EX_LAUNCHED,     /* its process runs; not subscribed yet */
     DR__EX_RUNNING,      /* subscribed */
     DR__EX_TERMINATING,  /* shutdown asked */
     DR__EX_TERMINATED,   /* process gone; waits for its tasks' acks */
-} dr__executor_state;
+} dr__agent_executor_state;
 
-struct dr__executor {
-    dr__executor *prev, *next; /* in framework->executors */
+struct dr__agent_executor {
+    dr__agent_executor *prev, *next; /* in framework->executors */
     dr_agent *agent;
-    dr__framework *fw;
+    dr__agent_framework *fw;
     char *id;
     Mesos__ExecutorInfo *info; /* owned, framework_id set */
     bool generated;            /* the command executor for a TaskInfo.command */
     char container_id[40];
     char *sandbox;             /* owned; <work>/slaves/<a>/frameworks/<f>/executors/<e>/runs/<c> */
     char *meta_run;            /* owned; the meta/ twin of the run directory */
-    dr__executor_state state;
+    dr__agent_executor_state state;
     dr_pid pid;                /* 0: none */
     dr_pid fetch_pid;
     bool recovered;            /* found at recovery, waiting to re-subscribe */
     dr_http_response *stream;  /* the SUBSCRIBE answer; NULL: not connected */
     dr_http_codec codec;
-    dr__task *tasks, *tasks_tail;
+    dr__agent_task *tasks, *tasks_tail;
     uint32_t task_count;
     dr_timer_id reg_timer;     /* registration or re-registration timeout */
     dr_timer_id kill_timer;    /* shutdown grace period */
@@ -96,12 +96,12 @@ struct dr__executor {
     dr_resources resources;    /* executor's own + its live tasks' */
 };
 
-struct dr__framework {
-    dr__framework *prev, *next;
+struct dr__agent_framework {
+    dr__agent_framework *prev, *next;
     char *id;
     Mesos__FrameworkInfo *info; /* owned, id set */
     bool checkpoint;
-    dr__executor *executors, *executors_tail;
+    dr__agent_executor *executors, *executors_tail;
     uint32_t executor_count;
 };
 
@@ -114,20 +114,20 @@ typedef enum dr__agent_state {
 } dr__agent_state;
 
 /* A sandbox waiting for garbage collection. */
-typedef struct dr__gc_entry {
-    struct dr__gc_entry *next;
+typedef struct dr__agent_gc_entry {
+    struct dr__agent_gc_entry *next;
     char *sandbox;  /* owned */
     char *meta_run; /* owned; may be NULL */
     uint64_t since_ns;
-} dr__gc_entry;
+} dr__agent_gc_entry;
 
-typedef struct dr__counters {
+typedef struct dr__agent_counters {
     uint64_t tasks_finished, tasks_failed, tasks_killed, tasks_lost, tasks_gone, tasks_error;
     uint64_t updates_valid, updates_invalid, updates_sent, updates_acked;
     uint64_t messages_valid, messages_invalid;
     uint64_t executors_launched, executors_terminated, launch_errors;
     uint64_t registrations, gc_removed, recovery_errors, ckpt_skipped;
-} dr__counters;
+} dr__agent_counters;
 
 struct dr_agent {
     dr_env *env;
@@ -173,11 +173,11 @@ struct dr_agent {
     dr_timer_id heartbeat_timer; /* HEARTBEAT events to executors */     /* frees terminated executors and empty frameworks */
     double disk_usage;          /* last measured, 0..1 */
 
-    dr__framework *frameworks, *frameworks_tail;
+    dr__agent_framework *frameworks, *frameworks_tail;
     uint32_t framework_count;
-    dr__gc_entry *gc_head, *gc_tail;
+    dr__agent_gc_entry *gc_head, *gc_tail;
 
-    dr__counters counters;
+    dr__agent_counters counters;
     int busy;          /* inside a callback that may end in destroy */
     bool shutting_down;
     dr_agent_done_fn *done_fn;
@@ -197,73 +197,73 @@ void dr__agent_recovery_check(dr_agent *a); /* a recovered executor re-subscribe
 
 /* ---- tasks.c ---------------------------------------------------------------------- */
 
-dr__framework *dr__framework_find(const dr_agent *a, const char *id);
-dr__framework *dr__framework_add(dr_agent *a, const Mesos__FrameworkInfo *info);
-dr__executor *dr__executor_find(const dr__framework *fw, const char *id);
-dr__task *dr__task_find(const dr__framework *fw, const char *task_id);
-dr__executor *dr__executor_new(dr_agent *a, dr__framework *fw, const Mesos__ExecutorInfo *info,
+dr__agent_framework *dr__agent_framework_find(const dr_agent *a, const char *id);
+dr__agent_framework *dr__agent_framework_add(dr_agent *a, const Mesos__FrameworkInfo *info);
+dr__agent_executor *dr__agent_executor_find(const dr__agent_framework *fw, const char *id);
+dr__agent_task *dr__agent_task_find(const dr__agent_framework *fw, const char *task_id);
+dr__agent_executor *dr__agent_executor_new(dr_agent *a, dr__agent_framework *fw, const Mesos__ExecutorInfo *info,
                                bool generated, const char *container_id);
-dr__task *dr__task_new(dr__executor *ex, const Mesos__TaskInfo *info);
-void dr__executor_free(dr_agent *a, dr__executor *ex);
-void dr__task_remove(dr_agent *a, dr__task *t); /* unlinks and frees */
-void dr__framework_free(dr_agent *a, dr__framework *fw);
+dr__agent_task *dr__agent_task_new(dr__agent_executor *ex, const Mesos__TaskInfo *info);
+void dr__agent_executor_free(dr_agent *a, dr__agent_executor *ex);
+void dr__agent_task_remove(dr_agent *a, dr__agent_task *t); /* unlinks and frees */
+void dr__agent_framework_free(dr_agent *a, dr__agent_framework *fw);
 
-void dr__run_task(dr_agent *a, const Dromos__Internal__AgentEvent__RunTask *rt, bool group);
-void dr__kill_task(dr_agent *a, const Dromos__Internal__AgentEvent__KillTask *kt);
-void dr__shutdown_framework(dr_agent *a, const char *framework_id);
-void dr__executor_shutdown(dr_agent *a, dr__executor *ex, Mesos__TaskStatus__Reason reason,
+void dr__agent_run_task(dr_agent *a, const Dromos__Internal__AgentEvent__RunTask *rt, bool group);
+void dr__agent_kill_task(dr_agent *a, const Dromos__Internal__AgentEvent__KillTask *kt);
+void dr__agent_shutdown_framework(dr_agent *a, const char *framework_id);
+void dr__agent_executor_shutdown(dr_agent *a, dr__agent_executor *ex, Mesos__TaskStatus__Reason reason,
                            const char *message);
-void dr__executor_kill(dr_agent *a, dr__executor *ex); /* SIGKILL the tree now */
-void dr__executor_exited(dr_agent *a, dr__executor *ex);
-dr_exit_fn dr__executor_exit_cb; /* ctx: the dr__executor */
+void dr__agent_executor_kill(dr_agent *a, dr__agent_executor *ex); /* SIGKILL the tree now */
+void dr__agent_executor_exited(dr_agent *a, dr__agent_executor *ex);
+dr_exit_fn dr__agent_executor_exit_cb; /* ctx: the dr__agent_executor */
 /* Generates and takes an agent-sourced update (uuid set) for task. */
-void dr__task_fail(dr_agent *a, dr__task *t, Mesos__TaskState state,
+void dr__agent_task_fail(dr_agent *a, dr__agent_task *t, Mesos__TaskState state,
                    Mesos__TaskStatus__Reason reason, const char *message);
 /* Sends queued tasks to a subscribed executor. */
-void dr__executor_flush(dr_agent *a, dr__executor *ex);
-bool dr__state_terminal(Mesos__TaskState s);
+void dr__agent_executor_flush(dr_agent *a, dr__agent_executor *ex);
+bool dr__agent_state_terminal(Mesos__TaskState s);
 
 /* Status update manager. take: a new update for t (status borrowed; its uuid
  * set). Duplicates (uuid seen) return DR_OK with *duplicate. Checkpoints
  * first when the framework checkpoints; on a disk error nothing changes. */
-dr_code dr__sum_take(dr_agent *a, dr__task *t, const Mesos__TaskStatus *status, bool *duplicate,
+dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStatus *status, bool *duplicate,
                      dr_err *err) DR_MUST_USE;
-void dr__sum_ack(dr_agent *a, const char *framework_id, const char *task_id,
+void dr__agent_sum_ack(dr_agent *a, const char *framework_id, const char *task_id,
                  const ProtobufCBinaryData *uuid);
-void dr__sum_resend_all(dr_agent *a); /* after (re-)registration */
-void dr__sum_stop_timers(dr_agent *a);
+void dr__agent_sum_resend_all(dr_agent *a); /* after (re-)registration */
+void dr__agent_sum_stop_timers(dr_agent *a);
 
-void dr__reap_soon(dr_agent *a);
-void dr__gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run);
-void dr__gc_start(dr_agent *a);
-void dr__gc_free(dr_agent *a);
-void dr__resources_used(const dr_agent *a, dr_resources *out);
+void dr__agent_reap_soon(dr_agent *a);
+void dr__agent_gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run);
+void dr__agent_gc_start(dr_agent *a);
+void dr__agent_gc_free(dr_agent *a);
+void dr__agent_resources_used(const dr_agent *a, dr_resources *out);
 
 /* ---- checkpoint.c ---------------------------------------------------------------- */
 
-char *dr__meta_path(const dr_agent *a, const char *fmt, ...) DR_PRINTF(2, 3); /* owned */
-dr_code dr__ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCMessage *msg,
+char *dr__agent_meta_path(const dr_agent *a, const char *fmt, ...) DR_PRINTF(2, 3); /* owned */
+dr_code dr__agent_ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCMessage *msg,
                            dr_err *err) DR_MUST_USE;
-dr_code dr__ckpt_write_text(dr_agent *a, const char *path, const char *text,
+dr_code dr__agent_ckpt_write_text(dr_agent *a, const char *path, const char *text,
                             dr_err *err) DR_MUST_USE;
 /* Replaces a symlink atomically (tmp link, rename). */
-dr_code dr__ckpt_symlink(dr_agent *a, const char *target, const char *link,
+dr_code dr__agent_ckpt_symlink(dr_agent *a, const char *target, const char *link,
                          dr_err *err) DR_MUST_USE;
-dr_code dr__ckpt_framework(dr_agent *a, dr__framework *fw, dr_err *err) DR_MUST_USE;
-dr_code dr__ckpt_executor(dr_agent *a, dr__executor *ex, dr_err *err) DR_MUST_USE;
-dr_code dr__ckpt_pid(dr_agent *a, dr__executor *ex, dr_err *err) DR_MUST_USE;
-dr_code dr__ckpt_task(dr_agent *a, dr__task *t, dr_err *err) DR_MUST_USE;
-dr_code dr__ckpt_append(dr_agent *a, dr__task *t, const dr_buf *record, dr_err *err) DR_MUST_USE;
+dr_code dr__agent_ckpt_framework(dr_agent *a, dr__agent_framework *fw, dr_err *err) DR_MUST_USE;
+dr_code dr__agent_ckpt_executor(dr_agent *a, dr__agent_executor *ex, dr_err *err) DR_MUST_USE;
+dr_code dr__agent_ckpt_pid(dr_agent *a, dr__agent_executor *ex, dr_err *err) DR_MUST_USE;
+dr_code dr__agent_ckpt_task(dr_agent *a, dr__agent_task *t, dr_err *err) DR_MUST_USE;
+dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *record, dr_err *err) DR_MUST_USE;
 /* Recovers meta/ into the model (frameworks, executors, tasks, streams).
  * *rebooted: the boot id changed. */
-dr_code dr__ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err) DR_MUST_USE;
+dr_code dr__agent_ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err) DR_MUST_USE;
 
 /* ---- executor_api.c / operator.c ---------------------------------------------------- */
 
-dr_code dr__executor_api_route(dr_agent *a, dr_err *err) DR_MUST_USE;
-void dr__executor_send(dr_agent *a, dr__executor *ex, const Mesos__Executor__Event *ev);
-void dr__executor_close_stream(dr_agent *a, dr__executor *ex);
-dr_code dr__operator_route(dr_agent *a, dr_err *err) DR_MUST_USE;
-void dr__metrics_json(const dr_agent *a, dr_buf *out);
+dr_code dr__agent_executor_api_route(dr_agent *a, dr_err *err) DR_MUST_USE;
+void dr__agent_executor_send(dr_agent *a, dr__agent_executor *ex, const Mesos__Executor__Event *ev);
+void dr__agent_executor_close_stream(dr_agent *a, dr__agent_executor *ex);
+dr_code dr__agent_operator_route(dr_agent *a, dr_err *err) DR_MUST_USE;
+void dr__agent_metrics_json(const dr_agent *a, dr_buf *out);
 
 #endif /* DR_AGENT_INT_H */

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *dr__meta_path(const dr_agent *a, const char *fmt, ...)
+char *dr__agent_meta_path(const dr_agent *a, const char *fmt, ...)
 {
     dr_buf buf;
     dr_buf_init(&buf);
@@ -86,7 +86,7 @@ static dr_code write_framed(dr_agent *a, const char *path, const void *payload, 
     return DR_OK;
 }
 
-dr_code dr__ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCMessage *msg,
+dr_code dr__agent_ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCMessage *msg,
                            dr_err *err)
 {
     dr_buf payload;
@@ -98,12 +98,12 @@ dr_code dr__ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCMessage
     return rc;
 }
 
-dr_code dr__ckpt_write_text(dr_agent *a, const char *path, const char *text, dr_err *err)
+dr_code dr__agent_ckpt_write_text(dr_agent *a, const char *path, const char *text, dr_err *err)
 {
     return write_framed(a, path, text, strlen(text), err);
 }
 
-dr_code dr__ckpt_symlink(dr_agent *a, const char *target, const char *link, dr_err *err)
+dr_code dr__agent_ckpt_symlink(dr_agent *a, const char *target, const char *link, dr_err *err)
 {
     char *dir = dr_strdup(link);
     *strrchr(dir, '/') = '\0';
@@ -124,54 +124,54 @@ dr_code dr__ckpt_symlink(dr_agent *a, const char *target, const char *link, dr_e
     return DR_OK;
 }
 
-static char *fw_dir(const dr_agent *a, const dr__framework *fw)
+static char *fw_dir(const dr_agent *a, const dr__agent_framework *fw)
 {
-    return dr__meta_path(a, "slaves/%s/frameworks/%s", a->agent_id, fw->id);
+    return dr__agent_meta_path(a, "slaves/%s/frameworks/%s", a->agent_id, fw->id);
 }
 
-dr_code dr__ckpt_framework(dr_agent *a, dr__framework *fw, dr_err *err)
+dr_code dr__agent_ckpt_framework(dr_agent *a, dr__agent_framework *fw, dr_err *err)
 {
-    char *path = dr__meta_path(a, "slaves/%s/frameworks/%s/framework.info", a->agent_id, fw->id);
-    dr_code rc = dr__ckpt_write_msg(a, path, &fw->info->base, err);
+    char *path = dr__agent_meta_path(a, "slaves/%s/frameworks/%s/framework.info", a->agent_id, fw->id);
+    dr_code rc = dr__agent_ckpt_write_msg(a, path, &fw->info->base, err);
     dr_free(path);
     return rc;
 }
 
-dr_code dr__ckpt_executor(dr_agent *a, dr__executor *ex, dr_err *err)
+dr_code dr__agent_ckpt_executor(dr_agent *a, dr__agent_executor *ex, dr_err *err)
 {
     char *dir = fw_dir(a, ex->fw);
     char *path = dr_sprintf("%s/executors/%s/executor.info", dir, ex->id);
     char *latest = dr_sprintf("%s/executors/%s/runs/latest", dir, ex->id);
-    dr_code rc = dr__ckpt_write_msg(a, path, &ex->info->base, err);
+    dr_code rc = dr__agent_ckpt_write_msg(a, path, &ex->info->base, err);
     if (rc == DR_OK)
         rc = mkdir_durable(a, ex->meta_run, err);
     if (rc == DR_OK)
-        rc = dr__ckpt_symlink(a, ex->container_id, latest, err);
+        rc = dr__agent_ckpt_symlink(a, ex->container_id, latest, err);
     dr_free(latest);
     dr_free(path);
     dr_free(dir);
     return rc;
 }
 
-dr_code dr__ckpt_pid(dr_agent *a, dr__executor *ex, dr_err *err)
+dr_code dr__agent_ckpt_pid(dr_agent *a, dr__agent_executor *ex, dr_err *err)
 {
     char *path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
     char text[32];
     snprintf(text, sizeof text, "%" PRId64, ex->pid);
-    dr_code rc = dr__ckpt_write_text(a, path, text, err);
+    dr_code rc = dr__agent_ckpt_write_text(a, path, text, err);
     dr_free(path);
     return rc;
 }
 
-dr_code dr__ckpt_task(dr_agent *a, dr__task *t, dr_err *err)
+dr_code dr__agent_ckpt_task(dr_agent *a, dr__agent_task *t, dr_err *err)
 {
     char *path = dr_sprintf("%s/tasks/%s/task.info", t->ex->meta_run, t->id);
-    dr_code rc = dr__ckpt_write_msg(a, path, &t->info->base, err);
+    dr_code rc = dr__agent_ckpt_write_msg(a, path, &t->info->base, err);
     dr_free(path);
     return rc;
 }
 
-dr_code dr__ckpt_append(dr_agent *a, dr__task *t, const dr_buf *record, dr_err *err)
+dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *record, dr_err *err)
 {
     char *path = dr_sprintf("%s/tasks/%s/task.updates", t->ex->meta_run, t->id);
     dr_file *f = NULL;
@@ -266,7 +266,7 @@ static bool skip_name(const char *name)
     return strcmp(name, "latest") == 0 || (n > 4 && strcmp(name + n - 4, ".tmp") == 0);
 }
 
-static bool uuid_seen(const dr__task *t, const uint8_t *uuid, size_t size)
+static bool uuid_seen(const dr__agent_task *t, const uint8_t *uuid, size_t size)
 {
     for (size_t at = 0; at < t->seen_uuids.size; at += 1 + t->seen_uuids.data[at]) {
         size_t n = t->seen_uuids.data[at];
@@ -278,14 +278,14 @@ static bool uuid_seen(const dr__task *t, const uint8_t *uuid, size_t size)
 
 typedef struct replay_ctx {
     dr_agent *a;
-    dr__task *t;
+    dr__agent_task *t;
     dr_err why;
 } replay_ctx;
 
 static bool replay_fn(const uint8_t *payload, size_t size, uint64_t offset, void *ctx)
 {
     replay_ctx *rc = ctx;
-    dr__task *t = rc->t;
+    dr__agent_task *t = rc->t;
     int type = 0;
     Mesos__TaskStatus *st = NULL;
     const uint8_t *uuid = NULL;
@@ -302,7 +302,7 @@ static bool replay_fn(const uint8_t *payload, size_t size, uint64_t offset, void
         uint8_t n = (uint8_t)st->uuid.len;
         dr_buf_append(&t->seen_uuids, &n, 1);
         dr_buf_append(&t->seen_uuids, st->uuid.data, n);
-        dr__update *u = dr_alloc(sizeof *u);
+        dr__agent_update *u = dr_alloc(sizeof *u);
         u->status = st;
         if (t->tail != NULL)
             t->tail->next = u;
@@ -317,7 +317,7 @@ static bool replay_fn(const uint8_t *payload, size_t size, uint64_t offset, void
         return true;
     }
     /* an acknowledgement ends the head if it matches (else it is stale) */
-    dr__update *h = t->head;
+    dr__agent_update *h = t->head;
     if (h != NULL && h->status->uuid.len == uuid_size &&
         memcmp(h->status->uuid.data, uuid, uuid_size) == 0) {
         t->head = h->next;
@@ -331,7 +331,7 @@ static bool replay_fn(const uint8_t *payload, size_t size, uint64_t offset, void
 }
 
 /* Replays task.updates into t's stream; a torn tail is cut off. */
-static dr_code recover_updates(dr_agent *a, dr__task *t, const char *path, dr_err *err)
+static dr_code recover_updates(dr_agent *a, dr__agent_task *t, const char *path, dr_err *err)
 {
     uint8_t *data = NULL;
     size_t size = 0;
@@ -374,7 +374,7 @@ static dr_code recover_updates(dr_agent *a, dr__task *t, const char *path, dr_er
     return DR_OK;
 }
 
-static dr_code recover_run(dr_agent *a, dr__executor *ex, dr_err *err)
+static dr_code recover_run(dr_agent *a, dr__agent_executor *ex, dr_err *err)
 {
     bool skip = false;
     char text[32];
@@ -414,7 +414,7 @@ static dr_code recover_run(dr_agent *a, dr__executor *ex, dr_err *err)
             continue;
         Mesos__TaskInfo *ti = (Mesos__TaskInfo *)msg;
         if (strcmp(ti->task_id->value, list.names[i]) != 0 ||
-            dr__task_find(ex->fw, ti->task_id->value) != NULL) {
+            dr__agent_task_find(ex->fw, ti->task_id->value) != NULL) {
             dr_err why;
             dr_err_set(&why, DR_ECORRUPT, "task id '%s' does not match its directory",
                        ti->task_id->value);
@@ -424,7 +424,7 @@ static dr_code recover_run(dr_agent *a, dr__executor *ex, dr_err *err)
             dr_proto_free(msg);
             continue;
         }
-        dr__task *t = dr__task_new(ex, ti);
+        dr__agent_task *t = dr__agent_task_new(ex, ti);
         t->launched = true; /* the executor has it, or will say it lacks it */
         dr_proto_free(msg);
         char *up_path = dr_sprintf("%s/%s/task.updates", tasks_dir, list.names[i]);
@@ -436,15 +436,15 @@ static dr_code recover_run(dr_agent *a, dr__executor *ex, dr_err *err)
     if (rc != DR_OK)
         return rc;
     /* tasks whose terminal update was acknowledged are done */
-    for (dr__task *t = ex->tasks, *next; t != NULL; t = next) {
+    for (dr__agent_task *t = ex->tasks, *next; t != NULL; t = next) {
         next = t->next;
-        if (t->pending_count == 0 && dr__state_terminal(t->state))
-            dr__task_remove(a, t);
+        if (t->pending_count == 0 && dr__agent_state_terminal(t->state))
+            dr__agent_task_remove(a, t);
     }
     return DR_OK;
 }
 
-static dr_code recover_executors(dr_agent *a, dr__framework *fw, const char *fwdir, dr_err *err)
+static dr_code recover_executors(dr_agent *a, dr__agent_framework *fw, const char *fwdir, dr_err *err)
 {
     char *exdir = dr_sprintf("%s/executors", fwdir);
     dr_dir_list list = {0};
@@ -488,14 +488,14 @@ static dr_code recover_executors(dr_agent *a, dr__framework *fw, const char *fwd
                 char *sandbox = dr_sprintf("%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
                                            a->opts.work_dir, a->agent_id, fw->id, list.names[i],
                                            runs_list.names[r]);
-                dr__gc_schedule(a, sandbox, meta_run);
+                dr__agent_gc_schedule(a, sandbox, meta_run);
                 dr_free(sandbox);
                 dr_free(meta_run);
             }
             dr_dir_list_free(&runs_list);
         }
-        if (have_run && dr__executor_find(fw, info->executor_id->value) == NULL) {
-            dr__executor *ex = dr__executor_new(a, fw, info, false, container);
+        if (have_run && dr__agent_executor_find(fw, info->executor_id->value) == NULL) {
+            dr__agent_executor *ex = dr__agent_executor_new(a, fw, info, false, container);
             ex->generated = info->name != NULL && strncmp(info->name, "Command Executor", 16) == 0;
             ex->state = DR__EX_LAUNCHED;
             ex->recovered = true;
@@ -510,12 +510,12 @@ static dr_code recover_executors(dr_agent *a, dr__framework *fw, const char *fwd
     return rc;
 }
 
-dr_code dr__ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
+dr_code dr__agent_ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
 {
     *rebooted = false;
     bool skip = false;
     char old_boot[64];
-    char *boot_path = dr__meta_path(a, "boot_id");
+    char *boot_path = dr__agent_meta_path(a, "boot_id");
     dr_code rc = read_text(a, boot_path, old_boot, sizeof old_boot, &skip, err);
     dr_free(boot_path);
     if (rc == DR_OK && !skip)
@@ -525,7 +525,7 @@ dr_code dr__ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
     else if (rc != DR_OK)
         return rc;
 
-    char *latest = dr__meta_path(a, "slaves/latest");
+    char *latest = dr__agent_meta_path(a, "slaves/latest");
     char id[DR_AGENT_ID_SIZE_MAX];
     dr_err lerr;
     rc = dr_env_readlink(a->env, latest, id, sizeof id, &lerr);
@@ -533,7 +533,7 @@ dr_code dr__ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
     if (rc != DR_OK || !dr__agent_id_valid(id))
         return DR_OK; /* a fresh agent */
 
-    char *info_path = dr__meta_path(a, "slaves/%s/slave.info", id);
+    char *info_path = dr__agent_meta_path(a, "slaves/%s/slave.info", id);
     ProtobufCMessage *msg = NULL;
     rc = read_msg(a, info_path, &mesos__agent_info__descriptor, &msg, &skip, err);
     dr_free(info_path);
@@ -548,7 +548,7 @@ dr_code dr__ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
     dr_proto_free(msg); /* the id is what matters; the info is rebuilt from flags */
     dr_strlcpy(a->agent_id, id, sizeof a->agent_id);
 
-    char *fws = dr__meta_path(a, "slaves/%s/frameworks", id);
+    char *fws = dr__agent_meta_path(a, "slaves/%s/frameworks", id);
     dr_dir_list list = {0};
     rc = dr_env_list_dir(a->env, fws, &list, err);
     if (rc == DR_ENOENT) {
@@ -568,8 +568,8 @@ dr_code dr__ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
         } else if (rc == DR_OK && !skip) {
             Mesos__FrameworkInfo *fi = (Mesos__FrameworkInfo *)msg;
             if (fi->id != NULL && strcmp(fi->id->value, list.names[i]) == 0 &&
-                dr__framework_find(a, fi->id->value) == NULL) {
-                dr__framework *fw = dr__framework_add(a, fi);
+                dr__agent_framework_find(a, fi->id->value) == NULL) {
+                dr__agent_framework *fw = dr__agent_framework_add(a, fi);
                 rc = recover_executors(a, fw, fwdir, err);
             }
             dr_proto_free(msg);

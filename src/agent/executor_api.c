@@ -16,7 +16,7 @@
 static void stream_gone(dr_env *env, dr_http_response *res, void *ctx)
 {
     (void)env;
-    dr__executor *ex = ctx;
+    dr__agent_executor *ex = ctx;
     if (ex->stream != res)
         return;
     dr_http_response_stream_end(res);
@@ -25,7 +25,7 @@ static void stream_gone(dr_env *env, dr_http_response *res, void *ctx)
             ex->fw->id);
 }
 
-void dr__executor_close_stream(dr_agent *a, dr__executor *ex)
+void dr__agent_executor_close_stream(dr_agent *a, dr__agent_executor *ex)
 {
     (void)a;
     if (ex->stream == NULL)
@@ -35,7 +35,7 @@ void dr__executor_close_stream(dr_agent *a, dr__executor *ex)
     dr_http_response_stream_end(res);
 }
 
-void dr__executor_send(dr_agent *a, dr__executor *ex, const Mesos__Executor__Event *ev)
+void dr__agent_executor_send(dr_agent *a, dr__agent_executor *ex, const Mesos__Executor__Event *ev)
 {
     if (ex->stream == NULL)
         return;
@@ -49,11 +49,11 @@ void dr__executor_send(dr_agent *a, dr__executor *ex, const Mesos__Executor__Eve
     dr_buf_deinit(&buf);
     if (rc != DR_OK) {
         DR_WARN(a->env, "agent: event to executor '%s': %s", ex->id, err.msg);
-        dr__executor_close_stream(a, ex);
+        dr__agent_executor_close_stream(a, ex);
     }
 }
 
-static void send_acknowledged(dr_agent *a, dr__executor *ex, const Mesos__TaskStatus *st)
+static void send_acknowledged(dr_agent *a, dr__agent_executor *ex, const Mesos__TaskStatus *st)
 {
     Mesos__Executor__Event ev = MESOS__EXECUTOR__EVENT__INIT;
     Mesos__Executor__Event__Acknowledged ack = MESOS__EXECUTOR__EVENT__ACKNOWLEDGED__INIT;
@@ -62,11 +62,11 @@ static void send_acknowledged(dr_agent *a, dr__executor *ex, const Mesos__TaskSt
     ack.task_id = st->task_id;
     ack.uuid = st->uuid;
     ev.acknowledged = &ack;
-    dr__executor_send(a, ex, &ev);
+    dr__agent_executor_send(a, ex, &ev);
 }
 
 /* Takes one UPDATE. Returns an HTTP status (202 or an error with text). */
-static int take_update(dr_agent *a, dr__executor *ex, const Mesos__TaskStatus *in, char *why,
+static int take_update(dr_agent *a, dr__agent_executor *ex, const Mesos__TaskStatus *in, char *why,
                        size_t why_size)
 {
     if (!in->has_uuid || in->uuid.len == 0) {
@@ -78,7 +78,7 @@ static int take_update(dr_agent *a, dr__executor *ex, const Mesos__TaskStatus *i
                  in->task_id->value);
         return 400;
     }
-    dr__task *t = dr__task_find(ex->fw, in->task_id->value);
+    dr__agent_task *t = dr__agent_task_find(ex->fw, in->task_id->value);
     if (t == NULL || t->ex != ex) {
         snprintf(why, why_size, "task '%s' is not a task of executor '%s'", in->task_id->value,
                  ex->id);
@@ -100,7 +100,7 @@ static int take_update(dr_agent *a, dr__executor *ex, const Mesos__TaskStatus *i
     }
     bool dup = false;
     dr_err err;
-    dr_code rc = dr__sum_take(a, t, st, &dup, &err);
+    dr_code rc = dr__agent_sum_take(a, t, st, &dup, &err);
     int status = 202;
     if (rc == DR_EINVAL || rc == DR_ETOOBIG) {
         snprintf(why, why_size, "%s", err.msg);
@@ -117,11 +117,11 @@ static int take_update(dr_agent *a, dr__executor *ex, const Mesos__TaskStatus *i
     return status;
 }
 
-static void subscribe(dr_agent *a, dr__executor *ex, const Mesos__Executor__Call__Subscribe *sub,
+static void subscribe(dr_agent *a, dr__agent_executor *ex, const Mesos__Executor__Call__Subscribe *sub,
                       const dr_http_negotiation *n, dr_http_response *res)
 {
     if (ex->stream != NULL)
-        dr__executor_close_stream(a, ex); /* a newer connection wins */
+        dr__agent_executor_close_stream(a, ex); /* a newer connection wins */
     dr_http_negotiation_stream_start(n, res, 200);
     ex->stream = res;
     ex->codec = n->response_codec;
@@ -140,12 +140,12 @@ static void subscribe(dr_agent *a, dr__executor *ex, const Mesos__Executor__Call
     for (size_t i = 0; sub != NULL && i < sub->n_unacknowledged_tasks; i++) {
         const Mesos__TaskInfo *ti = sub->unacknowledged_tasks[i];
         if (ti->task_id == NULL || !dr__agent_id_valid(ti->task_id->value) ||
-            dr__task_find(ex->fw, ti->task_id->value) != NULL)
+            dr__agent_task_find(ex->fw, ti->task_id->value) != NULL)
             continue;
-        dr__task *t = dr__task_new(ex, ti);
+        dr__agent_task *t = dr__agent_task_new(ex, ti);
         t->launched = true;
         dr_err err;
-        if (ex->fw->checkpoint && dr__ckpt_task(a, t, &err) != DR_OK)
+        if (ex->fw->checkpoint && dr__agent_ckpt_task(a, t, &err) != DR_OK)
             DR_WARN(a->env, "agent: %s", err.msg);
     }
     Mesos__Executor__Event ev = MESOS__EXECUTOR__EVENT__INIT;
@@ -159,7 +159,7 @@ static void subscribe(dr_agent *a, dr__executor *ex, const Mesos__Executor__Call
     s.agent_info = a->info;
     s.container_id = &cid;
     ev.subscribed = &s;
-    dr__executor_send(a, ex, &ev);
+    dr__agent_executor_send(a, ex, &ev);
     if (ex->stream == NULL)
         return;
     /* updates it sent that were never acknowledged: duplicates are dropped */
@@ -170,7 +170,7 @@ static void subscribe(dr_agent *a, dr__executor *ex, const Mesos__Executor__Call
             DR_INFO(a->env, "agent: executor '%s': unacknowledged update: %s", ex->id, why);
     }
     if (ex->state == DR__EX_RUNNING)
-        dr__executor_flush(a, ex);
+        dr__agent_executor_flush(a, ex);
     dr__agent_recovery_check(a);
 }
 
@@ -203,8 +203,8 @@ static void handle(dr_env *env, const dr_http_request *req, dr_http_response *re
         dr_http_response_error(res, 400, "Expecting 'type' to be present");
         goto out;
     }
-    dr__framework *fw = dr__framework_find(a, call->framework_id->value);
-    dr__executor *ex = fw != NULL ? dr__executor_find(fw, call->executor_id->value) : NULL;
+    dr__agent_framework *fw = dr__agent_framework_find(a, call->framework_id->value);
+    dr__agent_executor *ex = fw != NULL ? dr__agent_executor_find(fw, call->executor_id->value) : NULL;
     if (fw == NULL) {
         dr_http_response_error(res, 400, "Framework '%s' cannot be found",
                                call->framework_id->value);
@@ -282,13 +282,13 @@ static void heartbeat_fire(dr_env *env, void *ctx)
     Mesos__Executor__Event ev = MESOS__EXECUTOR__EVENT__INIT;
     ev.has_type = true;
     ev.type = MESOS__EXECUTOR__EVENT__TYPE__HEARTBEAT;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
-            dr__executor_send(a, ex, &ev);
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+            dr__agent_executor_send(a, ex, &ev);
     a->heartbeat_timer = dr_env_timer_add(env, EXECUTOR_HEARTBEAT_NS, heartbeat_fire, a);
 }
 
-dr_code dr__executor_api_route(dr_agent *a, dr_err *err)
+dr_code dr__agent_executor_api_route(dr_agent *a, dr_err *err)
 {
     a->heartbeat_timer = dr_env_timer_add(a->env, EXECUTOR_HEARTBEAT_NS, heartbeat_fire, a);
     return dr_http_server_route(a->server, "/api/v1/executor", false, handle, a, err);

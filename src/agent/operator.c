@@ -37,15 +37,15 @@ static size_t metrics_collect(const dr_agent *a, metric *out, size_t cap)
     } while (0)
     uint64_t staging = 0, starting = 0, running = 0, killing = 0;
     uint64_t ex_registering = 0, ex_running = 0, ex_terminating = 0;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
             if (ex->state == DR__EX_FETCHING || ex->state == DR__EX_LAUNCHED)
                 ex_registering++;
             else if (ex->state == DR__EX_RUNNING)
                 ex_running++;
             else if (ex->state == DR__EX_TERMINATING)
                 ex_terminating++;
-            for (dr__task *t = ex->tasks; t != NULL; t = t->next) {
+            for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
                 staging += t->state == MESOS__TASK_STATE__TASK_STAGING;
                 starting += t->state == MESOS__TASK_STATE__TASK_STARTING;
                 running += t->state == MESOS__TASK_STATE__TASK_RUNNING;
@@ -55,7 +55,7 @@ static size_t metrics_collect(const dr_agent *a, metric *out, size_t cap)
     }
     dr_resources used;
     dr_resources_init(&used);
-    dr__resources_used(a, &used);
+    dr__agent_resources_used(a, &used);
     static const char *const res_names[] = {"cpus", "mem", "disk", "gpus"};
     static const char *const total_names[] = {"slave/cpus_total", "slave/mem_total",
                                               "slave/disk_total", "slave/gpus_total"};
@@ -108,7 +108,7 @@ static size_t metrics_collect(const dr_agent *a, metric *out, size_t cap)
 
 #define METRIC_COUNT_MAX 64u
 
-void dr__metrics_json(const dr_agent *a, dr_buf *out)
+void dr__agent_metrics_json(const dr_agent *a, dr_buf *out)
 {
     metric m[METRIC_COUNT_MAX];
     size_t n = metrics_collect(a, m, METRIC_COUNT_MAX);
@@ -131,7 +131,7 @@ static void metrics_handle(dr_env *env, const dr_http_request *req, dr_http_resp
     (void)env, (void)req;
     dr_buf body;
     dr_buf_init(&body);
-    dr__metrics_json(ctx, &body);
+    dr__agent_metrics_json(ctx, &body);
     dr_http_response_send(res, 200, "application/json", body.data, body.size);
     dr_buf_deinit(&body);
 }
@@ -169,8 +169,8 @@ static int resolve_path(const dr_agent *a, const char *path, char **out, char *w
     const char *root = NULL;
     size_t prefix_size = 0;
     char virt[DR_PATH_SIZE_MAX];
-    for (dr__framework *fw = a->frameworks; fw != NULL && root == NULL; fw = fw->next) {
-        for (dr__executor *ex = fw->executors; ex != NULL && root == NULL; ex = ex->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL && root == NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL && root == NULL; ex = ex->next) {
             size_t n = strlen(ex->sandbox);
             if (strncmp(path, ex->sandbox, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
                 root = ex->sandbox;
@@ -186,7 +186,7 @@ static int resolve_path(const dr_agent *a, const char *path, char **out, char *w
             }
         }
     }
-    for (dr__gc_entry *e = a->gc_head; e != NULL && root == NULL; e = e->next) {
+    for (dr__agent_gc_entry *e = a->gc_head; e != NULL && root == NULL; e = e->next) {
         size_t n = strlen(e->sandbox);
         if (strncmp(path, e->sandbox, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
             root = e->sandbox;
@@ -397,7 +397,7 @@ out:
 
 /* ---- /api/v1 ------------------------------------------------------------------------------ */
 
-static Mesos__Task *task_of(const dr_agent *a, const dr__task *t)
+static Mesos__Task *task_of(const dr_agent *a, const dr__agent_task *t)
 {
     Mesos__Task *task = dr_alloc(sizeof *task);
     mesos__task__init(task);
@@ -426,17 +426,17 @@ static Mesos__Agent__Response__GetTasks *get_tasks(const dr_agent *a)
     Mesos__Agent__Response__GetTasks *gt = dr_alloc(sizeof *gt);
     mesos__agent__response__get_tasks__init(gt);
     size_t n = 0;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
             n += ex->task_count;
     gt->queued_tasks = dr_alloc_array(n + 1, sizeof(Mesos__Task *));
     gt->launched_tasks = dr_alloc_array(n + 1, sizeof(Mesos__Task *));
     gt->terminated_tasks = dr_alloc_array(n + 1, sizeof(Mesos__Task *));
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
-            for (dr__task *t = ex->tasks; t != NULL; t = t->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+            for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
                 Mesos__Task *task = task_of(a, t);
-                if (dr__state_terminal(t->state))
+                if (dr__agent_state_terminal(t->state))
                     gt->terminated_tasks[gt->n_terminated_tasks++] = task;
                 else if (!t->launched)
                     gt->queued_tasks[gt->n_queued_tasks++] = task;
@@ -451,7 +451,7 @@ static Mesos__Agent__Response__GetFrameworks *get_frameworks(const dr_agent *a)
     Mesos__Agent__Response__GetFrameworks *gf = dr_alloc(sizeof *gf);
     mesos__agent__response__get_frameworks__init(gf);
     gf->frameworks = dr_alloc_array(a->framework_count + 1, sizeof *gf->frameworks);
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
         Mesos__Agent__Response__GetFrameworks__Framework *f = dr_alloc(sizeof *f);
         mesos__agent__response__get_frameworks__framework__init(f);
         f->framework_info = dr__agent_clone(fw->info);
@@ -465,12 +465,12 @@ static Mesos__Agent__Response__GetExecutors *get_executors(const dr_agent *a)
     Mesos__Agent__Response__GetExecutors *ge = dr_alloc(sizeof *ge);
     mesos__agent__response__get_executors__init(ge);
     size_t n = 0;
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
         n += fw->executor_count;
     ge->executors = dr_alloc_array(n + 1, sizeof *ge->executors);
     ge->completed_executors = dr_alloc_array(n + 1, sizeof *ge->completed_executors);
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
             Mesos__Agent__Response__GetExecutors__Executor *e = dr_alloc(sizeof *e);
             mesos__agent__response__get_executors__executor__init(e);
             e->executor_info = dr__agent_clone(ex->info);
@@ -668,12 +668,12 @@ static void api_handle(dr_env *env, const dr_http_request *req, dr_http_response
         r->get_containers = dr_alloc(sizeof *r->get_containers);
         mesos__agent__response__get_containers__init(r->get_containers);
         size_t count = 0;
-        for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
             count += fw->executor_count;
         Mesos__Agent__Response__GetContainers *gc = r->get_containers;
         gc->containers = dr_alloc_array(count + 1, sizeof *gc->containers);
-        for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-            for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+        for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+            for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
                 if (ex->state == DR__EX_TERMINATED)
                     continue;
                 Mesos__Agent__Response__GetContainers__Container *c = dr_alloc(sizeof *c);
@@ -731,7 +731,7 @@ static void api_handle(dr_env *env, const dr_http_request *req, dr_http_response
     dr_arena_deinit(&arena);
 }
 
-dr_code dr__operator_route(dr_agent *a, dr_err *err)
+dr_code dr__agent_operator_route(dr_agent *a, dr_err *err)
 {
     dr_code rc = dr_http_server_route(a->server, "/api/v1", false, api_handle, a, err);
     if (rc == DR_OK)

@@ -23,10 +23,10 @@
 
 #include "src/proto/json.h"
 
-static void sum_send_head(dr_agent *a, dr__task *t);
-static void executor_launch(dr_agent *a, dr__executor *ex);
+static void sum_send_head(dr_agent *a, dr__agent_task *t);
+static void executor_launch(dr_agent *a, dr__agent_executor *ex);
 
-bool dr__state_terminal(Mesos__TaskState s)
+bool dr__agent_state_terminal(Mesos__TaskState s)
 {
     switch (s) {
     case MESOS__TASK_STATE__TASK_FINISHED:
@@ -45,19 +45,19 @@ bool dr__state_terminal(Mesos__TaskState s)
 
 /* ---- the model --------------------------------------------------------------------- */
 
-dr__framework *dr__framework_find(const dr_agent *a, const char *id)
+dr__agent_framework *dr__agent_framework_find(const dr_agent *a, const char *id)
 {
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
         if (strcmp(fw->id, id) == 0)
             return fw;
     return NULL;
 }
 
-dr__framework *dr__framework_add(dr_agent *a, const Mesos__FrameworkInfo *info)
+dr__agent_framework *dr__agent_framework_add(dr_agent *a, const Mesos__FrameworkInfo *info)
 {
     DR_ASSERT(info->id != NULL);
-    DR_ASSERT(dr__framework_find(a, info->id->value) == NULL);
-    dr__framework *fw = dr_alloc(sizeof *fw);
+    DR_ASSERT(dr__agent_framework_find(a, info->id->value) == NULL);
+    dr__agent_framework *fw = dr_alloc(sizeof *fw);
     fw->id = dr_strdup(info->id->value);
     fw->info = dr__agent_clone(info);
     fw->checkpoint = info->has_checkpoint && info->checkpoint;
@@ -71,28 +71,28 @@ dr__framework *dr__framework_add(dr_agent *a, const Mesos__FrameworkInfo *info)
     return fw;
 }
 
-dr__executor *dr__executor_find(const dr__framework *fw, const char *id)
+dr__agent_executor *dr__agent_executor_find(const dr__agent_framework *fw, const char *id)
 {
-    for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
+    for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
         if (strcmp(ex->id, id) == 0)
             return ex;
     return NULL;
 }
 
-dr__task *dr__task_find(const dr__framework *fw, const char *task_id)
+dr__agent_task *dr__agent_task_find(const dr__agent_framework *fw, const char *task_id)
 {
-    for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
-        for (dr__task *t = ex->tasks; t != NULL; t = t->next)
+    for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+        for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
             if (strcmp(t->id, task_id) == 0)
                 return t;
     return NULL;
 }
 
-dr__executor *dr__executor_new(dr_agent *a, dr__framework *fw, const Mesos__ExecutorInfo *info,
+dr__agent_executor *dr__agent_executor_new(dr_agent *a, dr__agent_framework *fw, const Mesos__ExecutorInfo *info,
                                bool generated, const char *container_id)
 {
-    DR_ASSERT(dr__executor_find(fw, info->executor_id->value) == NULL);
-    dr__executor *ex = dr_alloc(sizeof *ex);
+    DR_ASSERT(dr__agent_executor_find(fw, info->executor_id->value) == NULL);
+    dr__agent_executor *ex = dr_alloc(sizeof *ex);
     ex->agent = a;
     ex->fw = fw;
     ex->id = dr_strdup(info->executor_id->value);
@@ -103,7 +103,7 @@ dr__executor *dr__executor_new(dr_agent *a, dr__framework *fw, const Mesos__Exec
     dr_strlcpy(ex->container_id, container_id, sizeof ex->container_id);
     ex->sandbox = dr_sprintf("%s/slaves/%s/frameworks/%s/executors/%s/runs/%s", a->opts.work_dir,
                              a->agent_id, fw->id, ex->id, ex->container_id);
-    ex->meta_run = dr__meta_path(a, "slaves/%s/frameworks/%s/executors/%s/runs/%s", a->agent_id,
+    ex->meta_run = dr__agent_meta_path(a, "slaves/%s/frameworks/%s/executors/%s/runs/%s", a->agent_id,
                                  fw->id, ex->id, ex->container_id);
     ex->term_reason = MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED;
     ex->term_state = MESOS__TASK_STATE__TASK_FAILED;
@@ -120,9 +120,9 @@ dr__executor *dr__executor_new(dr_agent *a, dr__framework *fw, const Mesos__Exec
     return ex;
 }
 
-dr__task *dr__task_new(dr__executor *ex, const Mesos__TaskInfo *info)
+dr__agent_task *dr__agent_task_new(dr__agent_executor *ex, const Mesos__TaskInfo *info)
 {
-    dr__task *t = dr_alloc(sizeof *t);
+    dr__agent_task *t = dr_alloc(sizeof *t);
     t->ex = ex;
     t->id = dr_strdup(info->task_id->value);
     t->info = dr__agent_clone(info);
@@ -138,9 +138,9 @@ dr__task *dr__task_new(dr__executor *ex, const Mesos__TaskInfo *info)
     return t;
 }
 
-void dr__task_remove(dr_agent *a, dr__task *t)
+void dr__agent_task_remove(dr_agent *a, dr__agent_task *t)
 {
-    dr__executor *ex = t->ex;
+    dr__agent_executor *ex = t->ex;
     DR_ASSERT(ex->task_count > 0);
     if (t->retry_timer != 0)
         dr_env_timer_cancel(a->env, t->retry_timer);
@@ -154,7 +154,7 @@ void dr__task_remove(dr_agent *a, dr__task *t)
         ex->tasks_tail = t->prev;
     ex->task_count--;
     while (t->head != NULL) {
-        dr__update *u = t->head;
+        dr__agent_update *u = t->head;
         t->head = u->next;
         dr_proto_free(&u->status->base);
         dr_free(u);
@@ -167,12 +167,12 @@ void dr__task_remove(dr_agent *a, dr__task *t)
     dr_free(t);
 }
 
-void dr__executor_free(dr_agent *a, dr__executor *ex)
+void dr__agent_executor_free(dr_agent *a, dr__agent_executor *ex)
 {
-    dr__framework *fw = ex->fw;
+    dr__agent_framework *fw = ex->fw;
     while (ex->tasks != NULL)
-        dr__task_remove(a, ex->tasks);
-    dr__executor_close_stream(a, ex);
+        dr__agent_task_remove(a, ex->tasks);
+    dr__agent_executor_close_stream(a, ex);
     if (ex->reg_timer != 0)
         dr_env_timer_cancel(a->env, ex->reg_timer);
     if (ex->kill_timer != 0)
@@ -194,10 +194,10 @@ void dr__executor_free(dr_agent *a, dr__executor *ex)
     dr_free(ex);
 }
 
-void dr__framework_free(dr_agent *a, dr__framework *fw)
+void dr__agent_framework_free(dr_agent *a, dr__agent_framework *fw)
 {
     while (fw->executors != NULL)
-        dr__executor_free(a, fw->executors);
+        dr__agent_executor_free(a, fw->executors);
     if (fw->prev != NULL)
         fw->prev->next = fw->next;
     else
@@ -217,37 +217,37 @@ static void reap_fire(dr_env *env, void *ctx)
     (void)env;
     dr_agent *a = ctx;
     a->reap_timer = 0;
-    for (dr__framework *fw = a->frameworks, *fnext; fw != NULL; fw = fnext) {
+    for (dr__agent_framework *fw = a->frameworks, *fnext; fw != NULL; fw = fnext) {
         fnext = fw->next;
-        for (dr__executor *ex = fw->executors, *next; ex != NULL; ex = next) {
+        for (dr__agent_executor *ex = fw->executors, *next; ex != NULL; ex = next) {
             next = ex->next;
             if (ex->state != DR__EX_TERMINATED || ex->task_count > 0)
                 continue;
-            dr__gc_schedule(a, ex->sandbox, ex->meta_run);
-            dr__executor_free(a, ex);
+            dr__agent_gc_schedule(a, ex->sandbox, ex->meta_run);
+            dr__agent_executor_free(a, ex);
         }
         if (fw->executor_count == 0)
-            dr__framework_free(a, fw);
+            dr__agent_framework_free(a, fw);
     }
 }
 
-void dr__reap_soon(dr_agent *a)
+void dr__agent_reap_soon(dr_agent *a)
 {
     if (a->reap_timer == 0)
         a->reap_timer = dr_env_timer_add(a->env, 0, reap_fire, a);
 }
 
-void dr__resources_used(const dr_agent *a, dr_resources *out)
+void dr__agent_resources_used(const dr_agent *a, dr_resources *out)
 {
     dr_resources_clear(out);
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
             if (ex->state == DR__EX_TERMINATED)
                 continue;
             for (size_t i = 0; !ex->generated && i < ex->info->n_resources; i++)
                 dr_resources_add_one(out, ex->info->resources[i]);
-            for (dr__task *t = ex->tasks; t != NULL; t = t->next) {
-                if (dr__state_terminal(t->state))
+            for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
+                if (dr__agent_state_terminal(t->state))
                     continue;
                 for (size_t i = 0; i < t->info->n_resources; i++)
                     dr_resources_add_one(out, t->info->resources[i]);
@@ -293,16 +293,16 @@ static Mesos__TaskStatus *status_new(dr_agent *a, const char *task_id, const cha
     return st;
 }
 
-void dr__task_fail(dr_agent *a, dr__task *t, Mesos__TaskState state,
+void dr__agent_task_fail(dr_agent *a, dr__agent_task *t, Mesos__TaskState state,
                    Mesos__TaskStatus__Reason reason, const char *message)
 {
-    DR_ASSERT(dr__state_terminal(state));
-    if (dr__state_terminal(t->state))
+    DR_ASSERT(dr__agent_state_terminal(state));
+    if (dr__agent_state_terminal(t->state))
         return; /* already ended: its terminal update is in the stream */
     Mesos__TaskStatus *st = status_new(a, t->id, t->ex->id, state, reason, message);
     bool dup = false;
     dr_err err;
-    if (dr__sum_take(a, t, st, &dup, &err) != DR_OK)
+    if (dr__agent_sum_take(a, t, st, &dup, &err) != DR_OK)
         dr__agent_fail(a, "task '%s': %s", t->id, err.msg); /* the update cannot be kept */
     dr_proto_free(&st->base);
 }
@@ -390,7 +390,7 @@ static bool resources_fit(dr_agent *a, const Mesos__TaskInfo *const *tasks, size
     dr_resources used, want;
     dr_resources_init(&used);
     dr_resources_init(&want);
-    dr__resources_used(a, &used);
+    dr__agent_resources_used(a, &used);
     for (size_t i = 0; i < count; i++)
         for (size_t r = 0; r < tasks[i]->n_resources; r++)
             dr_resources_add_one(&want, tasks[i]->resources[r]);
@@ -413,7 +413,7 @@ static bool resources_fit(dr_agent *a, const Mesos__TaskInfo *const *tasks, size
     return fit;
 }
 
-void dr__run_task(dr_agent *a, const Dromos__Internal__AgentEvent__RunTask *rt, bool group)
+void dr__agent_run_task(dr_agent *a, const Dromos__Internal__AgentEvent__RunTask *rt, bool group)
 {
     const Mesos__FrameworkInfo *fi = rt->framework_info;
     if (fi->id == NULL || !dr__agent_id_valid(fi->id->value)) {
@@ -435,10 +435,10 @@ void dr__run_task(dr_agent *a, const Dromos__Internal__AgentEvent__RunTask *rt, 
         return;
     }
     const char *fid = fi->id->value;
-    dr__framework *fw = dr__framework_find(a, fid);
+    dr__agent_framework *fw = dr__agent_framework_find(a, fid);
     /* idempotence: a task the agent already has is ignored */
     for (size_t i = 0; fw != NULL && i < count; i++)
-        if (dr__task_find(fw, tasks[i]->task_id->value) != NULL) {
+        if (dr__agent_task_find(fw, tasks[i]->task_id->value) != NULL) {
             DR_DEBUG(a->env, "agent: task '%s' is already here", tasks[i]->task_id->value);
             return;
         }
@@ -464,7 +464,7 @@ void dr__run_task(dr_agent *a, const Dromos__Internal__AgentEvent__RunTask *rt, 
                            "executor id is not usable as a path component");
         return;
     }
-    dr__executor *ex = fw != NULL ? dr__executor_find(fw, exinfo->executor_id->value) : NULL;
+    dr__agent_executor *ex = fw != NULL ? dr__agent_executor_find(fw, exinfo->executor_id->value) : NULL;
     char why[200];
     const char *fail = NULL;
     if (ex != NULL && (ex->state == DR__EX_TERMINATING || ex->state == DR__EX_TERMINATED))
@@ -489,53 +489,53 @@ void dr__run_task(dr_agent *a, const Dromos__Internal__AgentEvent__RunTask *rt, 
 
     dr_err err;
     if (fw == NULL) {
-        fw = dr__framework_add(a, fi);
-        if (dr__ckpt_framework(a, fw, &err) != DR_OK)
+        fw = dr__agent_framework_add(a, fi);
+        if (dr__agent_ckpt_framework(a, fw, &err) != DR_OK)
             DR_WARN(a->env, "agent: %s", err.msg); /* its tasks fail below, with the executor */
     }
     bool new_executor = ex == NULL;
     if (new_executor) {
         char container[40];
         dr__agent_container_id(a, container);
-        ex = dr__executor_new(a, fw, exinfo, generated != NULL, container);
+        ex = dr__agent_executor_new(a, fw, exinfo, generated != NULL, container);
         ex->state = DR__EX_FETCHING; /* until executor_launch moves it on */
     }
     if (generated != NULL)
         dr_proto_free(&generated->base);
     uint64_t group_id = group ? ++ex->next_group : 0;
     for (size_t i = 0; i < count; i++) {
-        dr__task *t = dr__task_new(ex, tasks[i]);
+        dr__agent_task *t = dr__agent_task_new(ex, tasks[i]);
         t->group = group_id;
     }
     dr_code rc = DR_OK;
     if (new_executor)
-        rc = dr__ckpt_executor(a, ex, &err);
-    for (dr__task *t = ex->tasks; rc == DR_OK && fw->checkpoint && t != NULL; t = t->next)
+        rc = dr__agent_ckpt_executor(a, ex, &err);
+    for (dr__agent_task *t = ex->tasks; rc == DR_OK && fw->checkpoint && t != NULL; t = t->next)
         if (!t->launched && t->pending_count == 0)
-            rc = dr__ckpt_task(a, t, &err);
+            rc = dr__agent_ckpt_task(a, t, &err);
     if (rc != DR_OK) {
         DR_WARN(a->env, "agent: %s", err.msg);
-        for (dr__task *t = ex->tasks; t != NULL; t = t->next)
+        for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
             if (!t->launched)
-                dr__task_fail(a, t, MESOS__TASK_STATE__TASK_FAILED,
+                dr__agent_task_fail(a, t, MESOS__TASK_STATE__TASK_FAILED,
                               MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LAUNCH_FAILED,
                               "the agent could not checkpoint the task");
         if (new_executor) {
             ex->state = DR__EX_TERMINATED;
-            dr__reap_soon(a);
+            dr__agent_reap_soon(a);
         }
         return;
     }
     if (new_executor)
         executor_launch(a, ex);
     else if (ex->state == DR__EX_RUNNING)
-        dr__executor_flush(a, ex);
+        dr__agent_executor_flush(a, ex);
 }
 
-void dr__kill_task(dr_agent *a, const Dromos__Internal__AgentEvent__KillTask *kt)
+void dr__agent_kill_task(dr_agent *a, const Dromos__Internal__AgentEvent__KillTask *kt)
 {
-    dr__framework *fw = dr__framework_find(a, kt->framework_id->value);
-    dr__task *t = fw != NULL ? dr__task_find(fw, kt->task_id->value) : NULL;
+    dr__agent_framework *fw = dr__agent_framework_find(a, kt->framework_id->value);
+    dr__agent_task *t = fw != NULL ? dr__agent_task_find(fw, kt->task_id->value) : NULL;
     if (t == NULL) {
         send_orphan_update(a, kt->framework_id->value, kt->task_id->value,
                            MESOS__TASK_STATE__TASK_LOST,
@@ -543,18 +543,18 @@ void dr__kill_task(dr_agent *a, const Dromos__Internal__AgentEvent__KillTask *kt
                            "the agent does not know this task");
         return;
     }
-    if (dr__state_terminal(t->state))
+    if (dr__agent_state_terminal(t->state))
         return;
-    dr__executor *ex = t->ex;
+    dr__agent_executor *ex = t->ex;
     if (!t->launched) {
-        dr__task_fail(a, t, MESOS__TASK_STATE__TASK_KILLED,
+        dr__agent_task_fail(a, t, MESOS__TASK_STATE__TASK_KILLED,
                       MESOS__TASK_STATUS__REASON__REASON_TASK_KILLED_DURING_LAUNCH,
                       "killed before it was delivered to the executor");
         bool live = false;
-        for (dr__task *o = ex->tasks; o != NULL; o = o->next)
-            live = live || !dr__state_terminal(o->state);
+        for (dr__agent_task *o = ex->tasks; o != NULL; o = o->next)
+            live = live || !dr__agent_state_terminal(o->state);
         if (!live)
-            dr__executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED,
+            dr__agent_executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED,
                                   "no tasks left");
         return;
     }
@@ -569,47 +569,47 @@ void dr__kill_task(dr_agent *a, const Dromos__Internal__AgentEvent__KillTask *kt
     kill.task_id = t->info->task_id;
     kill.kill_policy = kt->kill_policy != NULL ? kt->kill_policy : t->info->kill_policy;
     ev.kill = &kill;
-    dr__executor_send(a, ex, &ev);
+    dr__agent_executor_send(a, ex, &ev);
 }
 
-void dr__shutdown_framework(dr_agent *a, const char *framework_id)
+void dr__agent_shutdown_framework(dr_agent *a, const char *framework_id)
 {
-    dr__framework *fw = dr__framework_find(a, framework_id);
+    dr__agent_framework *fw = dr__agent_framework_find(a, framework_id);
     if (fw == NULL)
         return;
-    for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
-        dr__executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_FRAMEWORK_REMOVED,
+    for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+        dr__agent_executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_FRAMEWORK_REMOVED,
                               "the framework was shut down");
 }
 
 static void kill_timer_fire(dr_env *env, void *ctx)
 {
     (void)env;
-    dr__executor *ex = ctx;
+    dr__agent_executor *ex = ctx;
     ex->kill_timer = 0;
     if (ex->state == DR__EX_TERMINATING)
-        dr__executor_kill(ex->agent, ex);
+        dr__agent_executor_kill(ex->agent, ex);
 }
 
-void dr__executor_shutdown(dr_agent *a, dr__executor *ex, Mesos__TaskStatus__Reason reason,
+void dr__agent_executor_shutdown(dr_agent *a, dr__agent_executor *ex, Mesos__TaskStatus__Reason reason,
                            const char *message)
 {
     if (ex->state == DR__EX_TERMINATING || ex->state == DR__EX_TERMINATED)
         return;
     ex->term_reason = reason;
     dr_strlcpy(ex->term_message, message, sizeof ex->term_message);
-    for (dr__task *t = ex->tasks; t != NULL; t = t->next)
+    for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
         if (!t->launched)
-            dr__task_fail(a, t, MESOS__TASK_STATE__TASK_KILLED, reason, message);
+            dr__agent_task_fail(a, t, MESOS__TASK_STATE__TASK_KILLED, reason, message);
     if (ex->stream == NULL) {
         ex->state = DR__EX_TERMINATING;
-        dr__executor_kill(a, ex);
+        dr__agent_executor_kill(a, ex);
         return;
     }
     Mesos__Executor__Event ev = MESOS__EXECUTOR__EVENT__INIT;
     ev.has_type = true;
     ev.type = MESOS__EXECUTOR__EVENT__TYPE__SHUTDOWN;
-    dr__executor_send(a, ex, &ev);
+    dr__agent_executor_send(a, ex, &ev);
     ex->state = DR__EX_TERMINATING;
     uint64_t grace_ns = a->opts.executor_shutdown_grace_period_ns;
     if (ex->info->shutdown_grace_period != NULL &&
@@ -618,7 +618,7 @@ void dr__executor_shutdown(dr_agent *a, dr__executor *ex, Mesos__TaskStatus__Rea
     ex->kill_timer = dr_env_timer_add(a->env, grace_ns, kill_timer_fire, ex);
 }
 
-void dr__executor_kill(dr_agent *a, dr__executor *ex)
+void dr__agent_executor_kill(dr_agent *a, dr__agent_executor *ex)
 {
     if (ex->state == DR__EX_TERMINATED)
         return;
@@ -639,11 +639,11 @@ void dr__executor_kill(dr_agent *a, dr__executor *ex)
     if (!signaled) {
         ex->pid = 0;
         ex->fetch_pid = 0;
-        dr__executor_exited(a, ex); /* nothing left to wait for */
+        dr__agent_executor_exited(a, ex); /* nothing left to wait for */
     }
 }
 
-void dr__executor_exited(dr_agent *a, dr__executor *ex)
+void dr__agent_executor_exited(dr_agent *a, dr__agent_executor *ex)
 {
     if (ex->state == DR__EX_TERMINATED)
         return;
@@ -655,24 +655,24 @@ void dr__executor_exited(dr_agent *a, dr__executor *ex)
     if (ex->kill_timer != 0)
         dr_env_timer_cancel(a->env, ex->kill_timer);
     ex->reg_timer = ex->kill_timer = 0;
-    dr__executor_close_stream(a, ex);
-    for (dr__task *t = ex->tasks; t != NULL; t = t->next) {
+    dr__agent_executor_close_stream(a, ex);
+    for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
         Mesos__TaskState state = ex->term_state;
         Mesos__TaskStatus__Reason reason = ex->term_reason;
         if (!t->launched && ex->term_reason == MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED)
             state = MESOS__TASK_STATE__TASK_FAILED;
-        dr__task_fail(a, t, state, reason, ex->term_message);
+        dr__agent_task_fail(a, t, state, reason, ex->term_message);
     }
     for (size_t i = 0; i < a->isolator_count; i++)
         a->isolators[i].ops->cleanup(a->isolators[i].self, a->env, ex->container_id);
-    dr__reap_soon(a);
+    dr__agent_reap_soon(a);
     dr__agent_recovery_check(a);
 }
 
-void dr__executor_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *ctx)
+void dr__agent_executor_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *ctx)
 {
     (void)env;
-    dr__executor *ex = ctx;
+    dr__agent_executor *ex = ctx;
     dr_agent *a = ex->agent;
     if (pid != ex->pid)
         return; /* a stale watch */
@@ -688,7 +688,7 @@ void dr__executor_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *
     }
     DR_INFO(a->env, "agent: executor '%s' of framework '%s' ended (%s)", ex->id, ex->fw->id,
             ex->term_message);
-    dr__executor_exited(a, ex);
+    dr__agent_executor_exited(a, ex);
 }
 
 /* ---- launching -------------------------------------------------------------------------- */
@@ -696,7 +696,7 @@ void dr__executor_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *
 static void reg_timeout_fire(dr_env *env, void *ctx)
 {
     (void)env;
-    dr__executor *ex = ctx;
+    dr__agent_executor *ex = ctx;
     ex->reg_timer = 0;
     if (ex->state != DR__EX_LAUNCHED)
         return;
@@ -706,10 +706,10 @@ static void reg_timeout_fire(dr_env *env, void *ctx)
              "Executor did not register within %.1fs",
              (double)a->opts.executor_registration_timeout_ns / 1e9);
     DR_WARN(a->env, "agent: executor '%s': %s", ex->id, ex->term_message);
-    dr__executor_kill(a, ex);
+    dr__agent_executor_kill(a, ex);
 }
 
-static void spec_build(dr_agent *a, dr__executor *ex, dr_container_spec *spec)
+static void spec_build(dr_agent *a, dr__agent_executor *ex, dr_container_spec *spec)
 {
     dr_container_spec_init(spec);
     spec->container_id = ex->container_id;
@@ -767,7 +767,7 @@ static void spec_build(dr_agent *a, dr__executor *ex, dr_container_spec *spec)
     dr_resources_init(&rs);
     for (size_t i = 0; i < ex->info->n_resources; i++)
         dr_resources_add_one(&rs, ex->info->resources[i]);
-    for (dr__task *t = ex->tasks; t != NULL; t = t->next)
+    for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
         for (size_t i = 0; i < t->info->n_resources; i++)
             dr_resources_add_one(&rs, t->info->resources[i]);
     spec->mem_limit_bytes = (uint64_t)(dr_resources_mem(&rs) * 1024 * 1024);
@@ -776,7 +776,7 @@ static void spec_build(dr_agent *a, dr__executor *ex, dr_container_spec *spec)
     spec->user = cmd->user;
 }
 
-static void launch_failed(dr_agent *a, dr__executor *ex, const char *message)
+static void launch_failed(dr_agent *a, dr__agent_executor *ex, const char *message)
 {
     a->counters.launch_errors++;
     ex->term_reason = MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LAUNCH_FAILED;
@@ -784,10 +784,10 @@ static void launch_failed(dr_agent *a, dr__executor *ex, const char *message)
     DR_WARN(a->env, "agent: executor '%s' of framework '%s': %s", ex->id, ex->fw->id, message);
     ex->pid = 0;
     ex->fetch_pid = 0;
-    dr__executor_exited(a, ex);
+    dr__agent_executor_exited(a, ex);
 }
 
-static void start_process(dr_agent *a, dr__executor *ex)
+static void start_process(dr_agent *a, dr__agent_executor *ex)
 {
     DR_ASSERT(ex->state == DR__EX_FETCHING);
     dr_container_spec spec;
@@ -797,7 +797,7 @@ static void start_process(dr_agent *a, dr__executor *ex)
     for (size_t i = 0; rc == DR_OK && i < a->isolator_count; i++)
         rc = a->isolators[i].ops->prepare(a->isolators[i].self, a->env, &spec, &err);
     if (rc == DR_OK)
-        rc = a->launcher.ops->launch(a->launcher.self, a->env, &spec, dr__executor_exit_cb, ex,
+        rc = a->launcher.ops->launch(a->launcher.self, a->env, &spec, dr__agent_executor_exit_cb, ex,
                                      &ex->pid, &err);
     dr_container_spec_deinit(&spec);
     if (rc != DR_OK) {
@@ -808,7 +808,7 @@ static void start_process(dr_agent *a, dr__executor *ex)
     }
     ex->state = DR__EX_LAUNCHED;
     a->counters.executors_launched++;
-    if (dr__ckpt_pid(a, ex, &err) != DR_OK)
+    if (dr__agent_ckpt_pid(a, ex, &err) != DR_OK)
         DR_WARN(a->env, "agent: %s (the executor cannot be recovered)", err.msg);
     ex->reg_timer = dr_env_timer_add(a->env, a->opts.executor_registration_timeout_ns,
                                      reg_timeout_fire, ex);
@@ -817,13 +817,13 @@ static void start_process(dr_agent *a, dr__executor *ex)
 static void fetch_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *ctx)
 {
     (void)env;
-    dr__executor *ex = ctx;
+    dr__agent_executor *ex = ctx;
     dr_agent *a = ex->agent;
     if (pid != ex->fetch_pid)
         return;
     ex->fetch_pid = 0;
     if (ex->state != DR__EX_FETCHING) {
-        dr__executor_exited(a, ex); /* killed while fetching */
+        dr__agent_executor_exited(a, ex); /* killed while fetching */
         return;
     }
     if (status.signaled || status.code != 0) {
@@ -836,7 +836,7 @@ static void fetch_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *
     start_process(a, ex);
 }
 
-static void executor_launch(dr_agent *a, dr__executor *ex)
+static void executor_launch(dr_agent *a, dr__agent_executor *ex)
 {
     DR_ASSERT(ex->state == DR__EX_FETCHING);
     dr_err err;
@@ -844,7 +844,7 @@ static void executor_launch(dr_agent *a, dr__executor *ex)
                                    a->opts.work_dir, a->agent_id, ex->fw->id, ex->id);
     dr_code rc = dr_env_mkdir_p(a->env, ex->sandbox, &err);
     if (rc == DR_OK)
-        rc = dr__ckpt_symlink(a, ex->container_id, runs_latest, &err);
+        rc = dr__agent_ckpt_symlink(a, ex->container_id, runs_latest, &err);
     dr_free(runs_latest);
     if (rc != DR_OK) {
         char msg[300];
@@ -903,11 +903,11 @@ static void executor_launch(dr_agent *a, dr__executor *ex)
     }
 }
 
-void dr__executor_flush(dr_agent *a, dr__executor *ex)
+void dr__agent_executor_flush(dr_agent *a, dr__agent_executor *ex)
 {
     DR_ASSERT(ex->state == DR__EX_RUNNING);
-    for (dr__task *t = ex->tasks; t != NULL;) {
-        if (t->launched || dr__state_terminal(t->state)) {
+    for (dr__agent_task *t = ex->tasks; t != NULL;) {
+        if (t->launched || dr__agent_state_terminal(t->state)) {
             t = t->next;
             continue;
         }
@@ -919,19 +919,19 @@ void dr__executor_flush(dr_agent *a, dr__executor *ex)
             launch.task = t->info;
             ev.launch = &launch;
             t->launched = true;
-            dr__executor_send(a, ex, &ev);
+            dr__agent_executor_send(a, ex, &ev);
             t = t->next;
             continue;
         }
         uint64_t group = t->group;
         size_t n = 0;
-        for (dr__task *g = t; g != NULL && g->group == group; g = g->next)
+        for (dr__agent_task *g = t; g != NULL && g->group == group; g = g->next)
             n++;
         Mesos__TaskInfo **infos = dr_alloc_array(n, sizeof *infos);
         n = 0;
-        dr__task *g = t;
+        dr__agent_task *g = t;
         for (; g != NULL && g->group == group; g = g->next) {
-            if (!dr__state_terminal(g->state))
+            if (!dr__agent_state_terminal(g->state))
                 infos[n++] = g->info;
             g->launched = true;
         }
@@ -943,7 +943,7 @@ void dr__executor_flush(dr_agent *a, dr__executor *ex)
         ev.type = MESOS__EXECUTOR__EVENT__TYPE__LAUNCH_GROUP;
         ev.launch_group = &lg;
         if (n > 0)
-            dr__executor_send(a, ex, &ev);
+            dr__agent_executor_send(a, ex, &ev);
         dr_free(infos);
         t = g;
     }
@@ -951,7 +951,7 @@ void dr__executor_flush(dr_agent *a, dr__executor *ex)
 
 /* ---- status update manager -------------------------------------------------------------- */
 
-static bool uuid_seen(const dr__task *t, const ProtobufCBinaryData *uuid)
+static bool uuid_seen(const dr__agent_task *t, const ProtobufCBinaryData *uuid)
 {
     for (size_t at = 0; at < t->seen_uuids.size; at += 1 + t->seen_uuids.data[at]) {
         size_t n = t->seen_uuids.data[at];
@@ -973,7 +973,7 @@ static void count_terminal(dr_agent *a, Mesos__TaskState s)
     }
 }
 
-dr_code dr__sum_take(dr_agent *a, dr__task *t, const Mesos__TaskStatus *status, bool *duplicate,
+dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStatus *status, bool *duplicate,
                      dr_err *err)
 {
     DR_ASSERT(status->has_uuid);
@@ -984,7 +984,7 @@ dr_code dr__sum_take(dr_agent *a, dr__task *t, const Mesos__TaskStatus *status, 
         *duplicate = true;
         return DR_OK;
     }
-    if (dr__state_terminal(t->state))
+    if (dr__agent_state_terminal(t->state))
         return dr_err_set(err, DR_EINVAL, "task '%s' is already in terminal state %s", t->id,
                           protobuf_c_enum_descriptor_get_value(&mesos__task_state__descriptor,
                                                                t->state)->name);
@@ -996,7 +996,7 @@ dr_code dr__sum_take(dr_agent *a, dr__task *t, const Mesos__TaskStatus *status, 
         dr_buf_init(&rec);
         dr_code rc = dr_ckpt_encode_update(status, &rec, err);
         if (rc == DR_OK)
-            rc = dr__ckpt_append(a, t, &rec, err);
+            rc = dr__agent_ckpt_append(a, t, &rec, err);
         dr_buf_deinit(&rec);
         if (rc != DR_OK)
             return rc;
@@ -1004,7 +1004,7 @@ dr_code dr__sum_take(dr_agent *a, dr__task *t, const Mesos__TaskStatus *status, 
     uint8_t n = (uint8_t)status->uuid.len;
     dr_buf_append(&t->seen_uuids, &n, 1);
     dr_buf_append(&t->seen_uuids, status->uuid.data, n);
-    dr__update *u = dr_alloc(sizeof *u);
+    dr__agent_update *u = dr_alloc(sizeof *u);
     u->status = dr__agent_clone(status);
     bool was_empty = t->head == NULL;
     if (t->tail != NULL)
@@ -1017,7 +1017,7 @@ dr_code dr__sum_take(dr_agent *a, dr__task *t, const Mesos__TaskStatus *status, 
     if (t->latest != NULL)
         dr_proto_free(&t->latest->base);
     t->latest = dr__agent_clone(status);
-    if (dr__state_terminal(status->state))
+    if (dr__agent_state_terminal(status->state))
         count_terminal(a, status->state);
     if (was_empty)
         sum_send_head(a, t);
@@ -1027,17 +1027,17 @@ dr_code dr__sum_take(dr_agent *a, dr__task *t, const Mesos__TaskStatus *status, 
 static void retry_fire(dr_env *env, void *ctx)
 {
     (void)env;
-    dr__task *t = ctx;
+    dr__agent_task *t = ctx;
     t->retry_timer = 0;
     if (t->head != NULL)
         sum_send_head(t->ex->agent, t);
 }
 
-static void sum_send_head(dr_agent *a, dr__task *t)
+static void sum_send_head(dr_agent *a, dr__agent_task *t)
 {
     DR_ASSERT(t->head != NULL);
     if (a->state != DR__AGENT_REGISTERED || a->shutting_down)
-        return; /* dr__sum_resend_all sends it after registration */
+        return; /* dr__agent_sum_resend_all sends it after registration */
     Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
     Dromos__Internal__AgentCall__StatusUpdate up = DROMOS__INTERNAL__AGENT_CALL__STATUS_UPDATE__INIT;
     call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__STATUS_UPDATE;
@@ -1057,11 +1057,11 @@ static void sum_send_head(dr_agent *a, dr__task *t)
     t->retry_timer = dr_env_timer_add(a->env, t->backoff_ns, retry_fire, t);
 }
 
-void dr__sum_ack(dr_agent *a, const char *framework_id, const char *task_id,
+void dr__agent_sum_ack(dr_agent *a, const char *framework_id, const char *task_id,
                  const ProtobufCBinaryData *uuid)
 {
-    dr__framework *fw = dr__framework_find(a, framework_id);
-    dr__task *t = fw != NULL ? dr__task_find(fw, task_id) : NULL;
+    dr__agent_framework *fw = dr__agent_framework_find(a, framework_id);
+    dr__agent_task *t = fw != NULL ? dr__agent_task_find(fw, task_id) : NULL;
     if (t == NULL || t->head == NULL || t->head->status->uuid.len != uuid->len ||
         memcmp(t->head->status->uuid.data, uuid->data, uuid->len) != 0) {
         DR_DEBUG(a->env, "agent: unexpected acknowledgement for task '%s' dropped", task_id);
@@ -1072,14 +1072,14 @@ void dr__sum_ack(dr_agent *a, const char *framework_id, const char *task_id,
         dr_buf_init(&rec);
         dr_ckpt_encode_ack(uuid->data, uuid->len, &rec);
         dr_err err;
-        dr_code rc = dr__ckpt_append(a, t, &rec, &err);
+        dr_code rc = dr__agent_ckpt_append(a, t, &rec, &err);
         dr_buf_deinit(&rec);
         if (rc != DR_OK) {
             DR_WARN(a->env, "agent: %s: the acknowledgement waits for a resend", err.msg);
             return;
         }
     }
-    dr__update *u = t->head;
+    dr__agent_update *u = t->head;
     t->head = u->next;
     if (t->head == NULL)
         t->tail = NULL;
@@ -1098,25 +1098,25 @@ void dr__sum_ack(dr_agent *a, const char *framework_id, const char *task_id,
         return;
     }
     DR_ASSERT(t->pending_count == 0);
-    if (dr__state_terminal(t->state)) {
-        dr__executor *ex = t->ex;
-        dr__task_remove(a, t);
+    if (dr__agent_state_terminal(t->state)) {
+        dr__agent_executor *ex = t->ex;
+        dr__agent_task_remove(a, t);
         bool live = false;
-        for (dr__task *o = ex->tasks; o != NULL; o = o->next)
-            live = live || !dr__state_terminal(o->state);
+        for (dr__agent_task *o = ex->tasks; o != NULL; o = o->next)
+            live = live || !dr__agent_state_terminal(o->state);
         /* a command executor whose task is done has nothing left to do */
         if (!live && ex->generated && ex->task_count == 0 && ex->state != DR__EX_TERMINATED)
-            dr__executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED,
+            dr__agent_executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED,
                                   "its task ended");
-        dr__reap_soon(a);
+        dr__agent_reap_soon(a);
     }
 }
 
-void dr__sum_resend_all(dr_agent *a)
+void dr__agent_sum_resend_all(dr_agent *a)
 {
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
-            for (dr__task *t = ex->tasks; t != NULL; t = t->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+            for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
                 if (t->head == NULL)
                     continue;
                 t->backoff_ns = 0;
@@ -1124,11 +1124,11 @@ void dr__sum_resend_all(dr_agent *a)
             }
 }
 
-void dr__sum_stop_timers(dr_agent *a)
+void dr__agent_sum_stop_timers(dr_agent *a)
 {
-    for (dr__framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__executor *ex = fw->executors; ex != NULL; ex = ex->next)
-            for (dr__task *t = ex->tasks; t != NULL; t = t->next) {
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+            for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
                 if (t->retry_timer != 0)
                     dr_env_timer_cancel(a->env, t->retry_timer);
                 t->retry_timer = 0;
@@ -1155,7 +1155,7 @@ static void gc_fire(dr_env *env, void *ctx)
     uint64_t now = dr_env_now(env);
     uint64_t max_age = gc_max_age_ns(a);
     while (a->gc_head != NULL && now - a->gc_head->since_ns >= max_age) {
-        dr__gc_entry *e = a->gc_head;
+        dr__agent_gc_entry *e = a->gc_head;
         a->gc_head = e->next;
         if (a->gc_head == NULL)
             a->gc_tail = NULL;
@@ -1186,9 +1186,9 @@ static void gc_arm(dr_agent *a)
     a->gc_timer = dr_env_timer_add(a->env, due > now ? due - now : 0, gc_fire, a);
 }
 
-void dr__gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run)
+void dr__agent_gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run)
 {
-    dr__gc_entry *e = dr_alloc(sizeof *e);
+    dr__agent_gc_entry *e = dr_alloc(sizeof *e);
     e->sandbox = dr_strdup(sandbox);
     e->meta_run = meta_run != NULL ? dr_strdup(meta_run) : NULL;
     e->since_ns = dr_env_now(a->env);
@@ -1215,15 +1215,15 @@ static void disk_fire(dr_env *env, void *ctx)
     a->disk_timer = dr_env_timer_add(env, a->opts.disk_watch_interval_ns, disk_fire, a);
 }
 
-void dr__gc_start(dr_agent *a)
+void dr__agent_gc_start(dr_agent *a)
 {
     a->disk_timer = dr_env_timer_add(a->env, 0, disk_fire, a);
 }
 
-void dr__gc_free(dr_agent *a)
+void dr__agent_gc_free(dr_agent *a)
 {
     while (a->gc_head != NULL) {
-        dr__gc_entry *e = a->gc_head;
+        dr__agent_gc_entry *e = a->gc_head;
         a->gc_head = e->next;
         dr_free(e->sandbox);
         dr_free(e->meta_run);

@@ -17,6 +17,7 @@ int dr_cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 extern const dr_cmd dr_cmd_sim;
 extern const dr_cmd dr_cmd_counter;
 extern const dr_cmd dr_cmd_test_agent;
+extern const dr_cmd dr_cmd_agent;
 extern const dr_cmd dr_cmd_master;
 
 #endif /* DR_DAEMON_CMDS_H */

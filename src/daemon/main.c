@@ -9,6 +9,7 @@ static const dr_cmd *const commands[] = {
     &dr_cmd_sim,
     &dr_cmd_counter,
     &dr_cmd_test_agent,
+    &dr_cmd_agent,
 #ifdef DR_HAVE_MASTER
     &dr_cmd_master,
 #endif
