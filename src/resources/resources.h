@@ -54,8 +54,8 @@ dr_code dr_resources_from_array(dr_resources *out, const Mesos__Resource *const 
 
 /* ---- parsing ------------------------------------------------------------------- */
 
-/* Parses an agent's --resources text into out (initialized; unchanged on
- * failure). Two forms, as Mesos accepts:
+/* Parses an agent's --resources text and adds it to out (initialized;
+ * unchanged on failure). Two forms, as Mesos accepts:
  *   text: "cpus:4;mem:2048;ports:[31000-32000,33000-33010];disk(role):100;
  *          zones:{a,b}" — entries split on ';', blanks around parts ignored;
  *          "name(role)" is a STATIC reservation for role ("name(*)" and
@@ -67,19 +67,22 @@ dr_code dr_resources_from_array(dr_resources *out, const Mesos__Resource *const 
  *   "resources 'cpus:x': value is not a number"
  *   "resources 'cpus': expected NAME:VALUE"
  *   "resources 'ports:[5-3]': range 5-3 has begin > end"
- *   "resources 'disk(-x):1': role '-x': Role component '-x' is invalid
- *    because it starts with a dash"
- * and for JSON "resources '[...]': <codec or validation error>". */
+ *   "resources 'disk(-x):1': Role component '-x' is invalid because it
+ *    starts with a dash"
+ * and for JSON "resources '[...]': [2]: <codec or validation error>" (the
+ * array index of the failing element). */
 dr_code dr_resources_parse(const char *text, dr_resources *out, dr_err *err) DR_MUST_USE;
 
 /* ---- validation ---------------------------------------------------------------- */
 
-/* Mesos's Resources::validate for one resource: a non-empty name; a scalar
- * finite and >= 0; ranges with begin <= end and no overlaps; a set without
- * duplicates; type TEXT refused; each reservation has a valid role other
- * than "*"; a DYNAMIC reservation follows... nothing more is checked.
- * Errors (DR_EINVAL) name the resource: "resource 'cpus': scalar value must
- * be finite and >= 0". */
+/* Mesos's Resources::validate for one resource: a non-empty name; exactly
+ * the value field of its type; a scalar finite, >= 0 and <= 9e15 (so sums
+ * of thousandths fit in int64); ranges with begin <= end and no overlaps; a
+ * set without duplicates; type TEXT refused; no pre-1.4 `role` or
+ * `reservation` (upgrade first); each reservation with a valid role other
+ * than "*", each refining (a subrole of) the one before. Errors (DR_EINVAL)
+ * name the resource: "resource 'cpus': scalar value must be finite and >= 0".
+ * err may be NULL. */
 dr_code dr_resource_validate(const Mesos__Resource *r, dr_err *err) DR_MUST_USE;
 
 /* Mesos's roles::validate: "*" is valid; otherwise no empty role, no leading

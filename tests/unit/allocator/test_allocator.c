@@ -538,6 +538,84 @@ static void test_errors(void **state)
     dr_allocator_destroy(a);
 }
 
+static void test_fair_sharing_excluded(void **state)
+{
+    DR_UNUSED(state);
+    for (int excluded = 0; excluded < 2; excluded++) {
+        const char *names[] = {"gpus"};
+        dr_allocator_opts opts = {
+            .min_allocatable_cpus = 0.01,
+            .min_allocatable_mem_mb = 32,
+            .allocation_interval_ns = S,
+            .fair_sharing_excluded_names = names,
+            .fair_sharing_excluded_count = excluded ? 1 : 0,
+        };
+        dr_allocator *a = dr_allocator_create(&opts);
+        add_agent(a, "a0", "cpus:10;mem:1000;gpus:1");
+        add_fw_caps(a, "f1", "*", DR_ALLOC_CAP_GPU_RESOURCES);
+        add_fw_caps(a, "f2", "*", DR_ALLOC_CAP_GPU_RESOURCES);
+        dr_err err = {0};
+        Mesos__Resource *cpu = dr_resource_new_scalar("cpus", NULL, 1);
+        Mesos__Resource *gpu = dr_resource_new_scalar("gpus", NULL, 1);
+        dr_alloc_use u1 = {.framework_id = "f1", .role = "*",
+                           .resources = (const Mesos__Resource *const *)&cpu,
+                           .resource_count = 1};
+        dr_alloc_use u2 = {.framework_id = "f2", .role = "*",
+                           .resources = (const Mesos__Resource *const *)&gpu,
+                           .resource_count = 1};
+        assert_int_equal(dr_allocator_add_use(a, "a0", &u1, &err), DR_OK);
+        assert_int_equal(dr_allocator_add_use(a, "a0", &u2, &err), DR_OK);
+        /* f2 holds the only GPU: a share of 1 unless gpus are left out. */
+        cycle_is(a, 0, excluded ? "f2@a0/*=cpus(*):9; mem(*):1000\n"
+                                : "f1@a0/*=cpus(*):9; mem(*):1000\n");
+        dr_resource_free(cpu);
+        dr_resource_free(gpu);
+        dr_allocator_destroy(a);
+    }
+}
+
+static void test_used_and_update(void **state)
+{
+    DR_UNUSED(state);
+    dr_allocator *a = make(S, false);
+    Mesos__Resource *c = dr_resource_new_scalar("cpus", NULL, 2);
+    Mesos__Resource *m = dr_resource_new_scalar("mem", NULL, 200);
+    const Mesos__Resource *half[] = {c, m};
+    /* The agent re-registers with a task of f1 before f1 subscribes. */
+    dr_alloc_use use = {.framework_id = "f1", .role = "r", .resources = half,
+                        .resource_count = 2};
+    dr_resources total;
+    dr_resources_init(&total);
+    dr_err err = {0};
+    assert_int_equal(dr_resources_parse("cpus:4;mem:400", &total, &err), DR_OK);
+    assert_int_equal(dr_allocator_add_agent(a, "a1", (const Mesos__Resource *const *)total.items,
+                                            total.count, &use, 1, &err),
+                     DR_OK);
+    dr_resources_deinit(&total);
+    add_fw(a, "f2", "r");
+    add_fw(a, "f1", "r");
+    /* f1 holds half already: the rest goes to f2. */
+    dr_alloc_grants g;
+    dr_allocator_allocate(a, 0, &g);
+    assert_int_equal(g.count, 1);
+    assert_string_equal(g.items[0].framework_id, "f2");
+    char *t = grant_text(&g.items[0]);
+    assert_string_equal(t, "cpus(*):2; mem(*):200");
+    dr_free(t);
+    /* f1 moves to role q while holding resources in r; then they end. */
+    const char *q[] = {"q"};
+    assert_int_equal(dr_allocator_update_framework(a, "f1", q, 1, 0, NULL, 0, &err), DR_OK);
+    dr_allocator_recover(a, "f1", "a1", "r", half, 2, 0, 0);
+    recover(a, &g.items[0], 0, 0);
+    dr_allocator_grants_free(&g);
+    /* Both roles at share 0: "q" before "r". */
+    cycle_is(a, 0, "f1@a1/q=cpus(*):4; mem(*):400\n");
+    dr_resource_free(c);
+    dr_resource_free(m);
+    dr_allocator_destroy(a);
+}
+
+
 /* ---- determinism and fairness ----------------------------------------------------------- */
 
 /* A scripted run: frameworks in weighted roles accept one task per offer
@@ -723,6 +801,8 @@ int main(void)
         cmocka_unit_test(test_gpus),
         cmocka_unit_test(test_ports_and_capabilities),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_fair_sharing_excluded),
+        cmocka_unit_test(test_used_and_update),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_fairness_property),
     };
