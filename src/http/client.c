@@ -58,6 +58,9 @@ struct dr_http_call {
     bool queued;
     bool finished; /* done fired or canceled: no more callbacks */
     int attempt_count;
+    bool body_streaming; /* chunked request body, written with dr_http_call_write */
+    bool body_ended;     /* dr_http_call_end_body was called */
+    dr_err pending_err;  /* for call_fail_later */
     uint64_t timeout_ns;
     dr_timer_id timer;
     dr_http_client_response resp;
@@ -219,19 +222,62 @@ static void call_finish(dr_http_call *call, const dr_err *err)
     }
 }
 
+static void format_err(const dr_http_call *call, dr_err *err, dr_code code, const char *fmt,
+                       va_list ap)
+{
+    err->code = code;
+    int n = snprintf(err->msg, sizeof err->msg, "%s:%u: %s: ", call->client->host,
+                     (unsigned)call->client->port, call->what);
+    if (n >= 0 && (size_t)n < sizeof err->msg)
+        vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+}
+
 static void call_fail(dr_http_call *call, dr_code code, const char *fmt, ...) DR_PRINTF(3, 4);
 
 static void call_fail(dr_http_call *call, dr_code code, const char *fmt, ...)
 {
-    dr_err err = {.code = code};
-    int n = snprintf(err.msg, sizeof err.msg, "%s:%u: %s: ", call->client->host,
-                     (unsigned)call->client->port, call->what);
+    dr_err err;
     va_list ap;
     va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < sizeof err.msg)
-        vsnprintf(err.msg + n, sizeof err.msg - (size_t)n, fmt, ap);
+    format_err(call, &err, code, fmt, ap);
     va_end(ap);
     call_finish(call, &err);
+}
+
+static void fail_fire(dr_env *env, void *ctx)
+{
+    DR_UNUSED(env);
+    dr_http_call *call = ctx;
+    dr_http_client *client = call->client;
+    DR_ASSERT(call->timer != 0);
+    call->timer = 0;
+    client_enter(client);
+    dr_err err = call->pending_err;
+    call_finish(call, &err);
+    client_kick(client);
+    client_leave(client);
+}
+
+/* Fails the call from the loop, not from inside the API call that found the
+ * fault (dr_http_client_send, dr_http_call_write): callbacks never run
+ * re-entrantly. The call leaves its queue and connection now. */
+static void call_fail_later(dr_http_call *call, dr_code code, const char *fmt, ...)
+    DR_PRINTF(3, 4);
+
+static void call_fail_later(dr_http_call *call, dr_code code, const char *fmt, ...)
+{
+    dr_http_client *client = call->client;
+    va_list ap;
+    va_start(ap, fmt);
+    format_err(call, &call->pending_err, code, fmt, ap);
+    va_end(ap);
+    if (call->queued)
+        queue_remove(client, call);
+    if (call->conn != NULL)
+        cconn_kill(call->conn, true);
+    if (call->timer != 0)
+        dr_env_timer_cancel(client->env, call->timer);
+    call->timer = dr_env_timer_add(client->env, 0, fail_fire, call);
 }
 
 /* ---- client ------------------------------------------------------------------------ */
@@ -353,11 +399,19 @@ dr_code dr_http_client_send(dr_http_client *client, const dr_http_client_request
         dr_buf_printf(w, "%s: %s\r\n", req->headers[i].name, req->headers[i].value);
     bool needs_length = req->body_size > 0 || strcmp(req->method, "POST") == 0 ||
                         strcmp(req->method, "PUT") == 0;
-    if (needs_length)
-        dr_buf_printf(w, "Content-Length: %zu\r\n", req->body_size);
-    dr_buf_append_str(w, "\r\n");
+    call->body_streaming = req->stream_body;
+    if (req->stream_body)
+        dr_buf_append_str(w, "Transfer-Encoding: chunked\r\n\r\n");
+    else if (needs_length)
+        dr_buf_printf(w, "Content-Length: %zu\r\n\r\n", req->body_size);
+    else
+        dr_buf_append_str(w, "\r\n");
+    if (req->body_size > 0 && req->stream_body)
+        dr_buf_printf(w, "%zx\r\n", req->body_size);
     if (req->body_size > 0)
         dr_buf_append(w, req->body, req->body_size);
+    if (req->body_size > 0 && req->stream_body)
+        dr_buf_append_str(w, "\r\n");
     /* Enqueue, then let the loop hand it a connection. */
     call->queued = true;
     if (client->queue_tail != NULL)
@@ -366,7 +420,9 @@ dr_code dr_http_client_send(dr_http_client *client, const dr_http_client_request
         client->queue_head = call;
     client->queue_tail = call;
     client->queued_count++;
-    call->timer = dr_env_timer_add(client->env, call->timeout_ns, timeout_fire, call);
+    /* A streaming body may take any time: its clock starts at end_body. */
+    if (!call->body_streaming)
+        call->timer = dr_env_timer_add(client->env, call->timeout_ns, timeout_fire, call);
     if (out != NULL)
         *out = call;
     client_enter(client);
@@ -408,9 +464,72 @@ static void cconn_start_call(cconn *conn)
     dr_code rc = dr_env_stream_write(conn->client->env, conn->stream, call->wire.data,
                                      call->wire.size, &err);
     if (rc != DR_OK) {
-        cconn_kill(conn, true);
-        call_fail(call, rc, "sending the request: %s", err.msg);
+        call_fail_later(call, rc, "sending the request: %s", err.msg);
+        return;
     }
+    if (call->body_streaming)
+        dr_buf_reset(&call->wire); /* sent; later chunks queue here (no retry for streams) */
+}
+
+/* Moves a streaming body's queued chunks to the connection, if it has one. */
+static void call_pump_body(dr_http_call *call)
+{
+    cconn *conn = call->conn;
+    if (!call->body_streaming || conn == NULL || conn->dead || conn->state != CC_BUSY ||
+        call->wire.size == 0)
+        return; /* (plain calls keep their wire for a retry: never resend it here) */
+    dr_err err;
+    dr_code rc = dr_env_stream_write(conn->client->env, conn->stream, call->wire.data,
+                                     call->wire.size, &err);
+    if (rc == DR_EAGAIN)
+        return; /* drained will call again */
+    if (rc != DR_OK) {
+        call_fail_later(call, rc, "sending the request body: %s", err.msg);
+        return;
+    }
+    dr_buf_reset(&call->wire);
+}
+
+dr_code dr_http_call_write(dr_http_call *call, const void *data, size_t size, dr_err *err)
+{
+    DR_ASSERT(call->body_streaming);
+    DR_ASSERT(!call->body_ended);
+    DR_ASSERT(data != NULL || size == 0);
+    dr_http_client *client = call->client;
+    if (call->finished)
+        return dr_err_set(err, DR_ECLOSED, "%s:%u: %s: the call is over", client->host,
+                          (unsigned)client->port, call->what);
+    if (size == 0)
+        return DR_OK; /* an empty chunk would end the body */
+    size_t queued = call->wire.size;
+    if (call->conn != NULL && call->conn->stream != NULL)
+        queued += dr_env_stream_queued(client->env, call->conn->stream);
+    if (queued + size > DR_HTTP_STREAM_QUEUE_SIZE_MAX)
+        return dr_err_set(err, DR_ETOOBIG, "%s:%u: %s: %zu request bytes not yet taken by the peer",
+                          client->host, (unsigned)client->port, call->what, queued);
+    dr_buf_printf(&call->wire, "%zx\r\n", size);
+    dr_buf_append(&call->wire, data, size);
+    dr_buf_append_str(&call->wire, "\r\n");
+    client_enter(client);
+    call_pump_body(call);
+    client_leave(client);
+    return DR_OK;
+}
+
+void dr_http_call_end_body(dr_http_call *call)
+{
+    DR_ASSERT(call->body_streaming);
+    DR_ASSERT(!call->body_ended);
+    call->body_ended = true;
+    if (call->finished)
+        return;
+    dr_http_client *client = call->client;
+    dr_buf_append_str(&call->wire, "0\r\n\r\n");
+    DR_ASSERT(call->timer == 0);
+    call->timer = dr_env_timer_add(client->env, call->timeout_ns, timeout_fire, call);
+    client_enter(client);
+    call_pump_body(call);
+    client_leave(client);
 }
 
 /* Hands waiting calls to idle connections, opening new ones under the bound. */
@@ -436,7 +555,7 @@ static void client_kick(dr_http_client *client)
                                         &conn->stream, &err);
             if (rc != DR_OK) {
                 cconn_free(conn);
-                call_fail(call, rc, "connecting: %s", err.msg);
+                call_fail_later(call, rc, "connecting: %s", err.msg);
                 continue;
             }
             conn->next = client->conns;
@@ -451,6 +570,7 @@ static void client_kick(dr_http_client *client)
         idle->call = call;
         call->conn = idle;
         cconn_start_call(idle);
+        call_pump_body(call);
     }
 }
 
@@ -659,7 +779,9 @@ static void cconn_after_parse(cconn *conn, size_t parsed, size_t size)
     }
     if (conn->message_done) {
         http_parser_pause(&conn->parser, 0);
-        bool reusable = conn->keep_alive && parsed == size;
+        /* A body still streaming when the answer came leaves the stream mid-request. */
+        bool reusable = conn->keep_alive && parsed == size &&
+                        (!call->body_streaming || (call->body_ended && call->wire.size == 0));
         const char *why = NULL;
         if (call->gzip && !gunzip_body(call, conn->client->body_size_max, &why)) {
             cconn_kill(conn, true);
@@ -697,7 +819,9 @@ static void cconn_connected(dr_env *env, dr_stream *stream, void *ctx)
         return;
     client_enter(client);
     if (conn->call != NULL) {
+        dr_http_call *call = conn->call;
         cconn_start_call(conn);
+        call_pump_body(call); /* no-op if start failed: the call has no connection */
     } else {
         conn->state = CC_IDLE; /* its call went away meanwhile */
         client_kick(client);
@@ -747,7 +871,7 @@ static void cconn_closed(dr_env *env, dr_stream *stream, const dr_err *why, void
     }
     if (!conn->dead) {
         bool retry = call != NULL && !call->finished && conn->reused && !got_bytes &&
-                     call->attempt_count < 2;
+                     call->attempt_count < 2 && !call->body_streaming;
         cconn_kill(conn, false);
         if (call != NULL && !call->finished) {
             if (retry) {
@@ -769,8 +893,22 @@ static void cconn_closed(dr_env *env, dr_stream *stream, const dr_err *why, void
     client_leave(client);
 }
 
+static void cconn_drained(dr_env *env, dr_stream *stream, void *ctx)
+{
+    DR_UNUSED(env);
+    DR_UNUSED(stream);
+    cconn *conn = ctx;
+    if (conn->dead || conn->call == NULL)
+        return;
+    dr_http_client *client = conn->client;
+    client_enter(client);
+    call_pump_body(conn->call);
+    client_leave(client);
+}
+
 static const dr_stream_cbs cconn_cbs = {
     .connected = cconn_connected,
+    .drained = cconn_drained,
     .data = cconn_data,
     .closed = cconn_closed,
 };

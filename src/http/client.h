@@ -42,6 +42,10 @@ typedef struct dr_http_client_request {
      * headers (the stream itself may last for ever). 0: the client's. */
     uint64_t timeout_ns;
     bool stream; /* hand the body to cbs->chunk as it arrives */
+    /* Send the request body chunked, piece by piece, with dr_http_call_write
+     * and dr_http_call_end_body (body above, if any, is the first piece). The
+     * call's timeout starts at end_body. Such a call is never retried. */
+    bool stream_body;
 } dr_http_client_request;
 
 typedef struct dr_http_client_response {
@@ -75,7 +79,8 @@ dr_code dr_http_client_create(dr_env *env, const char *host, uint16_t port,
 void dr_http_client_destroy(dr_http_client *client);
 
 /* Starts a call. cbs is kept (usually static const); *out (may be NULL) gets
- * a handle valid until done fires. Errors (no callback then): DR_EINVAL for a
+ * a handle valid until done fires. done never fires from inside this
+ * function, even for a connect that fails at once. Errors (no callback then): DR_EINVAL for a
  * bad method or target, DR_ETOOBIG when DR_HTTP_CLIENT_QUEUE_COUNT_MAX calls
  * wait already or the body is over DR_HTTP_BODY_SIZE_MAX. */
 dr_code dr_http_client_send(dr_http_client *client, const dr_http_client_request *req,
@@ -85,6 +90,17 @@ dr_code dr_http_client_send(dr_http_client *client, const dr_http_client_request
 /* Cancels a call: no callback fires for it any more; its connection, if the
  * answer was under way, is aborted. Allowed from inside its own callbacks. */
 void dr_http_call_cancel(dr_http_call *call);
+
+/* For calls sent with stream_body: queues one chunk of the request body
+ * (borrowed, copied) and sends it as soon as the call has a connection.
+ * Not after done fired (the handle is gone). Errors: DR_ECLOSED from inside
+ * the call's own callbacks once it is over; DR_ETOOBIG when more than
+ * DR_HTTP_STREAM_QUEUE_SIZE_MAX bytes wait for the peer (nothing queued).
+ * A fault sending it fails the call later, through done. */
+dr_code dr_http_call_write(dr_http_call *call, const void *data, size_t size,
+                           dr_err *err) DR_MUST_USE;
+/* Ends a streaming request body; the answer's timeout starts now. */
+void dr_http_call_end_body(dr_http_call *call);
 
 /* Connections open (idle or busy), and calls waiting, for tests. */
 size_t dr_http_client_conn_count(const dr_http_client *client);

@@ -88,6 +88,32 @@ static void big_handler(dr_env *env, const dr_http_request *req, dr_http_respons
     dr_http_response_send(res, 200, "application/json", body, sizeof body);
 }
 
+static size_t input_total;
+
+static void input_body(dr_env *env, dr_http_response *res, const uint8_t *data, size_t size,
+                       bool end, void *ctx)
+{
+    DR_UNUSED(env);
+    DR_UNUSED(ctx);
+    DR_UNUSED(data);
+    input_total += size;
+    if (end) {
+        char text[32];
+        int n = snprintf(text, sizeof text, "%zu bytes", input_total);
+        dr_http_response_send(res, 200, "text/plain", text, (size_t)n);
+    }
+}
+
+static void input_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
+                          void *ctx)
+{
+    DR_UNUSED(env);
+    DR_UNUSED(req);
+    DR_UNUSED(ctx);
+    input_total = 0;
+    dr_http_response_read_body(res, input_body, NULL);
+}
+
 static int setup(void **state)
 {
     fixture *f = dr_alloc(sizeof *f);
@@ -104,6 +130,9 @@ static int setup(void **state)
     assert_int_equal(dr_http_server_route(f->server, "/headers", false, headers_handler, f, &err),
                      DR_OK);
     assert_int_equal(dr_http_server_route(f->server, "/big", false, big_handler, f, &err), DR_OK);
+    assert_int_equal(dr_http_server_route_streaming(f->server, "/input", false, input_handler, f,
+                                                    &err),
+                     DR_OK);
     dr_http_client_opts copts = {.timeout_ns = 100 * DR_NS_PER_MS};
     assert_int_equal(dr_http_client_create(&f->me.env, "127.0.0.1", f->port, &copts, &f->client,
                                            &err),
@@ -514,6 +543,58 @@ static void test_cancel_queued(void **state)
     assert_false(r.done);
 }
 
+static void test_streaming_request_body(void **state)
+{
+    fixture *f = *state;
+    result r = {0};
+    dr_http_client_request req = {.method = "POST", .target = "/input", .body = "ab",
+                                  .body_size = 2, .stream_body = true};
+    dr_err err;
+    dr_http_call *call = NULL;
+    assert_int_equal(dr_http_client_send(f->client, &req, &cbs, &r, &call, &err), DR_OK);
+    assert_int_equal(dr_http_call_write(call, "cde", 3, &err), DR_OK); /* before connecting */
+    mem_env_settle(&f->me);
+    assert_int_equal(input_total, 5);
+    /* Longer than the call timeout (100 ms): the clock has not started. */
+    mem_env_advance(&f->me, DR_NS_PER_S);
+    assert_false(r.done);
+    assert_int_equal(dr_http_call_write(call, "f", 1, &err), DR_OK);
+    assert_int_equal(dr_http_call_write(call, "", 0, &err), DR_OK); /* nothing sent */
+    dr_http_call_end_body(call);
+    mem_env_settle(&f->me);
+    assert_true(r.done);
+    assert_int_equal(r.err.code, DR_OK);
+    assert_string_equal(r.body, "6 bytes");
+    /* The connection is reused afterwards. */
+    result next = {0};
+    send_simple(f, "GET", "/echo", &next);
+    mem_env_settle(&f->me);
+    assert_string_equal(next.body, "GET /echo 0\n");
+    assert_int_equal(dr_http_client_conn_count(f->client), 1);
+}
+
+static void test_streaming_request_body_bound(void **state)
+{
+    fixture *f = *state;
+    result r = {0};
+    dr_http_client_request req = {.method = "POST", .target = "/input", .stream_body = true};
+    dr_err err;
+    dr_http_call *call = NULL;
+    assert_int_equal(dr_http_client_send(f->client, &req, &cbs, &r, &call, &err), DR_OK);
+    static char piece[1024 * 1024];
+    dr_code rc = DR_OK;
+    int n = 0;
+    for (; n < 10 && rc == DR_OK; n++)
+        rc = dr_http_call_write(call, piece, sizeof piece, &err); /* never connected yet */
+    assert_int_equal(rc, DR_ETOOBIG);
+    assert_int_equal(n, 4); /* 3 pieces fit under 4 MiB with their framing */
+    assert_non_null(strstr(err.msg, "127.0.0.1:5050: POST /input: "));
+    assert_non_null(strstr(err.msg, "request bytes not yet taken by the peer"));
+    dr_http_call_cancel(call);
+    mem_env_settle(&f->me);
+    assert_false(r.done);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +614,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_in_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming_request_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming_request_body_bound, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -362,12 +362,36 @@ static void test_negotiation_over_sim(void **state)
     world_deinit(&w);
 }
 
+/* A name that does not resolve fails later, through done, never inside send. */
+static void test_unknown_host_fails_later(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 4, NULL);
+    dr_http_client *c = NULL;
+    dr_err err;
+    assert_int_equal(dr_http_client_create(w.client_env, "nowhere", 80, NULL, &c, &err), DR_OK);
+    call_result r = {0};
+    dr_recordio_decoder_init(&r.dec, 0);
+    dr_http_client_request req = {.method = "GET", .target = "/x"};
+    assert_int_equal(dr_http_client_send(c, &req, &call_cbs, &r, NULL, &err), DR_OK);
+    assert_false(r.done);
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + DR_NS_PER_S);
+    assert_true(r.done);
+    assert_int_equal(r.err.code, DR_ENOTFOUND);
+    assert_true(strncmp(r.err.msg, "nowhere:80: GET /x: connecting: ", 32) == 0);
+    dr_recordio_decoder_deinit(&r.dec);
+    dr_http_client_destroy(c);
+    world_deinit(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_traffic_deterministic),
         cmocka_unit_test(test_resets_never_hang),
         cmocka_unit_test(test_negotiation_over_sim),
+        cmocka_unit_test(test_unknown_host_fails_later),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
