@@ -208,6 +208,31 @@ dr_code dr_http_query_parse(const char *query, size_t query_size, dr_http_params
 
 /* ---- statuses -------------------------------------------------------------- */
 
+int dr_http_status_of(dr_code code)
+{
+    switch (code) {
+    case DR_OK: return 200;
+    case DR_EINVAL:
+    case DR_EPROTO:
+    case DR_ECORRUPT: return 400;
+    case DR_EACCES: return 403;
+    case DR_ENOENT:
+    case DR_ENOTFOUND: return 404;
+    case DR_EEXIST:
+    case DR_EBUSY:
+    case DR_ENOTEMPTY: return 409;
+    case DR_ETOOBIG: return 413;
+    case DR_ENOTSUP: return 501;
+    case DR_EAGAIN:
+    case DR_ECONNREFUSED:
+    case DR_ECONNRESET:
+    case DR_ECLOSED:
+    case DR_ECANCELED: return 503;
+    case DR_ETIMEDOUT: return 504;
+    default: return 500;
+    }
+}
+
 const char *dr_http_status_text(int status)
 {
     switch (status) {
@@ -238,7 +263,9 @@ const char *dr_http_status_text(int status)
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }

@@ -64,6 +64,14 @@ dr_code dr_http_query_parse(const char *query, size_t query_size, dr_http_params
 dr_code dr_http_path_decode(const char *path, size_t path_size, char **out,
                             dr_err *err) DR_MUST_USE;
 
+/* The status an operating error maps to (STYLE: "HTTP maps codes to
+ * statuses"): DR_EINVAL/DR_EPROTO/DR_ECORRUPT 400, DR_EACCES 403,
+ * DR_ENOENT/DR_ENOTFOUND 404, DR_EEXIST/DR_EBUSY/DR_ENOTEMPTY 409,
+ * DR_ETOOBIG 413, DR_ENOTSUP 501, DR_EAGAIN/DR_ECONNREFUSED/DR_ECONNRESET/
+ * DR_ECLOSED/DR_ECANCELED 503, DR_ETIMEDOUT 504, anything else 500. DR_OK is
+ * 200. */
+int dr_http_status_of(dr_code code);
+
 /* "Not Found" for 404; "Unknown" for codes it does not know. */
 const char *dr_http_status_text(int status);
 

@@ -669,6 +669,12 @@ void dr_http_response_error(dr_http_response *res, int status, const char *fmt, 
     dr_http_response_send(res, status, "text/plain; charset=utf-8", text, size);
 }
 
+void dr_http_response_fail(dr_http_response *res, const dr_err *err)
+{
+    DR_ASSERT(err->code != DR_OK);
+    dr_http_response_error(res, dr_http_status_of(err->code), "%s", err->msg);
+}
+
 void dr_http_response_stream_start(dr_http_response *res, int status, const char *content_type)
 {
     DR_ASSERT(res->handler_holds);

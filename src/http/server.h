@@ -124,6 +124,10 @@ void dr_http_response_send(dr_http_response *res, int status, const char *conten
 void dr_http_response_error(dr_http_response *res, int status, const char *fmt, ...)
     DR_PRINTF(3, 4);
 
+/* Finishes res with the status err->code maps to (dr_http_status_of) and
+ * err->msg as the text/plain body. err->code must not be DR_OK. */
+void dr_http_response_fail(dr_http_response *res, const dr_err *err);
+
 /* Starts a chunked response kept open for later writes (event streams). */
 void dr_http_response_stream_start(dr_http_response *res, int status, const char *content_type);
 /* Writes one chunk (borrowed). DR_ECLOSED if the client is gone; DR_ETOOBIG if

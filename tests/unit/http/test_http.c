@@ -94,6 +94,14 @@ static void test_media_and_accept(void **state)
     assert_false(dr_http_accepts_gzip(NULL));
     assert_string_equal(dr_http_status_text(431), "Request Header Fields Too Large");
     assert_string_equal(dr_http_status_text(299), "Unknown");
+    assert_int_equal(dr_http_status_of(DR_OK), 200);
+    assert_int_equal(dr_http_status_of(DR_EINVAL), 400);
+    assert_int_equal(dr_http_status_of(DR_ENOENT), 404);
+    assert_int_equal(dr_http_status_of(DR_EEXIST), 409);
+    assert_int_equal(dr_http_status_of(DR_ETOOBIG), 413);
+    assert_int_equal(dr_http_status_of(DR_ENOTSUP), 501);
+    assert_int_equal(dr_http_status_of(DR_ETIMEDOUT), 504);
+    assert_int_equal(dr_http_status_of(DR_EIO), 500);
 }
 
 int main(void)

@@ -150,6 +150,16 @@ static void input_handler(dr_env *env, const dr_http_request *req, dr_http_respo
     dr_http_response_read_body(res, input_body, in);
 }
 
+static void fail_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
+                         void *ctx)
+{
+    DR_UNUSED(env);
+    DR_UNUSED(ctx);
+    dr_err err;
+    dr_err_set(&err, DR_ENOENT, "file '%s': no such file", dr_http_params_get(&req->query, "path"));
+    dr_http_response_fail(res, &err);
+}
+
 static fixture *setup_with(const dr_http_server_opts *extra)
 {
     fixture *f = dr_alloc(sizeof *f);
@@ -182,6 +192,7 @@ static fixture *setup_with(const dr_http_server_opts *extra)
     assert_int_equal(dr_http_server_route(f->server, "/files", true, info_handler, f, &err),
                      DR_OK);
     assert_int_equal(dr_http_server_route(f->server, "/big", false, big_handler, f, &err), DR_OK);
+    assert_int_equal(dr_http_server_route(f->server, "/fail", false, fail_handler, f, &err), DR_OK);
     assert_int_equal(dr_http_server_route(f->server, "/body", false, body_handler, f, &err),
                      DR_OK);
     assert_int_equal(dr_http_server_route_streaming(f->server, "/api/v1/input", false,
@@ -354,6 +365,19 @@ static void test_headers_joined_case_insensitive(void **state)
                          "X-Other: 1\r\nACCEPT: application/x-protobuf\r\n\r\n");
     mem_env_settle(&f->me);
     assert_string_equal(f->last_accept, "application/json, application/x-protobuf");
+    raw_client_deinit(&c);
+}
+
+static void test_fail_maps_code(void **state)
+{
+    fixture *f = *state;
+    raw_client c;
+    raw_client_init(&c, &f->me, f->port);
+    raw_client_sends(&c, "GET /fail?path=%2Fvar%2Fx HTTP/1.1\r\n\r\n");
+    mem_env_settle(&f->me);
+    assert_string_equal(raw_client_text(&c),
+                        "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Length: 28\r\n\r\nfile '/var/x': no such file\n");
     raw_client_deinit(&c);
 }
 
@@ -939,6 +963,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_routing_and_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headers_joined_case_insensitive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_maps_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_then_next_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
