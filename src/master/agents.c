@@ -434,9 +434,19 @@ static void agent_register(dr_master *m, const dr_http_request *req, dr_http_res
     dr_resources_deinit(&total);
 
     /* Reconciliation: frameworks, executors, then tasks. */
-    for (size_t i = 0; i < reg->n_frameworks; i++)
-        if (reg->frameworks[i]->id != NULL)
-            dr__framework_recover(m, reg->frameworks[i]);
+    /* Frameworks already removed here are shut down on the agent (after
+     * REGISTERED); the others are recovered if unknown. */
+    const char **dead = dr_alloc_array(reg->n_frameworks + 1, sizeof *dead);
+    size_t dead_count = 0;
+    for (size_t i = 0; i < reg->n_frameworks; i++) {
+        const Mesos__FrameworkInfo *fi = reg->frameworks[i];
+        if (fi->id == NULL)
+            continue;
+        if (dr__framework_completed(m, fi->id->value))
+            dead[dead_count++] = fi->id->value;
+        else
+            dr__framework_recover(m, fi);
+    }
     executors_clear(agent);
     for (size_t i = 0; i < reg->n_executors; i++) {
         const Mesos__ExecutorInfo *e = reg->executors[i];
@@ -570,6 +580,18 @@ static void agent_register(dr_master *m, const dr_http_request *req, dr_http_res
     ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__REGISTERED;
     ev.registered = &r;
     dr__agent_send(m, agent, &ev);
+    for (size_t i = 0; i < dead_count; i++) {
+        Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+        fid.value = (char *)dead[i];
+        Dromos__Internal__AgentEvent__ShutdownFramework sf =
+            DROMOS__INTERNAL__AGENT_EVENT__SHUTDOWN_FRAMEWORK__INIT;
+        sf.framework_id = &fid;
+        Dromos__Internal__AgentEvent sev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+        sev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__SHUTDOWN_FRAMEWORK;
+        sev.shutdown_framework = &sf;
+        dr__agent_send(m, agent, &sev);
+    }
+    dr_free(dead);
     if (agent->ping_timer == 0)
         agent->ping_timer =
             dr_env_timer_add(m->env, m->opts.agent_ping_timeout_ns, ping_fire, agent);

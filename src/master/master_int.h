@@ -319,6 +319,8 @@ void dr__framework_complete(dr_master *m, dr_mframework *fw); /* -> completed hi
  * failover): added DISCONNECTED, without a failover timer, until its scheduler
  * subscribes again. Returns the (possibly existing) record. */
 dr_mframework *dr__framework_recover(dr_master *m, const Mesos__FrameworkInfo *info);
+/* True when id names a framework in the completed history. */
+bool dr__framework_completed(const dr_master *m, const char *id);
 /* agents.c */
 dr_code dr__agents_route(dr_master *m, dr_err *err) DR_MUST_USE;
 void dr__agent_send(dr_master *m, dr_magent *agent, const Dromos__Internal__AgentEvent *ev);

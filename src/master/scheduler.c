@@ -313,7 +313,7 @@ void dr__framework_complete(dr_master *m, dr_mframework *fw)
     m->completed_frameworks[m->completed_framework_count++] = fw;
 }
 
-static bool framework_completed(const dr_master *m, const char *id)
+bool dr__framework_completed(const dr_master *m, const char *id)
 {
     for (size_t i = 0; i < m->completed_framework_count; i++)
         if (strcmp(m->completed_frameworks[i]->id, id) == 0)
@@ -453,7 +453,7 @@ static void subscribe(dr_master *m, const dr_http_request *req, dr_http_response
         return;
     }
     const char *want_id = info->id != NULL ? info->id->value : NULL;
-    if (want_id != NULL && (want_id[0] == '\0' || framework_completed(m, want_id))) {
+    if (want_id != NULL && (want_id[0] == '\0' || dr__framework_completed(m, want_id))) {
         strv_free(roles, role_count);
         send_error_event(m, &tmp, want_id[0] == '\0' ? "'FrameworkInfo.id' must not be empty"
                                                      : "Framework has been removed");
