@@ -266,6 +266,8 @@ static const char *pick_command(mc_sched *ms, char *buf, size_t size, bool *fore
     }
     if (roll < 25)
         return "sleep 1; exit 1";
+    if (roll < 35)
+        return "sleep 0"; /* RUNNING and FINISHED back to back: two updates pending */
     snprintf(buf, size, "sleep %u.%u", (unsigned)(1 + dr_rng_below(&ms->rng, 3)),
              (unsigned)dr_rng_below(&ms->rng, 10));
     return buf;

@@ -447,6 +447,8 @@ static void dispatch(dr_sched *s, const Mesos__Scheduler__Event *ev)
         break;
     case MESOS__SCHEDULER__EVENT__TYPE__ERROR:
         s->running = false; /* the master will not take this framework back */
+        DR_WARN(s->env, "scheduler: ERROR from %s:%u: %s", s->host, s->port,
+                ev->error != NULL && ev->error->message != NULL ? ev->error->message : "");
         if (cb->error != NULL && ev->error != NULL)
             cb->error(s, ev->error, s->ctx);
         break;
@@ -595,6 +597,8 @@ static void subscribe_send(dr_sched *s)
     dr_recordio_decoder_init(&s->dec, 0);
     s->heartbeat_ns = DEFAULT_HEARTBEAT_NS;
     s->stats.subscribe_count++;
+    DR_DEBUG(s->env, "scheduler: SUBSCRIBE to %s:%u%s (framework '%s')", s->host, s->port, s->path,
+             s->framework_id);
 
     Mesos__Scheduler__Call call = MESOS__SCHEDULER__CALL__INIT;
     Mesos__Scheduler__Call__Subscribe sub = MESOS__SCHEDULER__CALL__SUBSCRIBE__INIT;
@@ -701,7 +705,12 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
         redirect(s, buf);
     } else {
         s->stats.call_failed_count++;
-        const char *text = resp != NULL ? (const char *)resp->body : err->msg;
+        /* the answer's text without its trailing newline */
+        char text[256];
+        dr_strlcpy(text, resp != NULL ? (const char *)resp->body : err->msg, sizeof text);
+        size_t len = strlen(text);
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+            text[--len] = '\0';
         DR_INFO(s->env, "scheduler: %s answered %d: %.200s", dr_sched_call_type_name(pc->type),
                 status, text);
         if (s->cbs->call_failed != NULL)

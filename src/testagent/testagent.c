@@ -363,7 +363,7 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
         return;
     }
     if (resp->status != 202 && resp->status != 200)
-        DR_DEBUG(a->env, "test agent: call answered %d: %.200s", resp->status,
+        DR_INFO(a->env, "test agent: call answered %d: %.200s", resp->status,
                  (const char *)resp->body);
 }
 
@@ -462,8 +462,10 @@ static void send_update(ta_task *t, size_t i)
         return;
     u->send_count++;
     u->last_sent_ns = dr_env_now(a->env);
-    if (u->acked_ns != 0)
+    if (u->acked_ns != 0) {
         u->sent_after_ack_count++;
+        a->info.sent_after_ack_count++;
+    }
     a->info.update_send_count++;
     call_send(a, &call);
 }
@@ -961,6 +963,7 @@ static void register_send(dr_testagent *a)
     dr_recordio_decoder_deinit(&a->dec);
     dr_recordio_decoder_init(&a->dec, 0);
     a->info.register_count++;
+    DR_INFO(a->env, "test agent: REGISTER as '%s' with %zu tasks", a->agent_id, a->task_count);
 
     /* what it runs: live tasks and those whose updates wait for acks */
     size_t n = 0;
@@ -1090,6 +1093,7 @@ size_t dr_testagent_task_find(const dr_testagent *a, const char *framework_id,
 
 const dr_resources *dr_testagent_total(const dr_testagent *a) { return &a->total; }
 const dr_resources *dr_testagent_used(const dr_testagent *a) { return &a->used; }
+const dr_resources *dr_testagent_advertised(const dr_testagent *a) { return &a->advertised; }
 
 /* ---- command line ------------------------------------------------------------------- */
 

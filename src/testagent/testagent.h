@@ -104,6 +104,7 @@ typedef struct dr_testagent_info {
     uint64_t run_task_count;
     uint64_t run_task_dup_count;
     uint64_t kill_count;
+    uint64_t sent_after_ack_count; /* sends of an already acknowledged update */
     uint64_t overcommit_count; /* launches that did not fit (planted bug ran them) */
     bool shut_down;
 } dr_testagent_info;
@@ -118,6 +119,8 @@ size_t dr_testagent_task_find(const dr_testagent *a, const char *framework_id,
 /* The real total (not what a planted bug advertises) and what tasks hold. */
 const dr_resources *dr_testagent_total(const dr_testagent *a);
 const dr_resources *dr_testagent_used(const dr_testagent *a);
+/* What REGISTER reports as the total (differs only under a planted bug). */
+const dr_resources *dr_testagent_advertised(const dr_testagent *a);
 
 /* Names of the task-state enum ("TASK_RUNNING"), for messages. */
 const char *dr_testagent_state_name(Mesos__TaskState state);
