@@ -87,6 +87,36 @@ static void put_double(encoder *e, double x)
             put_i64(e, (int64_t)x);
         return;
     }
+    /* Fast path for values with few decimals (0.1, 128.5, 1700000000.123):
+     * the first m / 10^k that is exactly x. m and 10^k are exact doubles
+     * (< 2^53), so the division is correctly rounded, as strtod("I.F") is:
+     * the text reads back as x. */
+    static const double pow10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    for (int k = 0; k < (int)DR_ARRAY_COUNT(pow10); k++) {
+        double y = x * pow10[k];
+        if (!(fabs(y) < 9007199254740992.0))
+            break;
+        double m = nearbyint(y);
+        if (m / pow10[k] != x)
+            continue;
+        uint64_t um = (uint64_t)fabs(m);
+        uint64_t scale = (uint64_t)pow10[k];
+        if (x < 0)
+            put_char(e, '-');
+        put_u64(e, um / scale);
+        char frac[16];
+        uint64_t f = um % scale;
+        int digits = k + 1;
+        for (int i = digits - 1; i >= 0; i--) {
+            frac[i] = (char)('0' + f % 10);
+            f /= 10;
+        }
+        while (digits > 1 && frac[digits - 1] == '0')
+            digits--; /* keeps one digit: "1e15" prints as 1000000000000000.0 */
+        put_char(e, '.');
+        put_mem(e, frac, (size_t)digits);
+        return;
+    }
     char tmp[32];
     int n = 0;
     for (int precision = 15; precision <= 17; precision++) {

@@ -13,7 +13,8 @@
 #include "src/proto/proto_int.h"
 
 typedef struct sizes {
-    uint32_t *v; /* message sizes in pre-order */
+    uint32_t *v; /* message sizes in pre-order: local, or heap once it outgrows it */
+    uint32_t local[128];
     size_t count;
     size_t capacity;
     size_t cursor; /* pass 2 reads here */
@@ -114,8 +115,13 @@ static size_t message_size(sizes *s, const ProtobufCMessage *m)
 {
     size_t slot = s->count;
     if (s->count == s->capacity) {
-        s->capacity = s->capacity < 64 ? 64 : s->capacity * 2;
-        s->v = dr_realloc(s->v, s->capacity * sizeof *s->v);
+        size_t capacity = s->capacity * 2;
+        uint32_t *v = dr_alloc_array(capacity, sizeof *v);
+        memcpy(v, s->v, s->count * sizeof *v);
+        if (s->v != s->local)
+            dr_free(s->v);
+        s->v = v;
+        s->capacity = capacity;
     }
     s->count++;
     const ProtobufCMessageDescriptor *desc = m->descriptor;
@@ -298,7 +304,12 @@ static uint8_t *write_message(sizes *s, const ProtobufCMessage *m, uint8_t *p)
 
 dr_code dr__proto_pack(const ProtobufCMessage *msg, dr_buf *out, size_t size_max, dr_err *err)
 {
-    sizes s = {0};
+    sizes s;
+    s.v = s.local;
+    s.count = 0;
+    s.capacity = DR_ARRAY_COUNT(s.local);
+    s.cursor = 0;
+    s.missing = false;
     size_t size = message_size(&s, msg);
     dr_code rc = DR_OK;
     if (s.missing) {
@@ -316,6 +327,7 @@ dr_code dr__proto_pack(const ProtobufCMessage *msg, dr_buf *out, size_t size_max
     DR_ASSERT(s.cursor == s.count);
     out->size += size;
 done:
-    dr_free(s.v);
+    if (s.v != s.local)
+        dr_free(s.v);
     return rc;
 }
