@@ -786,6 +786,194 @@ static void test_fairness_property(void **state)
         fairness_run(seed);
 }
 
+/* ---- random operations against a model ------------------------------------------------ */
+
+typedef struct held {
+    char fw[16], agent[16], role[16];
+    dr_resources res; /* without allocation info */
+} held;
+
+typedef struct model {
+    dr_allocator *a;
+    held *held;
+    size_t held_count, held_cap;
+    char agents[16][16];
+    dr_resources totals[16];
+    bool agent_live[16];
+    bool fw_live[6];
+} model;
+
+static const char *const model_roles[] = {"*", "a", "a/b", "c"};
+
+static void model_recover(model *m, size_t i, bool partial, uint64_t refuse_ns, uint64_t now_ns)
+{
+    held *h = &m->held[i];
+    dr_resources part;
+    dr_resources_init(&part);
+    if (partial && h->res.count > 1)
+        dr_resources_add_one(&part, h->res.items[0]);
+    else
+        dr_resources_copy(&part, &h->res);
+    dr_allocator_recover(m->a, h->fw, h->agent, h->role,
+                         (const Mesos__Resource *const *)part.items, part.count, refuse_ns,
+                         now_ns);
+    dr_resources_subtract(&h->res, &part);
+    dr_resources_deinit(&part);
+    if (h->res.count == 0) {
+        dr_resources_deinit(&h->res);
+        m->held[i] = m->held[--m->held_count];
+    }
+}
+
+/* Everything held on agent index k, as the model sees it. */
+static void model_used(const model *m, size_t k, dr_resources *out)
+{
+    for (size_t i = 0; i < m->held_count; i++)
+        if (strcmp(m->held[i].agent, m->agents[k]) == 0)
+            dr_resources_add(out, &m->held[i].res);
+}
+
+static void random_ops_run(uint64_t seed)
+{
+    dr_rng rng;
+    dr_rng_init(&rng, seed);
+    model m;
+    memset(&m, 0, sizeof m);
+    m.a = make(S, dr_rng_chance(&rng, 0.5));
+    dr_err err = {0};
+    uint64_t now_ns = 0;
+    for (int step = 0; step < 400; step++) {
+        now_ns += dr_rng_below(&rng, 2 * S);
+        uint64_t op = dr_rng_below(&rng, 100);
+        size_t k = dr_rng_below(&rng, 16), f = dr_rng_below(&rng, 6);
+        char fw[16];
+        snprintf(fw, sizeof fw, "f%u", (unsigned)f);
+        if (op < 15 && !m.agent_live[k]) {
+            static const char *const shapes[] = {
+                "cpus:4;mem:1024;ports:[1000-1999]",
+                "cpus:2;mem:512;cpus(a):2;mem(a):256",
+                "cpus:8;mem:4096;gpus:1;disk(a/b):100",
+                "cpus:1;mem:64;zone:{x,y};cpus(c):1;mem(c):64",
+            };
+            snprintf(m.agents[k], sizeof m.agents[k], "ag%u-%d", (unsigned)k, step);
+            dr_resources_init(&m.totals[k]);
+            assert_int_equal(dr_resources_parse(shapes[dr_rng_below(&rng, 4)], &m.totals[k], &err),
+                             DR_OK);
+            assert_int_equal(dr_allocator_add_agent(
+                                 m.a, m.agents[k], (const Mesos__Resource *const *)m.totals[k].items,
+                                 m.totals[k].count, NULL, 0, &err),
+                             DR_OK);
+            m.agent_live[k] = true;
+        } else if (op < 20 && m.agent_live[k]) {
+            dr_allocator_remove_agent(m.a, m.agents[k]);
+            m.agent_live[k] = false;
+            dr_resources_deinit(&m.totals[k]);
+            for (size_t i = m.held_count; i-- > 0;)
+                if (strcmp(m.held[i].agent, m.agents[k]) == 0) {
+                    /* The allocator ignores recovery on a removed agent. */
+                    dr_allocator_recover(m.a, m.held[i].fw, m.held[i].agent, m.held[i].role,
+                                         (const Mesos__Resource *const *)m.held[i].res.items,
+                                         m.held[i].res.count, 0, now_ns);
+                    dr_resources_deinit(&m.held[i].res);
+                    m.held[i] = m.held[--m.held_count];
+                }
+        } else if (op < 30 && !m.fw_live[f]) {
+            const char *roles[2];
+            size_t n = 1 + dr_rng_below(&rng, 2);
+            roles[0] = model_roles[dr_rng_below(&rng, 4)];
+            roles[1] = roles[0] == model_roles[3] ? model_roles[1] : model_roles[3];
+            uint32_t caps = (uint32_t)dr_rng_below(&rng, 32);
+            assert_int_equal(dr_allocator_add_framework(m.a, fw, roles, n, caps, NULL, 0, &err),
+                             DR_OK);
+            m.fw_live[f] = true;
+        } else if (op < 34 && m.fw_live[f]) {
+            dr_allocator_remove_framework(m.a, fw); /* its holdings are recovered later */
+            m.fw_live[f] = false;
+        } else if (op < 40 && m.fw_live[f]) {
+            const char *roles[] = {model_roles[dr_rng_below(&rng, 4)]};
+            assert_int_equal(dr_allocator_update_framework(m.a, fw, roles, 1,
+                                                           DR_ALLOC_CAP_GPU_RESOURCES, NULL, 0,
+                                                           &err),
+                             DR_OK);
+        } else if (op < 45) {
+            dr_allocator_suppress(m.a, fw, NULL, 0);
+        } else if (op < 52) {
+            dr_allocator_revive(m.a, fw, NULL, 0);
+        } else if (op < 56) {
+            dr_allocator_activate_framework(m.a, fw, dr_rng_chance(&rng, 0.7));
+        } else if (op < 60 && m.agent_live[k]) {
+            dr_allocator_activate_agent(m.a, m.agents[k], dr_rng_chance(&rng, 0.7));
+        } else if (op < 62) {
+            assert_int_equal(dr_allocator_set_weight(m.a, model_roles[dr_rng_below(&rng, 4)],
+                                                     0.5 + (double)dr_rng_below(&rng, 4), &err),
+                             DR_OK);
+        } else if (op < 80 && m.held_count > 0) {
+            size_t i = dr_rng_below(&rng, m.held_count);
+            uint64_t refuse_ns = dr_rng_chance(&rng, 0.5) ? dr_rng_below(&rng, 10 * S) : 0;
+            model_recover(&m, i, dr_rng_chance(&rng, 0.3), refuse_ns, now_ns);
+        } else {
+            dr_alloc_grants g;
+            dr_allocator_allocate(m.a, now_ns, &g);
+            for (size_t i = 0; i < g.count; i++) {
+                const dr_alloc_grant *gr = &g.items[i];
+                size_t ak = 16;
+                for (size_t j = 0; j < 16; j++)
+                    if (m.agent_live[j] && strcmp(m.agents[j], gr->agent_id) == 0)
+                        ak = j;
+                assert_true(ak < 16);
+                held h;
+                memset(&h, 0, sizeof h);
+                snprintf(h.fw, sizeof h.fw, "%s", gr->framework_id);
+                snprintf(h.agent, sizeof h.agent, "%s", gr->agent_id);
+                snprintf(h.role, sizeof h.role, "%s", gr->role);
+                dr_resources_init(&h.res);
+                assert_int_equal(dr_resources_from_array(
+                                     &h.res, (const Mesos__Resource *const *)gr->resources,
+                                     gr->resource_count, &err),
+                                 DR_OK);
+                dr_resources_set_allocation_role(&h.res, NULL);
+                assert_true(h.res.count > 0);
+                /* Never more than the agent has free: nothing offered twice. */
+                dr_resources free_res, used;
+                dr_resources_init(&free_res);
+                dr_resources_init(&used);
+                dr_resources_copy(&free_res, &m.totals[ak]);
+                model_used(&m, ak, &used);
+                dr_resources_subtract(&free_res, &used);
+                assert_true(dr_resources_contains(&free_res, &h.res));
+                /* Reserved resources only to their role or its subroles. */
+                for (size_t r = 0; r < h.res.count; r++)
+                    assert_true(!dr_resource_is_reserved(h.res.items[r]) ||
+                                dr_role_is_ancestor_or_self(dr_resource_role(h.res.items[r]),
+                                                            h.role));
+                dr_resources_deinit(&free_res);
+                dr_resources_deinit(&used);
+                if (m.held_count == m.held_cap) {
+                    m.held_cap = m.held_cap == 0 ? 16 : m.held_cap * 2;
+                    m.held = dr_realloc(m.held, m.held_cap * sizeof *m.held);
+                }
+                m.held[m.held_count++] = h;
+            }
+            dr_allocator_grants_free(&g);
+        }
+    }
+    /* Everything back: then a fresh framework may get every active agent. */
+    while (m.held_count > 0)
+        model_recover(&m, m.held_count - 1, false, 0, now_ns);
+    dr_allocator_destroy(m.a);
+    for (size_t k = 0; k < 16; k++)
+        if (m.agent_live[k])
+            dr_resources_deinit(&m.totals[k]);
+    dr_free(m.held);
+}
+
+static void test_random_ops(void **state)
+{
+    DR_UNUSED(state);
+    for (uint64_t seed = 1; seed <= 150; seed++)
+        random_ops_run(seed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_used_and_update),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_fairness_property),
+        cmocka_unit_test(test_random_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
