@@ -963,7 +963,7 @@ static void register_send(dr_testagent *a)
     dr_recordio_decoder_deinit(&a->dec);
     dr_recordio_decoder_init(&a->dec, 0);
     a->info.register_count++;
-    DR_INFO(a->env, "test agent: REGISTER as '%s' with %zu tasks", a->agent_id, a->task_count);
+    DR_DEBUG(a->env, "test agent: REGISTER as '%s' with %zu tasks", a->agent_id, a->task_count);
 
     /* what it runs: live tasks and those whose updates wait for acks */
     size_t n = 0;
