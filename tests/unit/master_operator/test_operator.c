@@ -22,6 +22,7 @@
 #include "src/master/master.h"
 #include "src/master/operator.h"
 #include "src/proto/json.h"
+#include "src/testagent/testagent.h"
 
 static void *blank_start(dr_env *env, int argc, char **argv)
 {
@@ -93,12 +94,13 @@ typedef struct reply {
     char content_type[64];
     char content_encoding[32];
     char location[128];
+    char stream_id[64];
     dr_buf body;
     /* streams */
     bool head;
     bool raw; /* streaming call whose body is kept as it comes (no RecordIO) */
     dr_recordio_decoder dec;
-    dr_buf records[16];
+    dr_buf records[64];
     size_t record_count;
 } reply;
 
@@ -123,6 +125,8 @@ static void copy_headers(reply *r, const dr_http_client_response *resp)
     const char *ct = dr_http_headers_get(&resp->headers, "Content-Type");
     const char *ce = dr_http_headers_get(&resp->headers, "Content-Encoding");
     const char *loc = dr_http_headers_get(&resp->headers, "Location");
+    const char *sid = dr_http_headers_get(&resp->headers, "Mesos-Stream-Id");
+    snprintf(r->stream_id, sizeof r->stream_id, "%s", sid ? sid : "-");
     snprintf(r->content_type, sizeof r->content_type, "%s", ct ? ct : "-");
     snprintf(r->content_encoding, sizeof r->content_encoding, "%s", ce ? ce : "-");
     snprintf(r->location, sizeof r->location, "%s", loc ? loc : "-");
@@ -880,6 +884,243 @@ static void test_framework_subscribe_end_to_end(void **state)
     world_deinit(&w);
 }
 
+/* ---- a cluster: test agent, a framework by hand, one task --------------------------- */
+
+static json_t *get_json(world *w, const char *target);
+
+static Mesos__Scheduler__Event *decode_sched_event(const dr_buf *record, dr_arena *arena)
+{
+    ProtobufCMessage *msg = NULL;
+    dr_err err;
+    if (dr_json_decode(&mesos__scheduler__event__descriptor, (const char *)record->data,
+                       record->size, arena, &msg, &err) != DR_OK)
+        fail_msg("scheduler event: %s", err.msg);
+    return (Mesos__Scheduler__Event *)msg;
+}
+
+/* The index of the first operator event of type at or after from, or -1. */
+static long find_event(const reply *ops, size_t from, Mesos__Master__Event__Type type,
+                       dr_arena *arena)
+{
+    for (size_t i = from; i < ops->record_count; i++)
+        if (decode_event(&ops->records[i], arena, true)->type == type)
+            return (long)i;
+    return -1;
+}
+
+/* Acknowledges every UPDATE the scheduler stream got since *seen. */
+static void ack_updates(world *w, reply *sched, const char *fid, size_t *seen, dr_arena *arena)
+{
+    for (; *seen < sched->record_count; (*seen)++) {
+        Mesos__Scheduler__Event *ev = decode_sched_event(&sched->records[*seen], arena);
+        if (ev->type != MESOS__SCHEDULER__EVENT__TYPE__UPDATE || !ev->update->status->has_uuid)
+            continue;
+        const Mesos__TaskStatus *st = ev->update->status;
+        dr_buf uuid;
+        dr_buf_init(&uuid);
+        dr_base64_encode(st->uuid.data, st->uuid.len, &uuid);
+        char ack[1024];
+        snprintf(ack, sizeof ack,
+                 "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"ACKNOWLEDGE\",\"acknowledge\":{"
+                 "\"agent_id\":{\"value\":\"%s\"},\"task_id\":{\"value\":\"%s\"},"
+                 "\"uuid\":\"%s\"}}",
+                 fid, st->agent_id->value, st->task_id->value, dr_buf_cstr(&uuid));
+        dr_buf_deinit(&uuid);
+        const char *const headers[] = {"Content-Type", "application/json", "Accept",
+                                       "application/json", "Mesos-Stream-Id", sched->stream_id,
+                                       NULL};
+        reply r;
+        request(w, "POST", "/api/v1/scheduler", headers, ack, strlen(ack), false, &r);
+        assert_int_equal(r.status, 202);
+        reply_deinit(&r);
+    }
+}
+
+static void test_cluster_views(void **state)
+{
+    DR_UNUSED(state);
+    world w;
+    world_init(&w, NULL);
+    dr_arena arena;
+    dr_arena_init(&arena);
+    reply ops;
+    subscribe(&w, true, &ops);
+    run_for(&w, DR_NS_PER_S);
+
+    /* An agent with 4 cpus registers. */
+    dr_sim_host_id ah = dr_sim_host_add(w.sim, "agent-1");
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_pid ap = dr_sim_process_start(w.sim, ah, argv, &err);
+    assert_true(ap > 0);
+    dr_testagent_opts aopts = {.master_host = "master-1", .master_port = 5050,
+                               .resources = "cpus:4;mem:4096;ports:[31000-32000]"};
+    dr_testagent *agent = NULL;
+    assert_int_equal(dr_testagent_create(dr_sim_process_env(w.sim, ap), &aopts, &agent, &err),
+                     DR_OK);
+    run_for(&w, 2 * DR_NS_PER_S);
+    dr_testagent_info ainfo;
+    dr_testagent_get_info(agent, &ainfo);
+    assert_true(ainfo.registered);
+    assert_true(find_event(&ops, 2, MESOS__MASTER__EVENT__TYPE__AGENT_ADDED, &arena) >= 0);
+
+    /* A framework subscribes and gets an offer. */
+    reply sched;
+    const char *body = "{\"type\":\"SUBSCRIBE\",\"subscribe\":{\"framework_info\":"
+                       "{\"user\":\"bob\",\"name\":\"views\",\"role\":\"web\"}}}";
+    request(&w, "POST", "/api/v1/scheduler", json_headers, body, strlen(body), true, &sched);
+    assert_int_equal(sched.status, 200);
+    run_for(&w, 3 * DR_NS_PER_S);
+    char fid[128] = "", oid[128] = "";
+    for (size_t i = 0; i < sched.record_count; i++) {
+        Mesos__Scheduler__Event *ev = decode_sched_event(&sched.records[i], &arena);
+        if (ev->type == MESOS__SCHEDULER__EVENT__TYPE__SUBSCRIBED)
+            snprintf(fid, sizeof fid, "%s", ev->subscribed->framework_id->value);
+        if (ev->type == MESOS__SCHEDULER__EVENT__TYPE__OFFERS && oid[0] == '\0')
+            snprintf(oid, sizeof oid, "%s", ev->offers->offers[0]->id->value);
+    }
+    if (fid[0] == '\0' || oid[0] == '\0')
+        fail_msg("fid %s oid %s: %zu scheduler records (status %d): %.*s", fid, oid,
+                 sched.record_count, sched.status, (int)sched.records[0].size,
+                 (const char *)sched.records[0].data);
+
+    /* /state shows the outstanding offer. */
+    json_t *st = get_json(&w, "/state");
+    json_t *fw0 = json_array_get(json_object_get(st, "frameworks"), 0);
+    assert_string_equal(json_string_value(json_object_get(fw0, "name")), "views");
+    assert_int_equal(json_array_size(json_object_get(fw0, "offers")), 1);
+    json_decref(st);
+
+    /* It launches one task of 1 cpu. */
+    char accept[2048];
+    snprintf(accept, sizeof accept,
+             "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"ACCEPT\",\"accept\":{"
+             "\"offer_ids\":[{\"value\":\"%s\"}],\"operations\":[{\"type\":\"LAUNCH\","
+             "\"launch\":{\"task_infos\":[{\"name\":\"t1\",\"task_id\":{\"value\":\"t1\"},"
+             "\"agent_id\":{\"value\":\"%s\"},\"resources\":["
+             "{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":1}},"
+             "{\"name\":\"mem\",\"type\":\"SCALAR\",\"scalar\":{\"value\":128}}],"
+             "\"command\":{\"value\":\"sleep inf\"}}]}}]}}",
+             fid, oid, ainfo.agent_id);
+    const char *const accept_headers[] = {"Content-Type", "application/json", "Accept",
+                                          "application/json", "Mesos-Stream-Id", sched.stream_id,
+                                          NULL};
+    reply r;
+    request(&w, "POST", "/api/v1/scheduler", accept_headers, accept, strlen(accept), false, &r);
+    assert_int_equal(r.status, 202);
+    reply_deinit(&r);
+    run_for(&w, 2 * DR_NS_PER_S);
+    /* Acknowledge STARTING so that the agent sends RUNNING, then that. */
+    size_t seen = 0;
+    for (int i = 0; i < 3; i++) {
+        ack_updates(&w, &sched, fid, &seen, &arena);
+        run_for(&w, DR_NS_PER_S);
+    }
+
+    long added = find_event(&ops, 2, MESOS__MASTER__EVENT__TYPE__TASK_ADDED, &arena);
+    assert_true(added >= 0);
+    long updated = find_event(&ops, (size_t)added, MESOS__MASTER__EVENT__TYPE__TASK_UPDATED,
+                              &arena);
+    assert_true(updated > added);
+    bool running = false;
+    for (size_t i = (size_t)updated; i < ops.record_count; i++) {
+        Mesos__Master__Event *ev = decode_event(&ops.records[i], &arena, true);
+        if (ev->type == MESOS__MASTER__EVENT__TYPE__TASK_UPDATED &&
+            ev->task_updated->state == MESOS__TASK_STATE__TASK_RUNNING)
+            running = true;
+    }
+    if (!running) {
+        for (size_t i = 0; i < ops.record_count; i++)
+            fprintf(stderr, "op event %zu: %.*s\n", i, (int)DR_MIN(ops.records[i].size, 200),
+                    (const char *)ops.records[i].data);
+    }
+    assert_true(running);
+
+    /* The views agree. */
+    call_json(&w, "{\"type\":\"GET_TASKS\"}", &r);
+    Mesos__Master__Response *resp =
+        decode_json_response(&r, &arena, MESOS__MASTER__RESPONSE__TYPE__GET_TASKS);
+    assert_int_equal(resp->get_tasks->n_tasks, 1);
+    assert_string_equal(resp->get_tasks->tasks[0]->task_id->value, "t1");
+    assert_int_equal(resp->get_tasks->tasks[0]->state, MESOS__TASK_STATE__TASK_RUNNING);
+    reply_deinit(&r);
+    call_json(&w, "{\"type\":\"GET_AGENTS\"}", &r);
+    resp = decode_json_response(&r, &arena, MESOS__MASTER__RESPONSE__TYPE__GET_AGENTS);
+    assert_int_equal(resp->get_agents->n_agents, 1);
+    assert_true(resp->get_agents->agents[0]->active);
+    assert_true(resp->get_agents->agents[0]->n_allocated_resources > 0);
+    reply_deinit(&r);
+    call_json(&w, "{\"type\":\"GET_ROLES\"}", &r);
+    resp = decode_json_response(&r, &arena, MESOS__MASTER__RESPONSE__TYPE__GET_ROLES);
+    bool web = false;
+    for (size_t i = 0; i < resp->get_roles->n_roles; i++)
+        if (strcmp(resp->get_roles->roles[i]->name, "web") == 0)
+            web = resp->get_roles->roles[i]->n_frameworks == 1 &&
+                  strcmp(resp->get_roles->roles[i]->frameworks[0]->value, fid) == 0;
+    assert_true(web);
+    reply_deinit(&r);
+
+    dr_metrics ms;
+    dr_metrics_init(&ms);
+    dr__metrics_collect(w.master, &ms);
+    assert_true(dr_metrics_get(&ms, "master/tasks_running") == 1.0);
+    assert_true(dr_metrics_get(&ms, "master/slaves_active") == 1.0);
+    assert_true(dr_metrics_get(&ms, "master/cpus_total") == 4.0);
+    assert_true(dr_metrics_get(&ms, "master/cpus_used") == 1.0);
+    assert_true(dr_metrics_get(&ms, "master/cpus_percent") == 0.25);
+    assert_true(dr_metrics_get(&ms, "master/mem_used") == 128.0);
+    dr_metrics_deinit(&ms);
+
+    st = get_json(&w, "/state");
+    assert_true(json_number_value(json_object_get(st, "activated_slaves")) == 1.0);
+    json_t *slave = json_array_get(json_object_get(st, "slaves"), 0);
+    assert_string_equal(json_string_value(json_object_get(slave, "hostname")), "agent-1");
+    json_t *res = json_object_get(slave, "resources");
+    assert_true(json_number_value(json_object_get(res, "cpus")) == 4.0);
+    assert_string_equal(json_string_value(json_object_get(res, "ports")), "[31000-32000]");
+    assert_true(json_number_value(json_object_get(json_object_get(slave, "used_resources"),
+                                                  "cpus")) == 1.0);
+    fw0 = json_array_get(json_object_get(st, "frameworks"), 0);
+    json_t *task0 = json_array_get(json_object_get(fw0, "tasks"), 0);
+    assert_string_equal(json_string_value(json_object_get(task0, "id")), "t1");
+    assert_string_equal(json_string_value(json_object_get(task0, "state")), "TASK_RUNNING");
+    assert_string_equal(json_string_value(json_object_get(task0, "slave_id")), ainfo.agent_id);
+    assert_true(json_number_value(json_object_get(json_object_get(task0, "resources"), "mem")) ==
+                128.0);
+    json_decref(st);
+    st = get_json(&w, "/state-summary");
+    slave = json_array_get(json_object_get(st, "slaves"), 0);
+    assert_int_equal(json_integer_value(json_object_get(slave, "TASK_RUNNING")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(slave, "framework_ids"), 0)),
+                        fid);
+    json_decref(st);
+
+    /* MARK_AGENT_GONE: 200, AGENT_REMOVED, the agent is no longer listed. */
+    char gone[256];
+    snprintf(gone, sizeof gone,
+             "{\"type\":\"MARK_AGENT_GONE\",\"mark_agent_gone\":{\"agent_id\":{\"value\":\"%s\"}}}",
+             ainfo.agent_id);
+    size_t before = ops.record_count;
+    call_json(&w, gone, &r);
+    assert_int_equal(r.status, 200);
+    reply_deinit(&r);
+    run_for(&w, DR_NS_PER_S);
+    assert_true(find_event(&ops, before, MESOS__MASTER__EVENT__TYPE__AGENT_REMOVED, &arena) >= 0);
+    call_json(&w, "{\"type\":\"GET_AGENTS\"}", &r);
+    resp = decode_json_response(&r, &arena, MESOS__MASTER__RESPONSE__TYPE__GET_AGENTS);
+    assert_int_equal(resp->get_agents->n_agents, 0);
+    reply_deinit(&r);
+    call_json(&w, gone, &r); /* already gone: 200 again, as Mesos */
+    assert_int_equal(r.status, 200);
+    reply_deinit(&r);
+
+    dr_testagent_destroy(agent);
+    dr_arena_deinit(&arena);
+    reply_deinit(&sched);
+    reply_deinit(&ops);
+    world_deinit(&w);
+}
+
 /* ---- the plain endpoints ---------------------------------------------------------------------------- */
 
 static json_t *get_json(world *w, const char *target)
@@ -1016,6 +1257,7 @@ int main(void)
         cmocka_unit_test(test_subscribe_events),
         cmocka_unit_test(test_framework_subscribe_end_to_end),
         cmocka_unit_test(test_v0_endpoints),
+        cmocka_unit_test(test_cluster_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
