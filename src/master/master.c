@@ -260,7 +260,11 @@ dr_code dr_master_create(dr_env *env, const dr_master_opts *opts, dr_master **ou
         dr_free(m);
         return rc;
     }
-    dr_env_rng(env, "master-ids", &m->id_rng);
+    /* The env's seed alone would give a master restarted in the same
+     * process the ids of its predecessor (framework ids "<id>-0000" would
+     * collide): the start time is mixed in, which the sim replays too. */
+    dr_rng_init(&m->id_rng, dr_seed_derive(env->ops->seed(env->self), "master-ids") ^
+                                dr_mix64(dr_env_wall(env)));
     dr__master_new_id(m, m->id);
     m->start_ns = dr_env_now(env);
     m->start_wall_ns = dr_env_wall(env);

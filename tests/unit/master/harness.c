@@ -669,3 +669,51 @@ void agent_disconnect(fake_agent *a)
     a->registered = false;
     world_run(a->w, 100 * DR_NS_PER_MS);
 }
+
+void agent_send_message(fake_agent *a, const char *fw_id, const char *executor_id, const char *data)
+{
+    Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+    fid.value = (char *)fw_id;
+    Mesos__ExecutorID eid = MESOS__EXECUTOR_ID__INIT;
+    eid.value = (char *)executor_id;
+    Dromos__Internal__AgentCall__FrameworkMessage fm =
+        DROMOS__INTERNAL__AGENT_CALL__FRAMEWORK_MESSAGE__INIT;
+    fm.framework_id = &fid;
+    fm.executor_id = &eid;
+    fm.data.data = (uint8_t *)data;
+    fm.data.len = strlen(data);
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    aid.value = a->agent_id;
+    Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
+    call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__FRAMEWORK_MESSAGE;
+    call.agent_id = &aid;
+    call.session_id = a->session;
+    call.framework_message = &fm;
+    agent_post(a, &call);
+    world_run(a->w, 100 * DR_NS_PER_MS);
+}
+
+void agent_unregister(fake_agent *a)
+{
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    aid.value = a->agent_id;
+    Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
+    call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__UNREGISTER;
+    call.agent_id = &aid;
+    call.session_id = a->session;
+    agent_post(a, &call);
+    world_run(a->w, 100 * DR_NS_PER_MS);
+}
+
+void world_restart_master(world *w)
+{
+    dr_master_destroy(w->master);
+    dr_master_opts o;
+    dr_master_opts_default(&o);
+    o.listen_host = "master-1";
+    o.port = 5050;
+    dr_err err;
+    if (dr_master_create(w->master_env, &o, &w->master, &err) != DR_OK)
+        fail_msg("dr_master_create: %s", err.msg);
+    world_run(w, 100 * DR_NS_PER_MS);
+}

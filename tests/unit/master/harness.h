@@ -114,6 +114,11 @@ int sched_ack(sched *s, const Mesos__TaskStatus *st);
 fake_agent *agent_new(world *w, int index, const char *hostname, const char *resources);
 void agent_register(fake_agent *a);
 void agent_disconnect(fake_agent *a);
+void agent_send_message(fake_agent *a, const char *fw_id, const char *executor_id,
+                        const char *data);
+void agent_unregister(fake_agent *a);
+/* Destroys the master and starts a new one (new id, empty state) on the same port. */
+void world_restart_master(world *w);
 fa_task *agent_task(fake_agent *a, const char *task_id);
 /* Callbacks that record the answer's status in last_call_status. */
 const dr_http_call_cbs *harness_agent_post_cbs(void);

@@ -265,7 +265,9 @@ static void expect_task_error(sched *s, const char *task_id, const char *text)
 
 static const Mesos__Offer *next_offer(launched *l)
 {
+    size_t before = sched_count(l->s, EV(OFFERS));
     world_run(&l->w, 2 * DR_NS_PER_S);
+    assert_true(sched_count(l->s, EV(OFFERS)) > before);
     const Mesos__Scheduler__Event *ev = sched_last(l->s, EV(OFFERS));
     assert_non_null(ev);
     return ev->offers->offers[0];
@@ -711,6 +713,202 @@ static void test_teardown(void **state)
     world_deinit(&l.w);
 }
 
+
+/* ---- more calls ------------------------------------------------------------------------------------ */
+
+#define GROUP_TASK(id, agent)                                                                  \
+    "{\"name\":\"g\",\"task_id\":{\"value\":\"" id "\"},\"agent_id\":{\"value\":\"%s\"},"     \
+    "\"resources\":" RES_SMALL ",\"command\":{\"value\":\"true\"}}"
+
+static void test_launch_group(void **state)
+{
+    DR_UNUSED(state);
+    launched l;
+    launch_one(&l, 20, NULL, false, "");
+    const Mesos__Offer *o = next_offer(&l);
+    assert_int_equal(
+        sched_call(l.s,
+                   "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"ACCEPT\",\"accept\":{"
+                   "\"offer_ids\":[{\"value\":\"%s\"}],\"operations\":[{\"type\":\"LAUNCH_GROUP\","
+                   "\"launch_group\":{\"executor\":{\"type\":\"DEFAULT\",\"executor_id\":{\"value\":"
+                   "\"e1\"},\"resources\":" RES_SMALL "},\"task_group\":{\"tasks\":["
+                   GROUP_TASK("g1", "") "," GROUP_TASK("g2", "") "]}}}],"
+                   "\"filters\":{\"refuse_seconds\":0}}}",
+                   l.s->fw_id, o->id->value, l.agent_id, l.agent_id),
+        202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(l.a->event_counts[DROMOS__INTERNAL__AGENT_EVENT__TYPE__RUN_TASK_GROUP], 1);
+    assert_non_null(agent_task(l.a, "g1"));
+    assert_non_null(agent_task(l.a, "g2"));
+    /* The executor now shows up in offers for this agent. */
+    o = next_offer(&l);
+    assert_int_equal(o->n_executor_ids, 1);
+    assert_string_equal(o->executor_ids[0]->value, "e1");
+    /* A group whose task carries an executor is refused as a whole. */
+    assert_int_equal(
+        sched_call(l.s,
+                   "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"ACCEPT\",\"accept\":{"
+                   "\"offer_ids\":[{\"value\":\"%s\"}],\"operations\":[{\"type\":\"LAUNCH_GROUP\","
+                   "\"launch_group\":{\"executor\":{\"type\":\"DEFAULT\",\"executor_id\":{\"value\":"
+                   "\"e2\"}},\"task_group\":{\"tasks\":[" GROUP_TASK("h1", "") ","
+                   "{\"name\":\"h\",\"task_id\":{\"value\":\"h2\"},\"agent_id\":{\"value\":\"%s\"},"
+                   "\"resources\":" RES_SMALL ",\"executor\":{\"executor_id\":{\"value\":\"x\"},"
+                   "\"command\":{\"value\":\"x\"}}}]}}}]}}",
+                   l.s->fw_id, o->id->value, l.agent_id, l.agent_id),
+        202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    const Mesos__TaskStatus *h1 = sched_event(l.s, EV(UPDATE), sched_count(l.s, EV(UPDATE)) - 2)
+                                      ->update->status;
+    const Mesos__TaskStatus *h2 = last_update(l.s);
+    assert_string_equal(h1->task_id->value, "h1");
+    assert_string_equal(h2->task_id->value, "h2");
+    assert_int_equal(h1->state, MESOS__TASK_STATE__TASK_ERROR);
+    assert_int_equal(h2->reason, MESOS__TASK_STATUS__REASON__REASON_TASK_GROUP_INVALID);
+    assert_non_null(strstr(h2->message, "must not have 'ExecutorInfo' set"));
+    assert_int_equal(l.a->event_counts[DROMOS__INTERNAL__AGENT_EVENT__TYPE__RUN_TASK_GROUP], 1);
+    world_deinit(&l.w);
+}
+
+static void test_messages_and_update_framework(void **state)
+{
+    DR_UNUSED(state);
+    launched l;
+    launch_one(&l, 21, NULL, false, "");
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"MESSAGE\","
+                                "\"message\":{\"agent_id\":{\"value\":\"%s\"},\"executor_id\":"
+                                "{\"value\":\"t1\"},\"data\":\"aGk=\"}}",
+                                l.s->fw_id, l.agent_id),
+                     202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(l.a->event_counts[DROMOS__INTERNAL__AGENT_EVENT__TYPE__FRAMEWORK_MESSAGE], 1);
+    agent_send_message(l.a, l.s->fw_id, "t1", "hello");
+    const Mesos__Scheduler__Event *m = sched_last(l.s, EV(MESSAGE));
+    assert_non_null(m);
+    assert_int_equal(m->message->data.len, 5);
+    assert_memory_equal(m->message->data.data, "hello", 5);
+    assert_string_equal(m->message->agent_id->value, l.agent_id);
+    /* UPDATE_FRAMEWORK: 200, and agents running its tasks hear of it. */
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":"
+                                "\"UPDATE_FRAMEWORK\",\"update_framework\":{\"framework_info\":"
+                                "{\"user\":\"u\",\"name\":\"renamed\",\"id\":{\"value\":\"%s\"}}}}",
+                                l.s->fw_id, l.s->fw_id),
+                     200);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(l.a->event_counts[DROMOS__INTERNAL__AGENT_EVENT__TYPE__UPDATE_FRAMEWORK], 1);
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":"
+                                "\"UPDATE_FRAMEWORK\",\"update_framework\":{\"framework_info\":"
+                                "{\"user\":\"other\",\"name\":\"x\",\"id\":{\"value\":\"%s\"}}}}",
+                                l.s->fw_id, l.s->fw_id),
+                     400);
+    assert_non_null(strstr(l.s->call_body, "'FrameworkInfo.user'"));
+    /* SUPPRESS of a role it does not have. */
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"SUPPRESS\","
+                                "\"suppress\":{\"roles\":[\"other\"]}}",
+                                l.s->fw_id),
+                     400);
+    assert_non_null(strstr(l.s->call_body, "role 'other' is not one of the framework's roles"));
+    /* REQUEST and inverse offers: accepted without effect. */
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"REQUEST\","
+                                "\"request\":{\"requests\":[]}}",
+                                l.s->fw_id),
+                     202);
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":"
+                                "\"DECLINE_INVERSE_OFFERS\",\"decline_inverse_offers\":"
+                                "{\"inverse_offer_ids\":[]}}",
+                                l.s->fw_id),
+                     202);
+    world_deinit(&l.w);
+}
+
+static void test_unregister(void **state)
+{
+    DR_UNUSED(state);
+    launched l;
+    launch_one(&l, 22, NULL, true, "");
+    agent_unregister(l.a);
+    const Mesos__TaskStatus *st = last_update(l.s);
+    assert_int_equal(st->state, MESOS__TASK_STATE__TASK_GONE);
+    assert_int_equal(st->reason, MESOS__TASK_STATUS__REASON__REASON_AGENT_REMOVED);
+    /* Reconciling against the removed agent: gone by operator's record. */
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"RECONCILE\","
+                                "\"reconcile\":{\"tasks\":[{\"task_id\":{\"value\":\"t1\"},"
+                                "\"agent_id\":{\"value\":\"%s\"}}]}}",
+                                l.s->fw_id, l.agent_id),
+                     202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(last_update(l.s)->state, MESOS__TASK_STATE__TASK_GONE_BY_OPERATOR);
+    world_deinit(&l.w);
+}
+
+static void test_master_restart_recovers(void **state)
+{
+    DR_UNUSED(state);
+    launched l;
+    launch_one(&l, 23, NULL, false, ",\"failover_timeout\":3600");
+    assert_int_equal(sched_ack(l.s, last_update(l.s)), 202);
+    char old_master[64];
+    dr_strlcpy(old_master, dr_master_id(l.w.master), sizeof old_master);
+    world_restart_master(&l.w);
+    assert_string_not_equal(dr_master_id(l.w.master), old_master);
+    assert_false(l.a->registered);
+    assert_true(l.s->stream_done);
+    /* The agent comes back with its task; the framework with its id. */
+    agent_register(l.a);
+    assert_true(l.a->registered);
+    assert_string_equal(l.a->agent_id, l.agent_id);
+    sched_clear(l.s);
+    sched_subscribe(l.s, ",\"failover_timeout\":3600");
+    const Mesos__Scheduler__Event *sub = sched_event(l.s, EV(SUBSCRIBED), 0);
+    assert_non_null(sub);
+    assert_string_equal(sub->subscribed->framework_id->value, l.s->fw_id);
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"RECONCILE\","
+                                "\"reconcile\":{}}",
+                                l.s->fw_id),
+                     202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    const Mesos__TaskStatus *st = last_update(l.s);
+    assert_non_null(st);
+    assert_string_equal(st->task_id->value, "t1");
+    assert_int_equal(st->state, MESOS__TASK_STATE__TASK_RUNNING);
+    /* Its resources are in use: the next offer has 3 cpus. */
+    world_run(&l.w, 2 * DR_NS_PER_S);
+    const Mesos__Offer *o = sched_last(l.s, EV(OFFERS))->offers->offers[0];
+    double cpus = 0;
+    for (size_t i = 0; i < o->n_resources; i++)
+        if (strcmp(o->resources[i]->name, "cpus") == 0)
+            cpus += o->resources[i]->scalar->value;
+    assert_true(cpus == 3.0);
+    world_deinit(&l.w);
+}
+
+static void shutdown_done(dr_env *env, void *ctx)
+{
+    DR_UNUSED(env);
+    *(bool *)ctx = true;
+}
+
+static void test_graceful_shutdown(void **state)
+{
+    DR_UNUSED(state);
+    launched l;
+    launch_one(&l, 24, NULL, false, "");
+    bool done = false;
+    dr_master_shutdown(l.w.master, shutdown_done, &done);
+    world_run(&l.w, DR_NS_PER_S);
+    assert_true(done);
+    assert_true(l.s->stream_done);
+    assert_false(l.a->registered);
+    world_deinit(&l.w);
+}
+
 static void test_same_trace_twice(void **state)
 {
     DR_UNUSED(state);
@@ -748,6 +946,11 @@ int main(void)
         cmocka_unit_test(test_failover_keeps_tasks),
         cmocka_unit_test(test_failover_expiry_kills),
         cmocka_unit_test(test_teardown),
+        cmocka_unit_test(test_launch_group),
+        cmocka_unit_test(test_messages_and_update_framework),
+        cmocka_unit_test(test_unregister),
+        cmocka_unit_test(test_master_restart_recovers),
+        cmocka_unit_test(test_graceful_shutdown),
         cmocka_unit_test(test_same_trace_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
