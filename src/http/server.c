@@ -716,7 +716,6 @@ static dr_code stream_append(dr_http_response *res, const void *data, size_t siz
         return dr_err_set(err, DR_ECLOSED, "http stream to %s: the client is gone", res->peer);
     if (res->head_method || (size == 0 && !record))
         return DR_OK; /* an empty chunk would end the stream */
-    size_t before = res->out.size;
     if (res->chunked) {
         size_t framed = size;
         if (record) {
@@ -747,7 +746,6 @@ static dr_code stream_append(dr_http_response *res, const void *data, size_t siz
     } else {
         rc = dr_err_set(err, DR_ECLOSED, "http stream to %s: the client is gone", res->peer);
     }
-    DR_UNUSED(before);
     conn_leave(c);
     return rc;
 }
