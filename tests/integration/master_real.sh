@@ -61,7 +61,11 @@ URL="http://127.0.0.1:$PORT"
 export MESOS_FOO_UNKNOWN=1        # unknown MESOS_* variables are ignored
 export MESOS_MAX_COMPLETED_FRAMEWORKS=7
 export DROMOS_WEIGHTS="ops=2,dev=0.5"
+export DROMOS_NO_SUCH_FLAG=1      # unknown DROMOS_* variables are warned about
 start --port "$PORT"
+unset DROMOS_NO_SUCH_FLAG
+grep -q "ignoring unknown variable DROMOS_NO_SUCH_FLAG" "$WORK/err" || fail "no warning for DROMOS_NO_SUCH_FLAG"
+grep -q "MESOS_FOO_UNKNOWN" "$WORK/err" && fail "MESOS_FOO_UNKNOWN was not silently ignored"
 grep -qx "dromos master: listening on $URL" "$WORK/out" || fail "listening line: $(cat "$WORK/out")"
 echo "master up on $URL (pid $PID)"
 
