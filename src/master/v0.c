@@ -261,9 +261,42 @@ static json_t *framework_summary(const dr_mframework *fw)
     return o;
 }
 
+/* Mesos's model(ExecutorInfo) with the agent it runs on. */
+static json_t *executor_json(const dr_mexecutor *e, const char *agent_id)
+{
+    const Mesos__ExecutorInfo *info = e->info;
+    json_t *o = json_object();
+    json_object_set_new(o, "executor_id",
+                        json_string(info->executor_id != NULL ? info->executor_id->value : ""));
+    json_object_set_new(o, "name", json_string(info->name != NULL ? info->name : ""));
+    json_object_set_new(o, "framework_id", json_string(e->framework_id));
+    if (info->command != NULL)
+        json_object_set_new(o, "command", pb_json(&info->command->base));
+    dr_resources rs = {.items = info->resources, .count = info->n_resources};
+    json_object_set_new(o, "resources", resources_json(&rs));
+    if (info->labels != NULL)
+        json_object_set_new(o, "labels", labels_json(info->labels));
+    json_object_set_new(o, "slave_id", json_string(agent_id));
+    return o;
+}
+
+/* The framework's executors on every agent, agents in id order. */
+static json_t *framework_executors(dr_master *m, const dr_mframework *fw)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->agents.count; i++) {
+        const dr_magent *agent = m->agents.items[i].value;
+        for (size_t j = 0; j < agent->executors.count; j++) {
+            const dr_mexecutor *e = agent->executors.items[j].value;
+            if (strcmp(e->framework_id, fw->id) == 0)
+                json_array_append_new(a, executor_json(e, agent->id));
+        }
+    }
+    return a;
+}
+
 static json_t *framework_json(dr_master *m, const dr_mframework *fw)
 {
-    DR_UNUSED(m);
     const Mesos__FrameworkInfo *info = fw->info;
     json_t *o = framework_summary(fw);
     json_object_set_new(o, "user", json_string(info->user != NULL ? info->user : ""));
@@ -297,7 +330,7 @@ static json_t *framework_json(dr_master *m, const dr_mframework *fw)
     for (size_t i = 0; i < fw->offers.count; i++)
         json_array_append_new(offers, offer_json(fw->offers.items[i].value));
     json_object_set_new(o, "offers", offers);
-    json_object_set_new(o, "executors", json_array());
+    json_object_set_new(o, "executors", framework_executors(m, fw));
     if (info->labels != NULL)
         json_object_set_new(o, "labels", labels_json(info->labels));
     return o;

@@ -1087,6 +1087,9 @@ static void test_cluster_views(void **state)
     assert_true(json_number_value(json_object_get(json_object_get(slave, "used_resources"),
                                                   "cpus")) == 1.0);
     fw0 = json_array_get(json_object_get(st, "frameworks"), 0);
+    assert_true(json_is_array(json_object_get(fw0, "executors")));
+    assert_true(json_is_array(json_object_get(fw0, "completed_tasks")));
+    assert_string_equal(json_string_value(json_object_get(fw0, "role")), "web");
     json_t *task0 = json_array_get(json_object_get(fw0, "tasks"), 0);
     assert_string_equal(json_string_value(json_object_get(task0, "id")), "t1");
     assert_string_equal(json_string_value(json_object_get(task0, "state")), "TASK_RUNNING");
