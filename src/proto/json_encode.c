@@ -12,15 +12,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/limits.h"
 #include "src/proto/json.h"
 #include "src/proto/proto_int.h"
+
+/* Where the encoder is, kept as pointers (formatting it on every field would
+ * cost more than the encoding) and turned into text only for an error. */
+typedef struct frame {
+    const char *name; /* field name */
+    size_t index;     /* element of a repeated field, or SIZE_MAX */
+} frame;
 
 typedef struct encoder {
     dr_buf *out;
     unsigned flags;
-    dr_proto_path path;
+    frame stack[DR_JSON_DEPTH_MAX];
+    unsigned depth; /* frames in use may be fewer: deeper ones go unrecorded */
     dr_err *err;
 } encoder;
+
+static const char *path_text(const encoder *e, dr_proto_path *path)
+{
+    path->size = 0;
+    path->text[0] = '\0';
+    for (unsigned i = 0; i < e->depth && i < DR_ARRAY_COUNT(e->stack); i++) {
+        dr__proto_path_push_field(path, e->stack[i].name);
+        if (e->stack[i].index != SIZE_MAX)
+            dr__proto_path_push_index(path, e->stack[i].index);
+    }
+    return dr__proto_path_cstr(path);
+}
 
 static dr_code encode_message(encoder *e, const ProtobufCMessage *m);
 
@@ -206,9 +227,11 @@ static dr_code put_string(encoder *e, const char *str, size_t size)
         }
         uint32_t cp = 0;
         size_t n = utf8_decode(s + i, size - i, &cp);
-        if (n == 0)
+        if (n == 0) {
+            dr_proto_path path;
             return dr_err_set(e->err, DR_EINVAL, "'%s': string is not valid UTF-8 (byte %zu)",
-                              dr__proto_path_cstr(&e->path), i);
+                              path_text(e, &path), i);
+        }
         if (cp >= 0x10000) {
             cp -= 0x10000;
             put_u_escape(e, 0xd800 + (cp >> 10));
@@ -382,7 +405,8 @@ static dr_code encode_message(encoder *e, const ProtobufCMessage *m)
     const ProtobufCMessageDescriptor *desc = m->descriptor;
     put_char(e, '{');
     bool first = true;
-    size_t saved = e->path.size;
+    unsigned level = e->depth++;
+    frame *fr = level < DR_ARRAY_COUNT(e->stack) ? &e->stack[level] : NULL;
     for (unsigned k = 0; k < desc->n_fields; k++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[desc->fields_sorted_by_name[k]];
         const char *member = (const char *)m + f->offset;
@@ -395,13 +419,13 @@ static dr_code encode_message(encoder *e, const ProtobufCMessage *m)
             size_t esize = dr__proto_element_size(f);
             put_key(e, f->name, &first);
             put_char(e, '[');
+            if (fr != NULL)
+                fr->name = f->name;
             for (size_t i = 0; i < n && rc == DR_OK; i++) {
                 if (i > 0)
                     put_char(e, ',');
-                if (f->type == PROTOBUF_C_TYPE_STRING) { /* paths only where errors can be */
-                    dr__proto_path_push_field(&e->path, f->name);
-                    dr__proto_path_push_index(&e->path, i);
-                }
+                if (fr != NULL)
+                    fr->index = i;
                 rc = put_value(e, f, arr + i * esize);
             }
             put_char(e, ']');
@@ -410,14 +434,16 @@ static dr_code encode_message(encoder *e, const ProtobufCMessage *m)
             if (!field_written(e, m, f, &value))
                 continue;
             put_key(e, f->name, &first);
-            dr__proto_path_push_field(&e->path, f->name);
+            if (fr != NULL) {
+                fr->name = f->name;
+                fr->index = SIZE_MAX;
+            }
             rc = put_value(e, f, value);
         }
-        e->path.size = saved;
-        e->path.text[saved] = '\0';
         if (rc != DR_OK)
-            return rc;
+            return rc; /* depth stays: the error path was read at the fault */
     }
+    e->depth--;
     put_char(e, '}');
     return DR_OK;
 }

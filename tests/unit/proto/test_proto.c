@@ -640,6 +640,17 @@ static void test_strings(void **state)
     assert_string_equal(err.msg, "encoding mesos.scheduler.Call as JSON: 'framework_id.value': "
                                  "string is not valid UTF-8 (byte 2)");
     assert_int_equal(buf.size, 4); /* unchanged */
+    /* The path names repeated elements too. */
+    Mesos__Offer__Operation__Launch l = MESOS__OFFER__OPERATION__LAUNCH__INIT;
+    Mesos__TaskInfo t0 = MESOS__TASK_INFO__INIT, t1 = MESOS__TASK_INFO__INIT;
+    Mesos__TaskInfo *ts[] = {&t0, &t1};
+    t0.name = "fine";
+    t1.name = "bad\xc3(";
+    l.n_task_infos = 2;
+    l.task_infos = ts;
+    assert_int_equal(dr_json_encode(&l.base, &buf, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "encoding mesos.Offer.Operation.Launch as JSON: "
+                                 "'task_infos[1].name': string is not valid UTF-8 (byte 3)");
     dr_buf_deinit(&buf);
     dr_arena_deinit(&arena);
 }
