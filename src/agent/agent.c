@@ -1093,3 +1093,11 @@ void dr__agent_container_id(dr_agent *a, char out[40])
     dr__agent_new_uuid(a, u);
     uuid_text(u, out);
 }
+
+dr_pid dr_agent_executor_pid(const dr_agent *a, const char *framework_id,
+                             const char *executor_id)
+{
+    dr__agent_framework *fw = dr__agent_framework_find(a, framework_id);
+    dr__agent_executor *ex = fw != NULL ? dr__agent_executor_find(fw, executor_id) : NULL;
+    return ex != NULL ? ex->pid : 0;
+}

@@ -124,4 +124,8 @@ bool dr_agent_task_state(const dr_agent *agent, const char *framework_id, const 
 const char *dr_agent_sandbox(const dr_agent *agent, const char *framework_id,
                              const char *executor_id);
 
+/* The pid of an executor's process (0 if none or unknown), for tests. */
+dr_pid dr_agent_executor_pid(const dr_agent *agent, const char *framework_id,
+                             const char *executor_id);
+
 #endif /* DR_AGENT_H */

@@ -1,0 +1,444 @@
+/* tests/unit/agent/test_agent.c — the agent on the simulator against a fake
+ * master and the test executor: launch, status update stream (ack, resend
+ * with backoff), kill, bad tasks, restart and recovery (re-subscription,
+ * re-registration timeout, reboot), torn and corrupt checkpoints, the work
+ * dir lock, sandbox confinement of /files, the operator API and metrics, and
+ * a determinism check (same seed, same trace hash). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define S DR_NS_PER_S
+#define RUNNING MESOS__TASK_STATE__TASK_RUNNING
+#define FINISHED MESOS__TASK_STATE__TASK_FINISHED
+#define FAILED MESOS__TASK_STATE__TASK_FAILED
+#define KILLED MESOS__TASK_STATE__TASK_KILLED
+#define LOST MESOS__TASK_STATE__TASK_LOST
+
+static void start_registered(world *w, uint64_t seed)
+{
+    world_init(w, seed);
+    assert_true(world_agent_start(w) > 0);
+    world_run(w, 3 * S);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(w), &info);
+    assert_true(info.registered);
+    assert_string_equal(info.agent_id, "A-1");
+}
+
+static bool file_exists(world *w, const char *path)
+{
+    dr_file_stat st;
+    dr_err err;
+    return dr_env_stat(w->agent_host_env, path, false, &st, &err) == DR_OK;
+}
+
+static void test_task_finishes(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 1);
+    fm_run_task(&w, "F1", "t1", "finish", true, "cpus:1;mem:128");
+    world_run(&w, 5 * S);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    assert_int_equal(fm_count(&w, "t1", FINISHED), 1);
+    const fm_update *u = fm_last(&w, "t1");
+    assert_int_equal(u->uuid_size, 16);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_int_equal(info.tasks_finished, 1);
+    assert_int_equal(info.task_count, 0);
+    assert_int_equal(info.executors_launched, 1);
+    assert_int_equal(info.updates_acknowledged, 2);
+    /* the command executor is shut down once its task is done (grace 1 s) */
+    assert_int_equal(info.executor_count, 0);
+    assert_int_equal(info.executors_terminated, 1);
+    /* sandbox laid out as Mesos lays it out, runs/latest pointing at the run */
+    char target[128];
+    dr_err err;
+    assert_int_equal(dr_env_readlink(w.agent_host_env,
+                                     "/work/slaves/A-1/frameworks/F1/executors/t1/runs/latest",
+                                     target, sizeof target, &err),
+                     DR_OK);
+    char *sandbox = dr_sprintf("/work/slaves/A-1/frameworks/F1/executors/t1/runs/%s", target);
+    assert_true(file_exists(&w, sandbox));
+    dr_free(sandbox);
+    assert_true(file_exists(&w, "/work/meta/slaves/A-1/slave.info"));
+    assert_true(file_exists(&w, "/work/meta/slaves/A-1/frameworks/F1/framework.info"));
+    assert_true(file_exists(&w, "/work/meta/boot_id"));
+    world_deinit(&w);
+}
+
+static void test_update_resent_with_backoff(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 2);
+    w.fm.auto_ack = false;
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    uint64_t first_ns = fm_last(&w, "t1")->at_ns;
+    world_run(&w, 10 * S); /* first resend after 10 s */
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 2);
+    world_run(&w, 20 * S); /* then 20 s */
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 3);
+    uint64_t third_ns = fm_last(&w, "t1")->at_ns;
+    assert_true(third_ns - first_ns >= 30 * S - DR_NS_PER_MS); /* network jitter */
+    assert_true(third_ns - first_ns < 31 * S);
+    /* the same update each time */
+    assert_memory_equal(w.fm.updates[0].uuid, fm_last(&w, "t1")->uuid, 16);
+    /* acknowledged: no more resends; the kill's update comes next */
+    fm_ack(&w, "F1", fm_last(&w, "t1"));
+    world_run(&w, 100 * S);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 3);
+    fm_kill_task(&w, "F1", "t1");
+    world_run(&w, 1 * S);
+    assert_int_equal(fm_count(&w, "t1", KILLED), 1);
+    fm_ack(&w, "F1", fm_last(&w, "t1"));
+    world_run(&w, 5 * S);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_int_equal(info.tasks_killed, 1);
+    assert_int_equal(info.task_count, 0);
+    /* an acknowledgement of an unknown update is dropped */
+    fm_update bogus = {.task_id = "t1", .uuid_size = 16};
+    fm_ack(&w, "F1", &bogus);
+    world_run(&w, 1 * S);
+    world_deinit(&w);
+}
+
+static void test_bad_tasks(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 3);
+    fm_run_task(&w, "F1", "big", "run", true, "cpus:64");
+    fm_run_task(&w, "F1", "a/b", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    const fm_update *u = fm_last(&w, "big");
+    assert_non_null(u);
+    assert_int_equal(u->state, MESOS__TASK_STATE__TASK_ERROR);
+    assert_string_equal(u->message, "needs cpus 64.000 but the agent has 4.000 left");
+    u = fm_last(&w, "a/b");
+    assert_non_null(u);
+    assert_int_equal(u->state, MESOS__TASK_STATE__TASK_ERROR);
+    assert_string_equal(u->message, "task id is not usable as a path component");
+    /* the agent goes on */
+    fm_run_task(&w, "F1", "ok", "finish", true, "cpus:1");
+    world_run(&w, 3 * S);
+    assert_int_equal(fm_count(&w, "ok", FINISHED), 1);
+    /* the same task twice: ignored (RUN_TASK is idempotent) */
+    fm_run_task(&w, "F1", "twice", "run", true, "cpus:1");
+    fm_run_task(&w, "F1", "twice", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "twice", RUNNING), 1);
+    world_deinit(&w);
+}
+
+static void test_restart_recovers(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 4);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    dr_pid ex_pid = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    assert_true(ex_pid > 0);
+    /* the agent dies with an update unacknowledged */
+    w.fm.auto_ack = false;
+    fm_kill_task(&w, "F1", "t1");
+    world_run(&w, 100 * DR_NS_PER_MS);
+    assert_int_equal(fm_count(&w, "t1", KILLED), 1);
+    world_agent_crash(&w);
+    world_run(&w, 1 * S);
+    assert_true(dr_sim_process_alive(w.sim, ex_pid)); /* executors outlive the agent */
+    assert_true(world_agent_start(&w) > 0);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_true(info.recovering);
+    assert_string_equal(info.agent_id, "A-1");
+    world_run(&w, 3 * S);
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_true(info.registered);
+    assert_int_equal(w.fm.register_count, 2);
+    assert_string_equal(w.fm.agent_id, "A-1"); /* re-registered with its id */
+    assert_int_equal(w.fm.last_register_tasks, 1);
+    assert_int_equal(w.fm.last_register_task_state, KILLED);
+    /* the pending update is sent again, same uuid, and ends the task when acked */
+    assert_int_equal(fm_count(&w, "t1", KILLED), 2);
+    assert_memory_equal(w.fm.updates[w.fm.update_count - 1].uuid,
+                        w.fm.updates[1].uuid, 16);
+    fm_ack(&w, "F1", fm_last(&w, "t1"));
+    world_run(&w, 5 * S);
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_int_equal(info.task_count, 0);
+    world_deinit(&w);
+}
+
+static void test_executor_not_returning(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 5);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    fm_run_task(&w, "F1", "t2", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    dr_pid p1 = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    dr_pid p2 = dr_agent_executor_pid(world_agent(&w), "F1", "t2");
+    world_agent_crash(&w);
+    dr_sim_process_pause(w.sim, p1); /* cannot re-subscribe in time */
+    dr_sim_process_crash(w.sim, p2); /* gone while the agent was down */
+    world_run(&w, 1 * S);
+    assert_true(world_agent_start(&w) > 0);
+    world_run(&w, 500 * DR_NS_PER_MS);
+    const fm_update *u = fm_last(&w, "t2");
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_true(info.recovering); /* t1's executor still has time */
+    world_run(&w, 5 * S);
+    u = fm_last(&w, "t2");
+    assert_int_equal(u->state, FAILED);
+    assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED);
+    u = fm_last(&w, "t1");
+    assert_int_equal(u->state, FAILED);
+    assert_int_equal(u->reason,
+                     MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_REREGISTRATION_TIMEOUT);
+    dr_sim_process_resume(w.sim, p1);
+    world_run(&w, 1 * S);
+    assert_false(dr_sim_process_alive(w.sim, p1)); /* killed by the agent */
+    world_deinit(&w);
+}
+
+static void test_reboot_reports_lost(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 6);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    dr_sim_host_crash(w.sim, w.agent_host);
+    dr_sim_host_restart(w.sim, w.agent_host);
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_pid blank = dr_sim_process_start(w.sim, w.agent_host, argv, &err);
+    w.agent_host_env = dr_sim_process_env(w.sim, blank);
+    assert_true(world_agent_start(&w) > 0);
+    world_run(&w, 3 * S);
+    const fm_update *u = fm_last(&w, "t1");
+    assert_int_equal(u->state, LOST);
+    assert_string_equal(u->message, "the agent's host rebooted");
+    world_deinit(&w);
+}
+
+static char *updates_path(world *w, const char *task)
+{
+    char target[128];
+    dr_err err;
+    char *latest = dr_sprintf("/work/meta/slaves/A-1/frameworks/F1/executors/%s/runs/latest", task);
+    assert_int_equal(dr_env_readlink(w->agent_host_env, latest, target, sizeof target, &err),
+                     DR_OK);
+    dr_free(latest);
+    return dr_sprintf("/work/meta/slaves/A-1/frameworks/F1/executors/%s/runs/%s/tasks/%s/"
+                      "task.updates",
+                      task, target, task);
+}
+
+static uint64_t file_size(world *w, const char *path)
+{
+    dr_file_stat st;
+    dr_err err;
+    assert_int_equal(dr_env_stat(w->agent_host_env, path, true, &st, &err), DR_OK);
+    return st.size_bytes;
+}
+
+static void write_at(world *w, const char *path, uint64_t offset, const void *data, size_t size)
+{
+    dr_file *f = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_open(w->agent_host_env, path, DR_OPEN_WRITE, &f, &err), DR_OK);
+    assert_int_equal(dr_env_pwrite(w->agent_host_env, f, offset, data, size, &err), DR_OK);
+    assert_int_equal(dr_env_fsync(w->agent_host_env, f, &err), DR_OK);
+    dr_env_close(w->agent_host_env, f);
+}
+
+static void test_torn_tail_and_corruption(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 7);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    world_agent_crash(&w);
+    char *path = updates_path(&w, "t1");
+    uint64_t good = file_size(&w, path);
+    assert_true(good > 16);
+    /* a torn final record: half a header */
+    write_at(&w, path, good, "DRCK\x40\x00", 6);
+    assert_true(world_agent_start(&w) > 0);
+    assert_non_null(world_agent(&w));
+    assert_int_equal(file_size(&w, path), good); /* truncated back */
+    world_run(&w, 3 * S);
+    world_agent_crash(&w);
+    /* corruption inside a record that is not the last: strict stops */
+    good = file_size(&w, path);
+    write_at(&w, path, 20, "\xff", 1);
+    dr_agent_opts o = {.master = "master:5050", .work_dir = "/work", .port = 0, .strict = true};
+    dr_agent *a = NULL;
+    dr_err err;
+    assert_int_equal(dr_agent_create(w.agent_host_env, &o, &a, &err), DR_ECORRUPT);
+    char *want = dr_sprintf("checkpoint '%s': bad checksum at offset 0", path);
+    assert_string_equal(err.msg, want);
+    dr_free(want);
+    /* without --strict it is skipped (and the agent starts) */
+    o.strict = false;
+    assert_int_equal(dr_agent_create(w.agent_host_env, &o, &a, &err), DR_OK);
+    dr_agent_info info;
+    dr_agent_get_info(a, &info);
+    assert_int_equal(info.checkpoint_records_skipped, 1);
+    dr_agent_destroy(a);
+    dr_free(path);
+    world_deinit(&w);
+}
+
+static void test_work_dir_locked(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 8);
+    dr_agent_opts o = {.master = "master:5050", .work_dir = "/work", .port = 0, .strict = true};
+    dr_agent *a = NULL;
+    dr_err err;
+    assert_int_equal(dr_agent_create(w.agent_host_env, &o, &a, &err), DR_EBUSY);
+    assert_string_equal(err.msg, "work dir '/work' is locked by another agent");
+    world_deinit(&w);
+}
+
+static void test_files_and_operator_api(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 9);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1;mem:64");
+    world_run(&w, 2 * S);
+    const char *sandbox = dr_agent_sandbox(world_agent(&w), "F1", "t1");
+    assert_true(sandbox[0] == '/');
+    /* a file in the sandbox, and a symlink leading out of it */
+    char *file = dr_sprintf("%s/hello.txt", sandbox);
+    dr_file *f = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_open(w.agent_host_env, file, DR_OPEN_WRITE | DR_OPEN_CREATE, &f, &err),
+                     DR_OK);
+    assert_int_equal(dr_env_append(w.agent_host_env, f, "hello\n", 6, &err), DR_OK);
+    dr_env_close(w.agent_host_env, f);
+    char *out_link = dr_sprintf("%s/escape", sandbox);
+    assert_int_equal(dr_env_symlink(w.agent_host_env, "/work/meta", out_link, &err), DR_OK);
+    char *in_link = dr_sprintf("%s/alias", sandbox);
+    assert_int_equal(dr_env_symlink(w.agent_host_env, "hello.txt", in_link, &err), DR_OK);
+
+    dr_buf body;
+    dr_buf_init(&body);
+    char *t = dr_sprintf("/files/read?path=%s/hello.txt&offset=0", sandbox);
+    assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 200);
+    assert_string_equal(dr_buf_cstr(&body), "{\"data\":\"hello\\n\",\"offset\":0}");
+    dr_free(t);
+    t = dr_sprintf("/files/read?path=/frameworks/F1/executors/t1/runs/latest/alias");
+    assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 200);
+    dr_free(t);
+    t = dr_sprintf("/files/read?path=%s/../../../../../../../meta/boot_id", sandbox);
+    assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 403);
+    dr_free(t);
+    t = dr_sprintf("/files/browse?path=%s/escape", sandbox);
+    assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 403);
+    dr_free(t);
+    assert_int_equal(agent_http(&w, "GET", "/files/read?path=/work/meta/boot_id", NULL, NULL,
+                                &body),
+                     404);
+    t = dr_sprintf("/files/browse?path=%s", sandbox);
+    assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 200);
+    assert_non_null(strstr(dr_buf_cstr(&body), "hello.txt"));
+    dr_free(t);
+
+    /* operator API */
+    assert_int_equal(agent_http(&w, "POST", "/api/v1", "application/json",
+                                "{\"type\":\"GET_TASKS\"}", &body),
+                     200);
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"launched_tasks\""));
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"TASK_RUNNING\""));
+    assert_int_equal(agent_http(&w, "POST", "/api/v1", "application/json",
+                                "{\"type\":\"GET_HEALTH\"}", &body),
+                     200);
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"healthy\":true"));
+    assert_int_equal(agent_http(&w, "POST", "/api/v1", "application/json",
+                                "{\"type\":\"LAUNCH_NESTED_CONTAINER\"}", &body),
+                     501);
+    assert_non_null(strstr(dr_buf_cstr(&body), "LAUNCH_NESTED_CONTAINER"));
+    char *rf = dr_sprintf("{\"type\":\"READ_FILE\",\"read_file\":{\"path\":\"%s/hello.txt\","
+                          "\"offset\":1,\"length\":3}}",
+                          sandbox);
+    assert_int_equal(agent_http(&w, "POST", "/api/v1", "application/json", rf, &body), 200);
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"data\":\"ZWxs\"")); /* "ell" */
+    dr_free(rf);
+    assert_int_equal(agent_http(&w, "POST", "/api/v1", "application/json",
+                                "{\"type\":\"GET_STATE\"}", &body),
+                     200);
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"get_frameworks\""));
+    assert_int_equal(agent_http(&w, "GET", "/api/v1", NULL, NULL, &body), 405);
+    assert_int_equal(agent_http(&w, "GET", "/metrics/snapshot", NULL, NULL, &body), 200);
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"slave/tasks_running\":1,"));
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"slave/registered\":1,"));
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"slave/cpus_used\":1,"));
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"slave/mem_total\":1024,"));
+    dr_buf_deinit(&body);
+    dr_free(file);
+    dr_free(out_link);
+    dr_free(in_link);
+    world_deinit(&w);
+}
+
+static uint64_t run_scenario(uint64_t seed)
+{
+    world w;
+    start_registered(&w, seed);
+    fm_run_task(&w, "F1", "t1", "finish", true, "cpus:1");
+    fm_run_task(&w, "F1", "t2", "fail", false, "cpus:1");
+    world_run(&w, 10 * S);
+    uint64_t hash = dr_sim_trace_hash(w.sim);
+    assert_int_equal(fm_count(&w, "t2", FAILED), 1);
+    world_deinit(&w);
+    return hash;
+}
+
+static void test_same_seed_same_trace(void **state)
+{
+    (void)state;
+    uint64_t a = run_scenario(42);
+    uint64_t b = run_scenario(42);
+    assert_true(a == b);
+    uint64_t c = run_scenario(43);
+    assert_true(a != c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_task_finishes),
+        cmocka_unit_test(test_update_resent_with_backoff),
+        cmocka_unit_test(test_bad_tasks),
+        cmocka_unit_test(test_restart_recovers),
+        cmocka_unit_test(test_executor_not_returning),
+        cmocka_unit_test(test_reboot_reports_lost),
+        cmocka_unit_test(test_torn_tail_and_corruption),
+        cmocka_unit_test(test_work_dir_locked),
+        cmocka_unit_test(test_files_and_operator_api),
+        cmocka_unit_test(test_same_seed_same_trace),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
