@@ -120,8 +120,21 @@ api application/json application/json '{"type":"GET_LOGGING_LEVEL"}' \
   | jq -e '.get_logging_level.level == 1' >/dev/null || fail "GET_LOGGING_LEVEL after SET"
 echo "operator API: GET_STATE (JSON, protobuf), 501, 406, 405, logging level ok"
 
+# An operator event stream: SUBSCRIBED then HEARTBEAT, as RecordIO; SIGTERM
+# ends it cleanly (curl exits 0) and the master exits 0.
+curl -sSN -X POST -H "Content-Type: application/json" -H "Accept: application/json" \
+  --data '{"type":"SUBSCRIBE"}' "$URL/api/v1" >"$WORK/events" 2>"$WORK/curl.err" &
+CURL=$!
+for _ in $(seq 100); do grep -q HEARTBEAT "$WORK/events" && break; sleep 0.05; done
+grep -q '"type":"SUBSCRIBED"' "$WORK/events" || fail "SUBSCRIBE stream: $(head -c 300 "$WORK/events")"
+grep -q '"type":"HEARTBEAT"' "$WORK/events" || fail "no HEARTBEAT on the stream"
+head -c 1 "$WORK/events" | grep -q '[0-9]' || fail "stream is not RecordIO"
+curl -sf "$URL/metrics/snapshot" | jq -e '.["master/operator_event_stream_subscribers"] == 1' \
+  >/dev/null || fail "subscriber not counted"
 stop
-echo "SIGTERM: exit 0"
+rc=0; wait "$CURL" || rc=$?
+[ "$rc" = 0 ] || fail "the event stream did not end cleanly at shutdown (curl: $rc $(cat "$WORK/curl.err"))"
+echo "SUBSCRIBE stream ok; SIGTERM: exit 0, stream ended"
 
 # A flag value from a file (file://). src/daemon/flags.c keeps such values
 # for the life of the process on purpose, which LeakSanitizer reports, so
