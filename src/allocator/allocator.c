@@ -50,6 +50,8 @@
 #define SHARE_SHIFT 40
 #define REFUSE_NS_MAX (UINT64_C(365) * 24 * 3600 * DR_NS_PER_S)
 #define NAMES_MAX DR_ALLOC_NAME_COUNT_MAX
+#define TOTAL_MILLIS_MAX (INT64_MAX / 4)
+#define AGENT_SCALAR_MAX 1e15 /* per name and agent, in units (1e18 thousandths) */
 
 /* ---- small containers --------------------------------------------------------------- */
 
@@ -1603,7 +1605,20 @@ dr_code dr_allocator_add_agent(dr_allocator *a, const char *agent_id,
     if (a->name_count + new_names > NAMES_MAX)
         return dr_err_set(err, DR_ETOOBIG, "agent '%s': more than %u resource names in all",
                           agent_id, (unsigned)NAMES_MAX);
-    /* Validated: from here on nothing fails except a use beyond the total. */
+    /* Bound each name's sum before any int64 arithmetic (items are <= 1e12 each). */
+    for (size_t i = 0; i < total_count; i++) {
+        if (total[i]->type != MESOS__VALUE__TYPE__SCALAR)
+            continue;
+        double sum = 0;
+        for (size_t j = 0; j < total_count; j++)
+            if (total[j]->type == MESOS__VALUE__TYPE__SCALAR &&
+                strcmp(total[j]->name, total[i]->name) == 0)
+                sum += total[j]->scalar->value;
+        if (sum > AGENT_SCALAR_MAX)
+            return dr_err_set(err, DR_ETOOBIG, "agent '%s': total '%s' above 1e15", agent_id,
+                              total[i]->name);
+    }
+    /* Validated: what may still fail are the uses and the cluster totals. */
     avec tot = {0}, use_sum = {0};
     avec_add_resources(a, &tot, total, total_count);
     for (size_t u = 0; u < used_count; u++)
@@ -1614,6 +1629,19 @@ dr_code dr_allocator_add_agent(dr_allocator *a, const char *agent_id,
         avec_free(a, &tot);
         return dr_err_set(err, DR_EINVAL, "agent '%s': used resources exceed its total",
                           agent_id);
+    }
+    /* Cluster totals stay far from int64 overflow (so do all sums below them). */
+    int64_t sums[NAMES_MAX] = {0};
+    for (uint32_t i = 0; i < tot.count; i++) {
+        const key *k = &a->keys[tot.e[i].key];
+        if (k->type != MESOS__VALUE__TYPE__SCALAR)
+            continue;
+        sums[k->name] += tot.e[i].v.millis; /* <= 1e18 per name, checked above */
+        if (sums[k->name] > TOTAL_MILLIS_MAX - a->total[k->name]) {
+            avec_free(a, &tot);
+            return dr_err_set(err, DR_ETOOBIG, "agent '%s': cluster total of '%s' too large",
+                              agent_id, a->names[k->name]);
+        }
     }
 
     uint32_t id;

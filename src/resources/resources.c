@@ -120,6 +120,16 @@ static double from_millis(int64_t millis)
     return (double)millis / 1000.0;
 }
 
+/* Sums saturate instead of overflowing: each value is <= 1e12 (1e15
+ * thousandths), so only absurd lists of millions of them get there. */
+static int64_t add_millis(int64_t x, int64_t y)
+{
+    int64_t sum;
+    if (__builtin_add_overflow(x, y, &sum))
+        return INT64_MAX;
+    return sum;
+}
+
 int64_t dr_resource_millis(const Mesos__Resource *r)
 {
     DR_ASSERT(r->type == MESOS__VALUE__TYPE__SCALAR);
@@ -487,9 +497,10 @@ dr_code dr_resource_validate(const Mesos__Resource *r, dr_err *err)
             return dr_err_set(err, DR_EINVAL,
                               "resource '%s': a SCALAR needs 'scalar' and nothing else", name);
         if (!(r->scalar->value >= 0.0) || isinf(r->scalar->value) ||
-            r->scalar->value > 9.0e15) /* beyond this, thousandths overflow int64 sums */
+            r->scalar->value > DR_RESOURCE_SCALAR_MAX)
             return dr_err_set(err, DR_EINVAL,
-                              "resource '%s': scalar value must be finite and >= 0", name);
+                              "resource '%s': scalar value must be finite, >= 0 and <= 1e12",
+                              name);
         break;
     case MESOS__VALUE__TYPE__RANGES: {
         if (r->ranges == NULL || r->scalar != NULL || r->set != NULL)
@@ -589,7 +600,7 @@ void dr_resources_add_one(dr_resources *a, const Mesos__Resource *r)
     }
     switch (r->type) {
     case MESOS__VALUE__TYPE__SCALAR:
-        x->scalar->value = from_millis(dr_resource_millis(x) + dr_resource_millis(r));
+        x->scalar->value = from_millis(add_millis(dr_resource_millis(x), dr_resource_millis(r)));
         break;
     case MESOS__VALUE__TYPE__RANGES: {
         pairs p;
@@ -795,8 +806,9 @@ int64_t dr_resources_scalar_millis(const dr_resources *rs, const char *name)
 {
     int64_t sum = 0;
     for (size_t i = 0; i < rs->count; i++)
-        if (rs->items[i]->type == MESOS__VALUE__TYPE__SCALAR && strcmp(rs->items[i]->name, name) == 0)
-            sum += dr_resource_millis(rs->items[i]);
+        if (rs->items[i]->type == MESOS__VALUE__TYPE__SCALAR &&
+            strcmp(rs->items[i]->name, name) == 0)
+            sum = add_millis(sum, dr_resource_millis(rs->items[i]));
     return sum;
 }
 
@@ -1078,9 +1090,9 @@ static dr_code parse_entry(const char *b, const char *e, const char *entry,
             rc = dr_err_set(err, DR_EINVAL, "resources '%s': value is not a number", entry);
             goto done;
         }
-        if (!(v >= 0.0) || isinf(v) || v > 9.0e15) {
-            rc = dr_err_set(err, DR_EINVAL, "resources '%s': value must be finite and >= 0",
-                            entry);
+        if (!(v >= 0.0) || isinf(v) || v > DR_RESOURCE_SCALAR_MAX) {
+            rc = dr_err_set(err, DR_EINVAL,
+                            "resources '%s': value must be finite, >= 0 and <= 1e12", entry);
             goto done;
         }
         r = dr_resource_new_scalar(name, role, v);

@@ -26,6 +26,9 @@
 #include "src/base/base.h"
 #include "src/proto/proto.h"
 
+/* The largest scalar value accepted (1e12: an exabyte of mem in MB). */
+#define DR_RESOURCE_SCALAR_MAX 1e12
+
 typedef struct dr_resources {
     Mesos__Resource **items; /* owned, deep copies; never empty items */
     size_t count;
@@ -48,7 +51,8 @@ void dr_resource_free(Mesos__Resource *r); /* takes; NULL is a no-op */
 
 /* Validates items[count] (borrows) and adds each to out (initialized; on
  * failure out is unchanged). Errors as dr_resource_validate, prefixed with
- * the index: "resource[2] 'cpus': scalar value must be finite and >= 0". */
+ * the index: "resource[2]: resource 'cpus': scalar value must be finite, >= 0
+ * and <= 1e12". */
 dr_code dr_resources_from_array(dr_resources *out, const Mesos__Resource *const *items,
                                 size_t count, dr_err *err) DR_MUST_USE;
 
@@ -76,12 +80,14 @@ dr_code dr_resources_parse(const char *text, dr_resources *out, dr_err *err) DR_
 /* ---- validation ---------------------------------------------------------------- */
 
 /* Mesos's Resources::validate for one resource: a non-empty name; exactly
- * the value field of its type; a scalar finite, >= 0 and <= 9e15 (so sums
- * of thousandths fit in int64); ranges with begin <= end and no overlaps; a
+ * the value field of its type; a scalar finite, >= 0 and at most
+ * DR_RESOURCE_SCALAR_MAX (sums of thousandths then fit in int64; a sum that
+ * would not saturates at INT64_MAX thousandths); ranges with begin <= end and no overlaps; a
  * set without duplicates; type TEXT refused; no pre-1.4 `role` or
  * `reservation` (upgrade first); each reservation with a valid role other
  * than "*", each refining (a subrole of) the one before. Errors (DR_EINVAL)
- * name the resource: "resource 'cpus': scalar value must be finite and >= 0".
+ * name the resource: "resource 'cpus': scalar value must be finite, >= 0 and
+ * <= 1e12".
  * err may be NULL. */
 dr_code dr_resource_validate(const Mesos__Resource *r, dr_err *err) DR_MUST_USE;
 

@@ -501,7 +501,7 @@ static void test_errors(void **state)
     const Mesos__Resource *total[] = {neg};
     assert_int_equal(dr_allocator_add_agent(a, "a1", total, 1, NULL, 0, &err), DR_EINVAL);
     assert_string_equal(err.msg, "agent 'a1': total: resource 'cpus': scalar value must be "
-                                 "finite and >= 0");
+                                 "finite, >= 0 and <= 1e12");
     neg->scalar->value = 1;
     assert_int_equal(dr_allocator_add_agent(a, "a1", total, 1, NULL, 0, &err), DR_OK);
     assert_int_equal(dr_allocator_add_agent(a, "a1", total, 1, NULL, 0, &err), DR_EEXIST);
@@ -535,6 +535,21 @@ static void test_errors(void **state)
     assert_int_equal(rc, DR_ETOOBIG);
     assert_non_null(strstr(err.msg, "more than 32 resource names in all"));
     dr_resource_free(neg);
+    dr_allocator_destroy(a);
+
+    /* Sums that would overflow int64 thousandths are refused. */
+    a = make(S, false);
+    Mesos__Resource *big = dr_resource_new_scalar("cpus", NULL, 1e12);
+    const Mesos__Resource *many[1001];
+    for (size_t i = 0; i < 1001; i++)
+        many[i] = big;
+    assert_int_equal(dr_allocator_add_agent(a, "x0", many, 1001, NULL, 0, &err), DR_ETOOBIG);
+    assert_string_equal(err.msg, "agent 'x0': total 'cpus' above 1e15");
+    assert_int_equal(dr_allocator_add_agent(a, "x1", many, 1000, NULL, 0, &err), DR_OK);
+    assert_int_equal(dr_allocator_add_agent(a, "x2", many, 1000, NULL, 0, &err), DR_OK);
+    assert_int_equal(dr_allocator_add_agent(a, "x3", many, 1000, NULL, 0, &err), DR_ETOOBIG);
+    assert_string_equal(err.msg, "agent 'x3': cluster total of 'cpus' too large");
+    dr_resource_free(big);
     dr_allocator_destroy(a);
 }
 

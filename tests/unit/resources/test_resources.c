@@ -103,9 +103,10 @@ static void test_parse_errors(void **state)
     parse_fails("cpus", "resources 'cpus': expected NAME:VALUE");
     parse_fails("cpus:", "resources 'cpus:': value is not a number");
     parse_fails(":4", "resources ':4': empty resource name");
-    parse_fails("cpus:-1", "resources 'cpus:-1': value must be finite and >= 0");
-    parse_fails("cpus:inf", "resources 'cpus:inf': value must be finite and >= 0");
-    parse_fails("cpus:nan", "resources 'cpus:nan': value must be finite and >= 0");
+    parse_fails("cpus:-1", "resources 'cpus:-1': value must be finite, >= 0 and <= 1e12");
+    parse_fails("cpus:inf", "resources 'cpus:inf': value must be finite, >= 0 and <= 1e12");
+    parse_fails("cpus:nan", "resources 'cpus:nan': value must be finite, >= 0 and <= 1e12");
+    parse_fails("mem:1e13", "resources 'mem:1e13': value must be finite, >= 0 and <= 1e12");
     parse_fails("ports:[5-3]", "resources 'ports:[5-3]': range 5-3 has begin > end");
     parse_fails("ports:[1-5,4-8]", "resources 'ports:[1-5,4-8]': ranges 1-5 and 4-8 overlap");
     parse_fails("ports:[1-x]", "resources 'ports:[1-x]': range '1-x' is not BEGIN-END");
@@ -139,7 +140,7 @@ static void test_parse_json(void **state)
 
     parse_fails("[{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":-1}}]",
                 "resources '[{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":-1}}]"
-                "': [0]: resource 'cpus': scalar value must be finite and >= 0");
+                "': [0]: resource 'cpus': scalar value must be finite, >= 0 and <= 1e12");
     parse_fails("[1", "resources '[1': invalid JSON at line 1, column 2: ']' expected near "
                       "end of file");
     parse_fails("[{\"type\":\"SCALAR\"}]",
@@ -308,8 +309,8 @@ static void test_from_array_and_validate(void **state)
     dr_resources_init(&rs);
     dr_err err = {0};
     assert_int_equal(dr_resources_from_array(&rs, items, 2, &err), DR_EINVAL);
-    assert_string_equal(err.msg, "resource[1]: resource 'mem': scalar value must be finite "
-                                 "and >= 0");
+    assert_string_equal(err.msg, "resource[1]: resource 'mem': scalar value must be finite, "
+                                 ">= 0 and <= 1e12");
     assert_int_equal(rs.count, 0);
     assert_int_equal(dr_resources_from_array(&rs, items, 1, &err), DR_OK);
     format_is(&rs, "cpus(r):2");
