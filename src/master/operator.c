@@ -486,19 +486,25 @@ static void subscriber_gone(dr_env *env, dr_http_response *res, void *ctx)
     sweep_subscribers(sub->op);
 }
 
-/* Writes one encoded event; a subscriber that cannot take it is ended. */
+/* Writes one encoded event; a subscriber that cannot take it is ended. The
+ * write may fire on_gone from inside: frees wait (sub stays valid for the
+ * caller, which sweeps afterwards). */
 static void subscriber_write(dr_op_subscriber *sub, const dr_buf *record)
 {
     if (sub->dead || sub->res == NULL)
         return;
+    dr_operator *op = sub->op;
+    bool outer = op->broadcasting;
+    op->broadcasting = true;
     dr_err err;
     if (dr_http_response_stream_record(sub->res, record->data, record->size, &err) != DR_OK) {
-        DR_INFO(sub->op->m->env, "operator: event subscriber %llu dropped: %s",
+        DR_INFO(op->m->env, "operator: event subscriber %llu dropped: %s",
                 (unsigned long long)sub->id, err.msg);
         subscriber_finish(sub);
-        return;
+    } else {
+        op->events_sent++;
     }
-    sub->op->events_sent++;
+    op->broadcasting = outer;
 }
 
 /* Encodes ev once per codec in use and writes it to every live subscriber,
@@ -552,9 +558,10 @@ static void heartbeat_fire(dr_env *env, void *ctx)
     if (encode(&ev.base, sub->codec, &record, &err) == DR_OK)
         subscriber_write(sub, &record);
     dr_buf_deinit(&record);
+    dr_operator *op = sub->op;
     if (!sub->dead)
         sub->heartbeat_timer = dr_env_timer_add(env, DR_OPERATOR_HEARTBEAT_NS, heartbeat_fire, sub);
-    sweep_subscribers(sub->op);
+    sweep_subscribers(op); /* may free sub */
 }
 
 /* Mesos 1.5 added Subscribed.heartbeat_interval_seconds (field 2); the
@@ -615,7 +622,9 @@ static void call_subscribe(dr_operator *op, dr_http_response *res, const dr_http
     DR_INFO(m->env, "operator: event subscriber %llu added", (unsigned long long)sub->id);
     subscriber_write(sub, &record);
     /* As Mesos's heartbeater: one at once, then every interval. */
-    sub->heartbeat_timer = dr_env_timer_add(m->env, 0, heartbeat_fire, sub);
+    if (!sub->dead)
+        sub->heartbeat_timer = dr_env_timer_add(m->env, 0, heartbeat_fire, sub);
+    sweep_subscribers(op); /* may free sub */
 out:
     dr_buf_deinit(&record);
     dr_arena_deinit(&arena);
