@@ -44,6 +44,7 @@
 /* Mesos v1 messages (src/proto) */
 #define DR_PROTO_MESSAGE_SIZE_MAX (256u * 1024 * 1024) /* bytes of one encoded message */
 #define DR_JSON_DEPTH_MAX 64u                          /* nested objects and arrays */
+#define DR_PROTO_DEPTH_MAX 64u                         /* nested protobuf messages */
 
 /* Allocator (src/allocator) */
 #define DR_ALLOC_NAME_COUNT_MAX 32u    /* distinct resource names across all agents */

@@ -365,7 +365,7 @@ static dr_code check_seen(decoder *d, const ProtobufCMessageDescriptor *desc, co
 
 static dr_code depth_error(decoder *d)
 {
-    return dr_err_set(d->err, DR_EINVAL, "'%s': nested deeper than %u",
+    return dr_err_set(d->err, DR_EINVAL, "'%s': maximum parsing depth (%u) reached",
                       dr__proto_path_cstr(&d->path), DR_JSON_DEPTH_MAX);
 }
 

@@ -20,7 +20,7 @@ const char *dr_proto_name(const ProtobufCMessageDescriptor *desc)
  * pointer chase over the sub-messages only. */
 static bool unknown_fields_valid(const ProtobufCMessage *m, unsigned depth)
 {
-    DR_ASSERT(depth < 1024); /* the schema has no recursive messages that deep */
+    DR_ASSERT(depth <= DR_PROTO_DEPTH_MAX); /* nesting_ok() checked the input */
     for (unsigned i = 0; i < m->n_unknown_fields; i++)
         if (m->unknown_fields[i].tag == 0)
             return false;
@@ -44,6 +44,66 @@ static bool unknown_fields_valid(const ProtobufCMessage *m, unsigned depth)
     return true;
 }
 
+/* Reads a varint at p[*i..size); false if it runs off the end or is too long. */
+static bool read_varint(const uint8_t *p, size_t size, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64 && *i < size; shift += 7) {
+        uint8_t b = p[(*i)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether the sub-messages in data[size] nest at most DR_PROTO_DEPTH_MAX deep.
+ * protobuf-c unpacks recursively, and some Mesos messages are recursive
+ * (ContainerID.parent): without this, a few megabytes of nested messages
+ * would overflow the stack. Malformed input returns true: protobuf-c refuses
+ * it with its own checks. The recursion is bounded by the depth limit. */
+static bool nesting_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size,
+                       unsigned depth)
+{
+    if (depth > DR_PROTO_DEPTH_MAX)
+        return false;
+    size_t i = 0;
+    while (i < size) {
+        uint64_t key, len;
+        if (!read_varint(data, size, &i, &key))
+            return true;
+        switch (key & 7) {
+        case 0:
+            if (!read_varint(data, size, &i, &len))
+                return true;
+            break;
+        case 1:
+            i += 8;
+            break;
+        case 5:
+            i += 4;
+            break;
+        case 2: {
+            if (!read_varint(data, size, &i, &len) || len > size - i)
+                return true;
+            uint64_t id = key >> 3;
+            const ProtobufCFieldDescriptor *f =
+                id <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)id) : NULL;
+            if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                !nesting_ok(f->descriptor, data + i, (size_t)len, depth + 1))
+                return false;
+            i += (size_t)len;
+            break;
+        }
+        default:
+            return true; /* groups and bad wire types: protobuf-c refuses them */
+        }
+    }
+    return true;
+}
+
 dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                         size_t size, dr_arena *arena, ProtobufCMessage **out, dr_err *err)
 {
@@ -51,6 +111,9 @@ dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *d
     if (size > DR_PROTO_MESSAGE_SIZE_MAX)
         return dr_err_set(err, DR_ETOOBIG, "%s protobuf of %zu bytes: over the limit of %u",
                           dr_proto_name(desc), size, DR_PROTO_MESSAGE_SIZE_MAX);
+    if (!nesting_ok(desc, data, size, 0))
+        return dr_err_set(err, DR_EINVAL, "invalid %s protobuf (%zu bytes): messages nested "
+                          "deeper than %u", dr_proto_name(desc), size, DR_PROTO_DEPTH_MAX);
     ProtobufCMessage *m =
         protobuf_c_message_unpack(desc, arena != NULL ? &arena->allocator : NULL, size,
                                   size != 0 ? data : (const uint8_t *)"");

@@ -725,6 +725,72 @@ static void test_json_syntax(void **state)
     dr_arena_deinit(&arena);
 }
 
+
+/* Recursive messages (ContainerID.parent) cannot nest past the limits: not in
+ * protobuf (protobuf-c would recurse off the stack), not in JSON. */
+static void test_nesting_limits(void **state)
+{
+    (void)state;
+    /* Built from the innermost out: value "x", then parent = previous. */
+    size_t levels = 100000;
+    dr_buf pb, tmp;
+    dr_buf_init(&pb);
+    dr_buf_init(&tmp);
+    dr_buf_append(&pb, "\x0a\x01x", 3);
+    for (size_t i = 1; i < levels; i++) {
+        dr_buf_reset(&tmp);
+        dr_buf_append(&tmp, "\x0a\x01x\x12", 4);
+        uint8_t len[10];
+        size_t n = 0;
+        for (uint64_t v = pb.size; ; v >>= 7) {
+            len[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+            if (v < 0x80)
+                break;
+        }
+        dr_buf_append(&tmp, len, n);
+        dr_buf_append(&tmp, pb.data, pb.size);
+        dr_buf t = pb;
+        pb = tmp;
+        tmp = t;
+        if (i == 64) { /* 65 messages: the root and 64 nested: accepted */
+            dr_arena arena;
+            dr_arena_init(&arena);
+            ProtobufCMessage *m = NULL;
+            dr_err err = {0};
+            assert_int_equal(dr_proto_decode(&mesos__container_id__descriptor, pb.data, pb.size,
+                                             &arena, &m, &err), DR_OK);
+            dr_arena_deinit(&arena);
+        }
+        if (i == 65) {
+            ProtobufCMessage *m = NULL;
+            dr_err err = {0};
+            assert_int_equal(dr_proto_decode(&mesos__container_id__descriptor, pb.data, pb.size,
+                                             NULL, &m, &err), DR_EINVAL);
+            assert_non_null(strstr(err.msg, "messages nested deeper than 64"));
+        }
+    }
+    ProtobufCMessage *m = NULL;
+    dr_err err = {0};
+    assert_int_equal(dr_proto_decode(&mesos__container_id__descriptor, pb.data, pb.size, NULL, &m,
+                                     &err), DR_EINVAL);
+    assert_string_equal(err.msg + strlen(err.msg) - strlen("messages nested deeper than 64"),
+                        "messages nested deeper than 64");
+    dr_buf_deinit(&pb);
+    dr_buf_deinit(&tmp);
+
+    /* JSON: 70 nested ContainerIDs. */
+    dr_buf js;
+    dr_buf_init(&js);
+    for (int i = 0; i < 70; i++)
+        dr_buf_append_str(&js, "{\"value\":\"x\",\"parent\":");
+    dr_buf_append_str(&js, "{\"value\":\"x\"}");
+    for (int i = 0; i < 70; i++)
+        dr_buf_append_str(&js, "}");
+    decode_fails(&mesos__container_id__descriptor, dr_buf_cstr(&js), DR_EINVAL,
+                 "maximum parsing depth");
+    dr_buf_deinit(&js);
+}
+
 /* ---- resources ------------------------------------------------------------------- */
 
 static void test_upgrade_resources(void **state)
@@ -873,6 +939,7 @@ int main(void)
         cmocka_unit_test(test_depth_and_size),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_json_syntax),
+        cmocka_unit_test(test_nesting_limits),
         cmocka_unit_test(test_upgrade_resources),
         cmocka_unit_test(test_protobuf_round_trip),
         cmocka_unit_test(test_protobuf_edges),
