@@ -56,8 +56,10 @@ const char *dr_proto_name(const ProtobufCMessageDescriptor *desc);
 /* Decodes data[size] as desc. Allocates from arena, or with malloc when arena
  * is NULL (free with dr_proto_free). protobuf-c checks required fields.
  * Errors: DR_ETOOBIG above DR_PROTO_MESSAGE_SIZE_MAX; DR_EINVAL "invalid
- * mesos.scheduler.Call protobuf (N bytes): malformed or a required field is
- * missing". On failure *out is untouched. */
+ * mesos.scheduler.Call protobuf (N bytes): malformed, or a required field is
+ * missing", "...: messages nested deeper than DR_PROTO_DEPTH_MAX", "...: field
+ * number 0". On failure *out is untouched. Unknown fields are kept and
+ * re-encoded, as Mesos does. */
 dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                         size_t size, dr_arena *arena, ProtobufCMessage **out,
                         dr_err *err) DR_MUST_USE;
