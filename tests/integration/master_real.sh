@@ -118,7 +118,12 @@ api application/json application/json \
   -f -o /dev/null || fail SET_LOGGING_LEVEL
 api application/json application/json '{"type":"GET_LOGGING_LEVEL"}' \
   | jq -e '.get_logging_level.level == 1' >/dev/null || fail "GET_LOGGING_LEVEL after SET"
-echo "operator API: GET_STATE (JSON, protobuf), 501, 406, 405, logging level ok"
+grep -q " D master: operator: GET_LOGGING_LEVEL" "$WORK/err" || fail "no debug lines after SET_LOGGING_LEVEL"
+api application/json application/json '{"type":"GET_METRICS"}' -H "Accept-Encoding: gzip" \
+  -D "$WORK/headers" -o "$WORK/metrics.gz" || fail "GET_METRICS gzip"
+grep -qi '^content-encoding: gzip' "$WORK/headers" || fail "GET_METRICS not gzip'd when asked"
+gzip -dc "$WORK/metrics.gz" | jq -e '.type == "GET_METRICS"' >/dev/null || fail "gzip body"
+echo "operator API: GET_STATE (JSON, protobuf), 501, 406, 405, logging level, gzip ok"
 
 # An operator event stream: SUBSCRIBED then HEARTBEAT, as RecordIO; SIGTERM
 # ends it cleanly (curl exits 0) and the master exits 0.
