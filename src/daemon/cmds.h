@@ -19,5 +19,7 @@ extern const dr_cmd dr_cmd_counter;
 extern const dr_cmd dr_cmd_test_agent;
 extern const dr_cmd dr_cmd_agent;
 extern const dr_cmd dr_cmd_master;
+extern const dr_cmd dr_cmd_executor; /* src/daemon/cmds/executor.c (src/executor) */
+extern const dr_cmd dr_cmd_fetch;    /* src/daemon/cmds/fetch.c (Mesos's fetcher) */
 
 #endif /* DR_DAEMON_CMDS_H */

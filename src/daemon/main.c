@@ -10,6 +10,8 @@ static const dr_cmd *const commands[] = {
     &dr_cmd_counter,
     &dr_cmd_test_agent,
     &dr_cmd_agent,
+    &dr_cmd_executor,
+    &dr_cmd_fetch,
 #ifdef DR_HAVE_MASTER
     &dr_cmd_master,
 #endif
