@@ -175,9 +175,12 @@ static bool download(const char *uri, const char *to)
 #endif
 
 #ifdef DR_HAVE_ARCHIVE
-/* Unpacks archive into dir; refuses entries that would land outside it. */
+/* Unpacks archive into dir; refuses entries that would land outside it.
+ * libarchive writes relative to the working directory: we move into dir. */
 static bool extract(const char *uri, const char *archive_path, const char *dir)
 {
+    if (chdir(dir) != 0)
+        FAIL(uri, "cannot enter the sandbox '%s': %s", dir, strerror(errno));
     struct archive *a = archive_read_new();
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
@@ -225,14 +228,6 @@ static bool extract(const char *uri, const char *archive_path, const char *dir)
             ok = false;
             break;
         }
-        char *full = dr_sprintf("%s/%s", dir, name);
-        archive_entry_set_pathname(e, full);
-        if (link != NULL) {
-            char *full_link = dr_sprintf("%s/%s", dir, link);
-            archive_entry_set_hardlink(e, full_link);
-            dr_free(full_link);
-        }
-        dr_free(full);
         r = archive_write_header(w, e);
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
             snprintf(why, sizeof why, "extracting '%.200s': %.200s", name, archive_error_string(w));
