@@ -151,8 +151,11 @@ static void launch(texec *x, const Mesos__TaskInfo *info)
     const char *cmd = info->command != NULL && info->command->value != NULL
                           ? info->command->value
                           : "";
-    if (strcmp(cmd, "finish") == 0 || strcmp(cmd, "fail") == 0)
-        t->timer = dr_env_timer_add(x->env, DR_NS_PER_S, end_fire, t);
+    if (strncmp(cmd, "finish", 6) == 0 || strcmp(cmd, "fail") == 0) {
+        uint64_t secs = cmd[0] == 'f' && cmd[1] == 'i' && cmd[6] != '\0'
+                            ? strtoull(cmd + 6, NULL, 10) : 1;
+        t->timer = dr_env_timer_add(x->env, secs * DR_NS_PER_S, end_fire, t);
+    }
 }
 
 static void on_event(texec *x, const Mesos__Executor__Event *ev)

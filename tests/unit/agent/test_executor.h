@@ -5,7 +5,7 @@
  * Configuration comes from the MESOS_* environment, given as "--env=K=V"
  * arguments (the agent's env_in_argv) or, in a real process, read by its main.
  * A task's behaviour is its command value (TaskInfo.command.value):
- *   "finish" TASK_RUNNING, then TASK_FINISHED after 1 s
+ *   "finish" TASK_RUNNING, then TASK_FINISHED after 1 s ("finishN": N s)
  *   "fail"   TASK_RUNNING, then TASK_FAILED after 1 s
  *   anything else: TASK_RUNNING until KILL (then TASK_KILLED)
  * Updates stay unacknowledged until ACKNOWLEDGED; when the stream breaks it
