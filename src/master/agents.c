@@ -251,14 +251,13 @@ static void agent_stream_gone(dr_env *env, dr_http_response *res, void *ctx)
         if (a->stream == res)
             agent = a;
     }
-    if (agent == NULL) {
-        dr_http_response_on_gone(res, NULL, NULL);
-        dr_http_response_stream_end(res);
+    /* This may run inside a write to res: finish it later, from the loop. */
+    dr__master_end_later(m, res);
+    if (agent == NULL)
         return;
-    }
     DR_ASSERT(agent->state == DR_MAGENT_CONNECTED);
     DR_INFO(m->env, "agent %s (%s) disconnected", agent->id, agent->hostname);
-    stream_end(m, agent);
+    agent->stream = NULL;
     agent->state = DR_MAGENT_DISCONNECTED;
     dr__offers_rescind_agent(m, agent);
     if (agent->in_allocator)

@@ -179,6 +179,30 @@ void *dr__master_pb_clone(const void *msg)
     return out;
 }
 
+static void ending_fire(dr_env *env, void *ctx)
+{
+    DR_UNUSED(env);
+    dr_master *m = ctx;
+    DR_ASSERT(m->ending_timer != 0);
+    m->ending_timer = 0;
+    size_t n = m->ending_count;
+    dr_http_response **list = m->ending;
+    m->ending = NULL;
+    m->ending_count = 0;
+    for (size_t i = 0; i < n; i++)
+        dr_http_response_stream_end(list[i]);
+    dr_free(list);
+}
+
+void dr__master_end_later(dr_master *m, dr_http_response *res)
+{
+    dr_http_response_on_gone(res, NULL, NULL);
+    m->ending = dr_realloc(m->ending, (m->ending_count + 1) * sizeof *m->ending);
+    m->ending[m->ending_count++] = res;
+    if (m->ending_timer == 0)
+        m->ending_timer = dr_env_timer_add(m->env, 0, ending_fire, m);
+}
+
 dr_mframework *dr__master_framework(dr_master *m, const char *framework_id)
 {
     return framework_id == NULL ? NULL : dr_idmap_get(&m->frameworks, framework_id);
@@ -365,6 +389,13 @@ void dr_master_destroy(dr_master *m)
     dr_http_server_destroy(m->server);
     m->server = NULL;
     /* Detached responses still need finishing to be freed. */
+    dr_env_timer_cancel(m->env, m->ending_timer);
+    m->ending_timer = 0;
+    for (size_t i = 0; i < m->ending_count; i++)
+        dr_http_response_stream_end(m->ending[i]);
+    dr_free(m->ending);
+    m->ending = NULL;
+    m->ending_count = 0;
     for (size_t i = 0; i < m->frameworks.count; i++) {
         dr_mframework *fw = m->frameworks.items[i].value;
         if (fw->stream != NULL)

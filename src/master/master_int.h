@@ -260,6 +260,13 @@ struct dr_master {
     dr_timer_id allocation_timer; /* the periodic cycle */
     dr_timer_id allocation_soon_timer; /* 0-delay trigger coalescing events */
 
+    /* Responses whose client went away, finished from a 0-delay timer: a
+     * gone callback may run inside a stream write, where finishing the
+     * response at once is not safe. */
+    dr_http_response **ending;
+    size_t ending_count;
+    dr_timer_id ending_timer;
+
     dr_master_counters counters;
     dr_master_hooks hooks;
     void *operator_state; /* owned by the operator side */
@@ -309,6 +316,8 @@ void dr__master_emit(dr_master *m, dr_master_event_kind kind, const void *subjec
 
 /* master.c */
 void dr__master_new_id(dr_master *m, char out[40]); /* a UUID from id_rng */
+/* Finishes res (a stream whose client is gone) soon, from the loop. */
+void dr__master_end_later(dr_master *m, dr_http_response *res);
 /* scheduler.c */
 dr_code dr__scheduler_route(dr_master *m, dr_err *err) DR_MUST_USE;
 void dr__scheduler_send(dr_master *m, dr_mframework *fw, const Mesos__Scheduler__Event *ev);

@@ -385,11 +385,11 @@ static void stream_gone(dr_env *env, dr_http_response *res, void *ctx)
         if (f->stream == res)
             fw = f;
     }
+    /* This may run inside a write to res: finish it later, from the loop. */
+    dr__master_end_later(m, res);
     if (fw != NULL) {
-        framework_disconnected(m, fw); /* ends res */
-    } else {
-        dr_http_response_on_gone(res, NULL, NULL);
-        dr_http_response_stream_end(res);
+        fw->stream = NULL;
+        framework_disconnected(m, fw);
     }
 }
 
