@@ -9,7 +9,9 @@
 #      order (none after a terminal one), each acknowledged;
 #   3. a second agent on the same work dir is refused (exit 1, one line);
 #      a bad flag is a usage error (exit 2);
-#   4. SIGTERM stops the agent with exit 0.
+#   4. SIGTERM stops the agent with exit 0;
+#   5. an agent with the real `dromos executor` runs shell tasks to the end,
+#      their output in the sandbox's stdout.
 # Usage: agent_real.sh DROMOS AGENT_SCHED AGENT_TEST_EXECUTOR
 set -u
 DROMOS=$(realpath "$1")
@@ -104,3 +106,18 @@ wait $AGENT
 rc=$?
 [ $rc -eq 0 ] || fail "SIGTERM: exit $rc"
 echo "ok 4: SIGTERM stops the agent with exit 0"
+
+# 5. the real command executor (`dromos executor`)
+"$DROMOS" agent --master=127.0.0.1:$MP --work_dir="$TMP/work2" --port=$((AP + 2)) \
+    --executor_shutdown_grace_period=1secs --registration_backoff_factor=100ms \
+    --resources="cpus:4;mem:2048;disk:1000" >> "$TMP/agent.log" 2>&1 &
+AGENT=$!
+PIDS+=($AGENT)
+sleep 1
+out=$("$SCHED" 127.0.0.1:$MP 3 "echo hello from dromos; sleep 0.2" 30) || fail "dromos executor: $out"
+echo "$out" | grep -q "done finished=3 failed=0" || fail "dromos executor: $out"
+n=$(cat "$TMP"/work2/slaves/*/frameworks/*/executors/*/runs/latest/stdout 2>/dev/null | grep -c "hello from dromos")
+[ "$n" -eq 3 ] || fail "dromos executor: $n sandboxes hold the tasks' output"
+echo "ok 5: dromos executor ran 3 shell tasks, output in their sandboxes"
+kill -TERM $AGENT
+wait $AGENT || fail "SIGTERM of the second agent"
