@@ -50,7 +50,30 @@ dr_code dr_flags_parse_duration(const char *text, uint64_t *out_ns, dr_err *err)
                       text, end);
 }
 
-/* Reads file://path values; returns an owned string kept for the process's life. */
+/* Values read from file:// paths live as long as the process (flags are
+ * configuration); they are freed at exit so leak checkers stay quiet. */
+static char **file_values;
+static size_t file_value_count;
+
+static void free_file_values(void)
+{
+    for (size_t i = 0; i < file_value_count; i++)
+        dr_free(file_values[i]);
+    dr_free(file_values);
+    file_values = NULL;
+    file_value_count = 0;
+}
+
+static const char *keep_file_value(const char *text)
+{
+    if (file_values == NULL)
+        atexit(free_file_values);
+    file_values = dr_realloc(file_values, (file_value_count + 1) * sizeof *file_values);
+    file_values[file_value_count] = dr_strdup(text);
+    return file_values[file_value_count++];
+}
+
+/* Reads a file://path value into *out (kept until exit). */
 static dr_code read_file_value(const dr_flag *flag, const char *path, const char **out,
                                dr_err *err)
 {
@@ -74,7 +97,7 @@ static dr_code read_file_value(const dr_flag *flag, const char *path, const char
     fclose(f);
     while (buf.size > 0 && (buf.data[buf.size - 1] == '\n' || buf.data[buf.size - 1] == '\r'))
         buf.size--;
-    *out = dr_strdup(dr_buf_cstr(&buf)); /* lives as long as the process: flags are config */
+    *out = keep_file_value(dr_buf_cstr(&buf));
     dr_buf_deinit(&buf);
     return DR_OK;
 }
