@@ -30,7 +30,7 @@
  *     the refused resources (Mesos's RefusedOfferFilter).
  *   - dr_alloc_role_info.dominant_share is the role subtree's unweighted
  *     dominant share (0..1); roles listed are those with frameworks, a weight
- *     set, or allocations, ancestors of subscribed roles included.
+ *     set, or allocations (rolled up: ancestors of a role holding resources).
  *   - recover() of resources that were never allocated is a programmer error
  *     (assertion). Recovery for an unknown agent is ignored; for a framework
  *     removed meanwhile it only returns the resources to the agent.
