@@ -178,6 +178,12 @@ static dr_code validate_framework_info(dr_master *m, const Mesos__FrameworkInfo 
         dr_err rerr;
         if (dr_role_validate(roles[i], &rerr) != DR_OK)
             return dr_err_set(err, DR_EINVAL, "%s", rerr.msg);
+        uint32_t depth = 1;
+        for (const char *p = roles[i]; *p != '\0'; p++)
+            depth += *p == '/';
+        if (depth > DR_ALLOC_ROLE_DEPTH_MAX)
+            return dr_err_set(err, DR_EINVAL, "Role '%.64s...' is deeper than %u levels",
+                              roles[i], DR_ALLOC_ROLE_DEPTH_MAX);
         for (size_t j = 0; j < i; j++)
             if (strcmp(roles[i], roles[j]) == 0)
                 return dr_err_set(err, DR_EINVAL,
