@@ -19,7 +19,17 @@ struct dr_arena_chunk {
 
 static void *arena_pb_alloc(void *self, size_t size)
 {
-    return dr_arena_alloc(self, size);
+    dr_arena *arena = self;
+    if (arena->size_max != 0 && size > arena->size_max - DR_MIN(arena->size_max, arena->used_size)) {
+        arena->over = true;
+        return NULL; /* protobuf-c fails the unpack cleanly */
+    }
+    return dr_arena_alloc(arena, size);
+}
+
+void dr_arena_set_size_max(dr_arena *arena, size_t size_max)
+{
+    arena->size_max = size_max;
 }
 
 static void arena_pb_free(void *self, void *ptr)

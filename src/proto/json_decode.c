@@ -986,12 +986,26 @@ done:
     return rc;
 }
 
+/* Checked once per message: what is allocated in between is bounded by one
+ * message struct and the strings it holds (at most the input's size). */
+static dr_code check_budget(stream *s)
+{
+    const dr_arena *a = s->d.arena;
+    if (a->size_max == 0 || a->used_size <= a->size_max)
+        return DR_OK;
+    return dr_err_set(s->d.err, DR_ETOOBIG, "'%s': over the arena's limit of %zu bytes",
+                      dr__proto_path_cstr(&s->d.path), a->size_max);
+}
+
 static dr_code stream_message(stream *s, const ProtobufCMessageDescriptor *desc,
                               ProtobufCMessage *msg, unsigned depth)
 {
     DR_ASSERT(*s->p == '{');
     if (depth >= DR_JSON_DEPTH_MAX)
         return syntax_error(s, "maximum parsing depth reached");
+    dr_code budget_rc = check_budget(s);
+    if (budget_rc != DR_OK)
+        return budget_rc;
     s->p++;
     DR_ASSERT(desc->n_fields <= 256);
     uint64_t seen[4] = {0, 0, 0, 0};   /* present, by index in desc->fields */
@@ -1092,6 +1106,8 @@ static dr_code decode_stream(const ProtobufCMessageDescriptor *desc, const char 
         m = alloc(&s.d, desc->sizeof_message);
         protobuf_c_message_init(desc, m);
         rc = stream_message(&s, desc, m, 0);
+        if (rc == DR_OK)
+            rc = check_budget(&s);
         if (rc == DR_OK && peek(&s) >= 0)
             rc = syntax_error(&s, "end of file expected");
     }

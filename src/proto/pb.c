@@ -114,9 +114,15 @@ dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *d
     if (!nesting_ok(desc, data, size, 0))
         return dr_err_set(err, DR_EINVAL, "invalid %s protobuf (%zu bytes): messages nested "
                           "deeper than %u", dr_proto_name(desc), size, DR_PROTO_DEPTH_MAX);
+    if (arena != NULL)
+        arena->over = false;
     ProtobufCMessage *m =
         protobuf_c_message_unpack(desc, arena != NULL ? &arena->allocator : NULL, size,
                                   size != 0 ? data : (const uint8_t *)"");
+    if (m == NULL && arena != NULL && arena->over)
+        return dr_err_set(err, DR_ETOOBIG, "decoding %s protobuf (%zu bytes): over the "
+                          "arena's limit of %zu bytes", dr_proto_name(desc), size,
+                          arena->size_max);
     if (m == NULL)
         return dr_err_set(err, DR_EINVAL,
                           "invalid %s protobuf (%zu bytes): malformed, or a required "

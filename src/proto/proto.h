@@ -39,10 +39,17 @@ typedef struct dr_arena_chunk dr_arena_chunk;
 typedef struct dr_arena {
     ProtobufCAllocator allocator; /* hands out arena memory; free is a no-op */
     dr_arena_chunk *head;         /* newest chunk; older ones follow */
-    size_t used_size;             /* bytes handed out, for statistics */
+    size_t used_size;             /* bytes handed out */
+    size_t size_max;              /* decoders stop past this; 0: no limit */
+    bool over;                    /* the protobuf-c allocator refused past size_max */
 } dr_arena;
 
 void dr_arena_init(dr_arena *arena);
+/* Bounds what the decoders may allocate in this arena (decoded messages take
+ * 2-15 times their wire size, but crafted input up to ~100 times: a request
+ * arena should have a limit). Past it, dr_proto_decode and dr_json_decode fail
+ * with DR_ETOOBIG. 0 (the default) means no limit. */
+void dr_arena_set_size_max(dr_arena *arena, size_t size_max);
 /* Frees every chunk; everything allocated from the arena dies with it. */
 void dr_arena_deinit(dr_arena *arena);
 /* Returns zeroed memory, 16-byte aligned, owned by the arena. */

@@ -791,6 +791,38 @@ static void test_nesting_limits(void **state)
     dr_buf_deinit(&js);
 }
 
+
+/* An arena with a limit stops both decoders with DR_ETOOBIG. */
+static void test_arena_limit(void **state)
+{
+    (void)state;
+    const ProtobufCMessageDescriptor *d = &mesos__scheduler__call__descriptor;
+    dr_buf pb;
+    dr_buf_init(&pb);
+    ProtobufCMessage *m = decode_ok(d, accept_json, NULL);
+    dr_err err = {0};
+    assert_int_equal(dr_proto_encode(m, &pb, &err), DR_OK);
+    dr_proto_free(m);
+    for (int limited = 0; limited < 2; limited++) {
+        dr_arena arena;
+        dr_arena_init(&arena);
+        dr_arena_set_size_max(&arena, limited ? 512 : 64 * 1024);
+        dr_code want = limited ? DR_ETOOBIG : DR_OK;
+        assert_int_equal(dr_json_decode(d, accept_json, strlen(accept_json), &arena, &m, &err), want);
+        if (limited)
+            assert_non_null(strstr(err.msg, "over the arena's limit of 512 bytes"));
+        dr_arena_deinit(&arena);
+        dr_arena_init(&arena);
+        dr_arena_set_size_max(&arena, limited ? 512 : 64 * 1024);
+        assert_int_equal(dr_proto_decode(d, pb.data, pb.size, &arena, &m, &err), want);
+        if (limited)
+            assert_string_equal(err.msg, "decoding mesos.scheduler.Call protobuf (113 bytes): over "
+                                         "the arena's limit of 512 bytes");
+        dr_arena_deinit(&arena);
+    }
+    dr_buf_deinit(&pb);
+}
+
 /* ---- resources ------------------------------------------------------------------- */
 
 static void test_upgrade_resources(void **state)
@@ -940,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_json_syntax),
         cmocka_unit_test(test_nesting_limits),
+        cmocka_unit_test(test_arena_limit),
         cmocka_unit_test(test_upgrade_resources),
         cmocka_unit_test(test_protobuf_round_trip),
         cmocka_unit_test(test_protobuf_edges),
