@@ -647,9 +647,9 @@ static void register_send(dr_agent *a)
     for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
         reg.frameworks[reg.n_frameworks++] = fw->info;
         for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
-            if (ex->state == DR__EX_TERMINATED)
-                continue;
-            reg.executors[reg.n_executors++] = ex->info;
+            /* a terminated executor's tasks still wait for their acks: report them */
+            if (ex->state != DR__EX_TERMINATED)
+                reg.executors[reg.n_executors++] = ex->info;
             for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
                 reg.tasks[reg.n_tasks++] = task_view(a, t);
         }

@@ -426,6 +426,70 @@ static void test_same_seed_same_trace(void **state)
     assert_true(a != c);
 }
 
+static bool state_terminal(int s)
+{
+    return s == FINISHED || s == FAILED || s == KILLED || s == LOST ||
+           s == MESOS__TASK_STATE__TASK_ERROR;
+}
+
+/* The agent crashes at a seeded moment while three tasks run and restarts
+ * after a seeded pause; every task must end (FINISHED, or FAILED when its
+ * executor was lost), no task may report anything after its terminal state,
+ * and nothing may be left pending. */
+static void test_crash_sweep(void **state)
+{
+    (void)state;
+    unsigned finished = 0, failed = 0;
+    for (uint64_t seed = 100; seed < 124; seed++) {
+        dr_rng rng;
+        dr_rng_init(&rng, seed);
+        world w;
+        start_registered(&w, seed);
+        const char *ids[] = {"a", "b", "c"};
+        for (size_t i = 0; i < 3; i++)
+            fm_run_task(&w, "F1", ids[i], "finish3", true, "cpus:1");
+        world_run(&w, DR_NS_PER_MS * (100 + dr_rng_below(&rng, 4000)));
+        world_agent_crash(&w);
+        world_run(&w, DR_NS_PER_MS * (10 + dr_rng_below(&rng, 1500)));
+        assert_true(world_agent_start(&w) > 0);
+        world_run(&w, 60 * S);
+        for (size_t i = 0; i < 3; i++) {
+            const fm_update *last = fm_last(&w, ids[i]);
+            if (last == NULL)
+                fail_msg("seed %llu: task %s: no update", (unsigned long long)seed, ids[i]);
+            if (last->state != FINISHED && last->state != FAILED)
+                fail_msg("seed %llu: task %s ended in state %d", (unsigned long long)seed, ids[i],
+                         last->state);
+            finished += last->state == FINISHED;
+            failed += last->state == FAILED;
+            bool ended = false;
+            int end_state = -1;
+            for (size_t u = 0; u < w.fm.update_count; u++) {
+                const fm_update *up = &w.fm.updates[u];
+                if (strcmp(up->task_id, ids[i]) != 0)
+                    continue;
+                if (ended && up->state != end_state)
+                    fail_msg("seed %llu: task %s: state %d after terminal %d",
+                             (unsigned long long)seed, ids[i], up->state, end_state);
+                if (state_terminal(up->state)) {
+                    ended = true;
+                    end_state = up->state;
+                }
+            }
+        }
+        dr_agent_info info;
+        dr_agent_get_info(world_agent(&w), &info);
+        assert_true(info.registered);
+        assert_int_equal(info.task_count, 0);
+        assert_int_equal(info.updates_pending, 0);
+        world_deinit(&w);
+    }
+    print_message("crash sweep: %u tasks finished, %u failed\n", finished, failed);
+    /* most tasks survive the crash (their executors re-subscribe) */
+    assert_true(finished > failed);
+    assert_int_equal(finished + failed, 24 * 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_work_dir_locked),
         cmocka_unit_test(test_files_and_operator_api),
         cmocka_unit_test(test_same_seed_same_trace),
+        cmocka_unit_test(test_crash_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
