@@ -16,10 +16,12 @@
 #include "sim/scenarios/master_cluster.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/http/client.h"
 #include "src/master/master.h"
 #include "src/resources/resources.h"
 #include "src/sched/sched.h"
@@ -31,6 +33,7 @@
 #define TASKS_PER_FW_MAX 64u
 #define FAULT_END_NS (40 * DR_NS_PER_S)
 #define RECONCILE_AT_NS (110 * DR_NS_PER_S)
+#define STATE_AT_NS (120 * DR_NS_PER_S)
 #define END_NS (125 * DR_NS_PER_S)
 #define TASK_CPUS 0.5
 #define TASK_MEM 128.0
@@ -97,6 +100,8 @@ struct mc {
     dr_rng rng;
     dr_sim_host_id master_host;
     dr_pid master_pid;
+    dr_sim_host_id probe_host;
+    dr_pid probe_pid;
     mc_agent agents[AGENT_MAX];
     uint32_t agent_count;
     mc_fw fws[FW_MAX];
@@ -563,6 +568,63 @@ static void sched_stop(void *state)
 const dr_sim_program dr_mcluster_sched_program = {
     .name = "simsched", .start = sched_start, .crash = sched_crash, .stop = sched_stop};
 
+/* ---- the state probe -------------------------------------------------------------------- */
+
+/* "stateprobe": GET /state from the master once; the harness reads the
+ * answer after the run (the operator view, compared with the agents' truth). */
+typedef struct mc_probe {
+    dr_http_client *client;
+    bool done;
+    int status;
+    dr_buf body;
+} mc_probe;
+
+static void probe_done(dr_env *env, dr_http_call *call, const dr_http_client_response *resp,
+                       const dr_err *err, void *ctx)
+{
+    (void)env;
+    (void)call;
+    (void)err;
+    mc_probe *p = ctx;
+    p->done = true;
+    if (resp != NULL) {
+        p->status = resp->status;
+        dr_buf_append(&p->body, resp->body, resp->body_size);
+    }
+}
+
+static const dr_http_call_cbs probe_cbs = {.done = probe_done};
+
+static void *probe_start(dr_env *env, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    mc_probe *p = dr_alloc(sizeof *p);
+    dr_buf_init(&p->body);
+    dr_err err;
+    dr_http_client_request req = {.method = "GET", .target = "/state"};
+    if (dr_http_client_create(env, "master", MASTER_PORT, NULL, &p->client, &err) != DR_OK ||
+        dr_http_client_send(p->client, &req, &probe_cbs, p, NULL, &err) != DR_OK) {
+        dr_http_client_destroy(p->client);
+        dr_buf_deinit(&p->body);
+        dr_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void probe_stop(void *state)
+{
+    mc_probe *p = state;
+    dr_http_client_destroy(p->client);
+    dr_buf_deinit(&p->body);
+    dr_free(p);
+}
+
+static void probe_crash(void *state) { (void)state; } /* as master_crash */
+
+static const dr_sim_program probe_program = {"stateprobe", probe_start, probe_crash, probe_stop};
+
 /* ---- starting things ----------------------------------------------------------------- */
 
 static void master_launch(mc *c)
@@ -655,6 +717,14 @@ static void restart_start(dr_sim *sim, void *ctx)
     mc *c = ctx;
     if (c->master_pid == 0)
         master_launch(c);
+}
+
+static void probe_fire(dr_sim *sim, void *ctx)
+{
+    mc *c = ctx;
+    const char *argv[] = {"stateprobe", NULL};
+    dr_err err;
+    c->probe_pid = dr_sim_process_start(sim, c->probe_host, argv, &err);
 }
 
 static void faults_end(dr_sim *sim, void *ctx)
@@ -836,6 +906,110 @@ static void check_end(mc *c)
     }
 }
 
+/* The master's /state against the agents' truth: every task an agent runs
+ * is listed, in its state, on that agent; every task listed live runs on some
+ * agent. Skipped (noted) when the master has no /state (operator side not
+ * built). */
+static const char *jstr(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s != NULL ? s : "";
+}
+
+static void check_state(mc *c)
+{
+    mc_probe *p = c->probe_pid != 0 ? dr_sim_process_state(c->sim, c->probe_pid) : NULL;
+    if (p == NULL || !p->done) {
+        violation(c, DR_MCHECK_CONVERGE, "GET /state: no answer from the master");
+        return;
+    }
+    if (p->status == 404) {
+        fprintf(c->out, "  /state not served: operator view not checked\n");
+        return;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)p->body.data, p->body.size, 0, &jerr);
+    json_t *fws = root != NULL ? json_object_get(root, "frameworks") : NULL;
+    if (p->status != 200 || !json_is_array(fws)) {
+        violation(c, DR_MCHECK_CONVERGE, "GET /state answered %d without frameworks", p->status);
+        json_decref(root);
+        return;
+    }
+    size_t listed = 0;
+    for (uint32_t i = 0; i < c->agent_count; i++) {
+        dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
+        if (a == NULL)
+            continue;
+        dr_testagent_info info;
+        dr_testagent_get_info(a, &info);
+        size_t n = dr_testagent_task_count(a);
+        for (size_t k = 0; k < n; k++) {
+            dr_testagent_task t;
+            dr_testagent_task_at(a, k, &t);
+            if (dr_testagent_state_terminal(t.state))
+                continue;
+            const char *state = NULL;
+            const char *agent = NULL;
+            size_t fi;
+            json_t *fw;
+            json_array_foreach(fws, fi, fw)
+            {
+                if (strcmp(jstr(fw, "id"), t.framework_id) != 0)
+                    continue;
+                size_t ti;
+                json_t *task;
+                json_array_foreach(json_object_get(fw, "tasks"), ti, task)
+                {
+                    if (strcmp(jstr(task, "id"), t.task_id) == 0) {
+                        state = json_string_value(json_object_get(task, "state"));
+                        agent = json_string_value(json_object_get(task, "slave_id"));
+                    }
+                }
+            }
+            if (state == NULL || strcmp(state, dr_testagent_state_name(t.state)) != 0 ||
+                agent == NULL || strcmp(agent, info.agent_id) != 0)
+                violation(c, DR_MCHECK_CONVERGE,
+                          "task '%s' is %s on agent %s; /state says %s on %s", t.task_id,
+                          dr_testagent_state_name(t.state), info.agent_id,
+                          state != NULL ? state : "nothing", agent != NULL ? agent : "-");
+        }
+    }
+    size_t fi;
+    json_t *fw;
+    json_array_foreach(fws, fi, fw)
+    {
+        const char *fw_id = json_string_value(json_object_get(fw, "id"));
+        size_t ti;
+        json_t *task;
+        json_array_foreach(json_object_get(fw, "tasks"), ti, task)
+        {
+            listed++;
+            const char *id = json_string_value(json_object_get(task, "id"));
+            const char *state = json_string_value(json_object_get(task, "state"));
+            if (fw_id == NULL || id == NULL || state == NULL)
+                continue;
+            if (strcmp(state, "TASK_RUNNING") != 0 && strcmp(state, "TASK_STARTING") != 0 &&
+                strcmp(state, "TASK_STAGING") != 0)
+                continue;
+            bool runs = false;
+            for (uint32_t i = 0; i < c->agent_count && !runs; i++) {
+                dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
+                size_t k = a != NULL ? dr_testagent_task_find(a, fw_id, id) : SIZE_MAX;
+                if (k != SIZE_MAX) {
+                    dr_testagent_task t;
+                    dr_testagent_task_at(a, k, &t);
+                    runs = !dr_testagent_state_terminal(t.state);
+                }
+            }
+            if (!runs)
+                violation(c, DR_MCHECK_CONVERGE, "/state lists task '%s' as %s; no agent runs it",
+                          id, state);
+        }
+    }
+    fprintf(c->out, "  /state checked: %zu tasks listed\n", listed);
+    json_decref(root);
+}
+
 /* ---- the run ------------------------------------------------------------------------------ */
 
 int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE *out,
@@ -864,6 +1038,7 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
     dr_sim_register_program(c->sim, &dr_mcluster_master_program);
     dr_sim_register_program(c->sim, &dr_mcluster_agent_program);
     dr_sim_register_program(c->sim, &dr_mcluster_sched_program);
+    dr_sim_register_program(c->sim, &probe_program);
 
     c->agent_count = plan->agent_count_min +
                      (uint32_t)dr_rng_below(&c->rng, plan->agent_count_max - plan->agent_count_min + 1);
@@ -927,10 +1102,13 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
         dr_sim_schedule(c->sim, c->restart_at_ns + gap_ns, restart_start, c);
     }
     dr_sim_schedule(c->sim, FAULT_END_NS, faults_end, c);
+    c->probe_host = dr_sim_host_add(c->sim, "probe");
+    dr_sim_schedule(c->sim, STATE_AT_NS, probe_fire, c);
     dr_sim_set_step_hook(c->sim, step_hook, c);
 
     dr_sim_run_until(c->sim, END_NS);
     check_end(c);
+    check_state(c);
     c->ended = true;
     c->report.events = dr_sim_event_count(c->sim);
     uint64_t hash = dr_sim_trace_hash(c->sim);
@@ -943,6 +1121,8 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
         dr_sim_process_stop(c->sim, c->agents[i].pid);
     if (c->master_pid != 0)
         dr_sim_process_stop(c->sim, c->master_pid);
+    if (c->probe_pid != 0)
+        dr_sim_process_stop(c->sim, c->probe_pid);
 
     int failed = 0;
     fprintf(out, "  %" PRIu64 " tasks launched, %" PRIu64 " updates generated, %" PRIu64
