@@ -60,8 +60,8 @@ void *dr_arena_alloc(dr_arena *arena, size_t size);
 /* The short name used in errors: "mesos.scheduler.Call". */
 const char *dr_proto_name(const ProtobufCMessageDescriptor *desc);
 
-/* Decodes data[size] as desc. Allocates from arena, or with malloc when arena
- * is NULL (free with dr_proto_free). protobuf-c checks required fields.
+/* Decodes data[size] (borrows) as desc. *out returns owned: by the arena, or,
+ * when arena is NULL, by the caller (malloc'd; free with dr_proto_free). protobuf-c checks required fields.
  * Errors: DR_ETOOBIG above DR_PROTO_MESSAGE_SIZE_MAX; DR_EINVAL "invalid
  * mesos.scheduler.Call protobuf (N bytes): malformed, or a required field is
  * missing", "...: messages nested deeper than DR_PROTO_DEPTH_MAX", "...: field
