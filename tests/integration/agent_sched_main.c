@@ -22,7 +22,7 @@
 #define SEEN_MAX 1024
 
 typedef struct tstate {
-    char id[16];
+    char id[24];
     int state; /* -1: not launched */
     int update_count;
 } tstate;
@@ -80,7 +80,7 @@ static void offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, void 
         for (size_t i = 0; i < c->count; i++) {
             mesos__task_info__init(&infos[i]);
             mesos__task_id__init(&tids[i]);
-            snprintf(c->tasks[i].id, sizeof c->tasks[i].id, "t%zu", i);
+            snprintf(c->tasks[i].id, sizeof c->tasks[i].id, "t%u", (unsigned)i);
             c->tasks[i].state = MESOS__TASK_STATE__TASK_STAGING;
             tids[i].value = c->tasks[i].id;
             infos[i].name = c->tasks[i].id;
