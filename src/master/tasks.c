@@ -82,6 +82,27 @@ void dr__task_hold(dr_master *m, dr_mtask *t)
         dr_resources_add(&agent->used_resources, &t->resources);
 }
 
+/* A task that held nothing runs again (the master had declared it lost,
+ * the agent says otherwise): its resources are in use again, also for the
+ * allocator. Offers of them made meanwhile are rescinded first. */
+static void task_reacquire(dr_master *m, dr_mtask *t)
+{
+    dr__task_hold(m, t);
+    dr_magent *agent = dr__master_agent(m, t->agent_id);
+    if (agent == NULL || !agent->in_allocator || dr__master_framework(m, t->framework_id) == NULL)
+        return;
+    dr_alloc_use use = {.framework_id = t->framework_id, .role = t->role,
+                        .resources = (const Mesos__Resource *const *)t->resources.items,
+                        .resource_count = t->resources.count};
+    dr_err err;
+    if (dr_allocator_add_use(m->allocator, agent->id, &use, &err) == DR_OK)
+        return;
+    dr__offers_rescind_agent(m, agent);
+    if (dr_allocator_add_use(m->allocator, agent->id, &use, &err) != DR_OK)
+        DR_ERROR(m->env, "task %s of framework %s on agent %s: resources not available: %s",
+                 t->id, t->framework_id, agent->id, err.msg);
+}
+
 dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
                        const Mesos__TaskInfo *info, const dr_resources *resources,
                        const char *role, Mesos__TaskState state)
@@ -168,7 +189,7 @@ void dr__task_update_latest(dr_master *m, dr_mtask *t, Mesos__TaskState latest,
     if (held && !holds_resources(t))
         task_release(m, t, true);
     else if (!held && holds_resources(t))
-        dr__task_hold(m, t);
+        task_reacquire(m, t);
     dr__master_emit(m, DR_MASTER_EV_TASK_UPDATED, t);
     if (forward) {
         dr_mframework *fw = dr__master_framework(m, t->framework_id);
@@ -433,6 +454,15 @@ void dr__agent_status_update(dr_master *m, dr_magent *agent,
         return;
     }
     Mesos__TaskState latest = up->has_latest_state ? up->latest_state : st.state;
+    if (dr__task_state_terminal(t->state) && !dr__task_state_terminal(latest)) {
+        /* A terminal state is final: this is an older update that overtook
+         * nothing but arrived late (resends travel on several connections).
+         * Forward it (the framework acks it, the agent stops resending) but
+         * keep the task's state, its released resources and the update the
+         * terminal ack must name. */
+        send_update(m, fw, &st);
+        return;
+    }
     dr__task_update_latest(m, t, latest, &st, false);
     send_update(m, fw, &st);
     if (!st.has_uuid && dr__task_state_terminal(st.state))
