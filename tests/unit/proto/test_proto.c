@@ -370,6 +370,11 @@ static void test_additions(void **state)
     m = decode_ok(&mesos__master__event__descriptor, "{\"type\":\"HEARTBEAT\"}", &arena);
     static const uint8_t mhb[] = {0x08, 0x09};
     expect_pb(m, mhb, sizeof mhb);
+    m = decode_ok(&mesos__master__event__descriptor,
+                  "{\"type\":\"SUBSCRIBED\",\"subscribed\":{\"heartbeat_interval_seconds\":15}}",
+                  &arena);
+    static const uint8_t msub[] = {0x08, 0x01, 0x12, 0x09, 0x11, 0, 0, 0, 0, 0, 0, 0x2e, 0x40};
+    expect_pb(m, msub, sizeof msub);
     m = decode_ok(&mesos__scheduler__event__descriptor,
                   "{\"type\":\"UPDATE_OPERATION_STATUS\",\"update_operation_status\":{\"status\":"
                   "{\"state\":\"OPERATION_FINISHED\",\"agent_id\":{\"value\":\"A\"}}}}", &arena);
