@@ -13,11 +13,12 @@ extern void __lsan_ignore_object(const void *p) __attribute__((weak));
 static const char *arg(int argc, char **argv, const char *name)
 {
     size_t n = strlen(name);
+    const char *value = NULL; /* the last one wins, as with dromos's flags */
     for (int i = 1; i < argc; i++)
         if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 &&
             argv[i][2 + n] == '=')
-            return argv[i] + 3 + n;
-    return NULL;
+            value = argv[i] + 3 + n;
+    return value;
 }
 
 static uint64_t arg_ms(int argc, char **argv, const char *name)

@@ -35,6 +35,18 @@ static void *texec_start(dr_env *env, int argc, char **argv)
             envp[envc++] = argv[i] + 6;
     return texec_create(env, envp, envc);
 }
+/* Never subscribes: for registration timeouts. Its start fails for
+ * "fetch-fail", which makes the process exit with status 1. */
+static void *idle_start(dr_env *env, int argc, char **argv)
+{
+    (void)env, (void)argc;
+    if (strcmp(argv[0], "fetch-fail") == 0)
+        return NULL;
+    return dr_alloc(1);
+}
+static const dr_sim_program idle_program = {"idle-executor", idle_start, blank_end, blank_end};
+static const dr_sim_program fetch_fail_program = {"fetch-fail", idle_start, blank_end, blank_end};
+
 static void texec_crash(void *state)
 {
     if (__lsan_ignore_object != NULL)
@@ -199,6 +211,106 @@ void fm_run_task(world *w, const char *fw_id, const char *task_id, const char *c
     dr_resources_deinit(&rs);
 }
 
+static void framework_info(Mesos__FrameworkInfo *fi, Mesos__FrameworkID *fid, const char *fw_id)
+{
+    mesos__framework_info__init(fi);
+    mesos__framework_id__init(fid);
+    fid->value = (char *)fw_id;
+    fi->id = fid;
+    fi->user = (char *)"tester";
+    fi->name = (char *)"test framework";
+    fi->has_checkpoint = true;
+    fi->checkpoint = true;
+}
+
+void fm_run_task_uri(world *w, const char *fw_id, const char *task_id, const char *command,
+                     const char *uri)
+{
+    Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+    Dromos__Internal__AgentEvent__RunTask rt = DROMOS__INTERNAL__AGENT_EVENT__RUN_TASK__INIT;
+    Mesos__FrameworkInfo fi;
+    Mesos__FrameworkID fid;
+    framework_info(&fi, &fid, fw_id);
+    Mesos__TaskInfo ti = MESOS__TASK_INFO__INIT;
+    Mesos__TaskID tid = MESOS__TASK_ID__INIT;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    Mesos__CommandInfo cmd = MESOS__COMMAND_INFO__INIT;
+    Mesos__CommandInfo__URI u = MESOS__COMMAND_INFO__URI__INIT;
+    Mesos__CommandInfo__URI *uris[1] = {&u};
+    u.value = (char *)uri;
+    tid.value = (char *)task_id;
+    aid.value = w->fm.agent_id;
+    ti.name = (char *)task_id;
+    ti.task_id = &tid;
+    ti.agent_id = &aid;
+    cmd.value = (char *)command;
+    cmd.n_uris = 1;
+    cmd.uris = uris;
+    ti.command = &cmd;
+    rt.framework_info = &fi;
+    rt.task = &ti;
+    ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__RUN_TASK;
+    ev.run_task = &rt;
+    fm_send(w, &ev);
+}
+
+void fm_run_group(world *w, const char *fw_id, const char *ex_id, const char *const *task_ids,
+                  size_t task_count, const char *command)
+{
+    Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+    Dromos__Internal__AgentEvent__RunTask rt = DROMOS__INTERNAL__AGENT_EVENT__RUN_TASK__INIT;
+    Mesos__FrameworkInfo fi;
+    Mesos__FrameworkID fid;
+    framework_info(&fi, &fid, fw_id);
+    Mesos__ExecutorInfo ei = MESOS__EXECUTOR_INFO__INIT;
+    Mesos__ExecutorID eid = MESOS__EXECUTOR_ID__INIT;
+    eid.value = (char *)ex_id;
+    ei.executor_id = &eid;
+    ei.framework_id = &fid;
+    ei.has_type = true;
+    ei.type = MESOS__EXECUTOR_INFO__TYPE__DEFAULT;
+    Mesos__TaskInfo tis[8];
+    Mesos__TaskInfo *ptrs[8];
+    Mesos__TaskID tids[8];
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    Mesos__CommandInfo cmd = MESOS__COMMAND_INFO__INIT;
+    aid.value = w->fm.agent_id;
+    cmd.value = (char *)command;
+    assert_true(task_count <= 8);
+    for (size_t i = 0; i < task_count; i++) {
+        mesos__task_info__init(&tis[i]);
+        mesos__task_id__init(&tids[i]);
+        tids[i].value = (char *)task_ids[i];
+        tis[i].name = (char *)task_ids[i];
+        tis[i].task_id = &tids[i];
+        tis[i].agent_id = &aid;
+        tis[i].command = &cmd;
+        ptrs[i] = &tis[i];
+    }
+    Mesos__TaskGroupInfo tg = MESOS__TASK_GROUP_INFO__INIT;
+    tg.n_tasks = task_count;
+    tg.tasks = ptrs;
+    rt.framework_info = &fi;
+    rt.executor = &ei;
+    rt.task_group = &tg;
+    ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__RUN_TASK_GROUP;
+    ev.run_task = &rt;
+    fm_send(w, &ev);
+}
+
+void fm_shutdown_framework(world *w, const char *fw_id)
+{
+    Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+    Dromos__Internal__AgentEvent__ShutdownFramework sf =
+        DROMOS__INTERNAL__AGENT_EVENT__SHUTDOWN_FRAMEWORK__INIT;
+    Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+    fid.value = (char *)fw_id;
+    sf.framework_id = &fid;
+    ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__SHUTDOWN_FRAMEWORK;
+    ev.shutdown_framework = &sf;
+    fm_send(w, &ev);
+}
+
 void fm_kill_task(world *w, const char *fw_id, const char *task_id)
 {
     Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
@@ -248,6 +360,8 @@ void world_init(world *w, uint64_t seed)
     w->sim = dr_sim_create(&so);
     dr_sim_register_program(w->sim, &blank_program);
     dr_sim_register_program(w->sim, &texec_program);
+    dr_sim_register_program(w->sim, &idle_program);
+    dr_sim_register_program(w->sim, &fetch_fail_program);
     dr_sim_register_program(w->sim, &dr_agent_sim_program);
     w->master_host = dr_sim_host_add(w->sim, "master");
     w->agent_host = dr_sim_host_add(w->sim, "agent1");
@@ -282,8 +396,9 @@ dr_pid world_agent_start(world *w)
     const char *argv[24] = {"agent", "--master=master:5050", "--work_dir=/work", "--port=5051",
                             "--resources=cpus:4;mem:1024;disk:2000",
                             "--executor=test-executor",
-                            "--executor_shutdown_grace_period_ms=1000"};
-    size_t n = 7;
+                            "--executor_shutdown_grace_period_ms=1000",
+                            "--fetcher=fetch-fail"};
+    size_t n = 8;
     for (size_t i = 0; i < 8 && w->extra_args[i] != NULL; i++)
         argv[n++] = w->extra_args[i];
     argv[n] = NULL;

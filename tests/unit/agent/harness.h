@@ -65,6 +65,13 @@ void world_agent_crash(world *w);
 void fm_run_task(world *w, const char *fw_id, const char *task_id, const char *command,
                  bool checkpoint, const char *resources);
 void fm_kill_task(world *w, const char *fw_id, const char *task_id);
+/* RUN_TASK with the task's command carrying one URI (fetched first). */
+void fm_run_task_uri(world *w, const char *fw_id, const char *task_id, const char *command,
+                     const char *uri);
+/* RUN_TASK_GROUP of task_count tasks under a DEFAULT executor ex_id. */
+void fm_run_group(world *w, const char *fw_id, const char *ex_id, const char *const *task_ids,
+                  size_t task_count, const char *command);
+void fm_shutdown_framework(world *w, const char *fw_id);
 void fm_ack(world *w, const char *fw_id, const fm_update *u);
 void fm_send(world *w, const Dromos__Internal__AgentEvent *ev);
 /* Updates seen for task with state (any state: -1). */

@@ -21,9 +21,11 @@
 #define KILLED MESOS__TASK_STATE__TASK_KILLED
 #define LOST MESOS__TASK_STATE__TASK_LOST
 
-static void start_registered(world *w, uint64_t seed)
+static void start_registered_with(world *w, uint64_t seed, const char *const *extra)
 {
     world_init(w, seed);
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+        w->extra_args[i] = extra[i];
     assert_true(world_agent_start(w) > 0);
     world_run(w, 3 * S);
     dr_agent_info info;
@@ -31,6 +33,8 @@ static void start_registered(world *w, uint64_t seed)
     assert_true(info.registered);
     assert_string_equal(info.agent_id, "A-1");
 }
+
+static void start_registered(world *w, uint64_t seed) { start_registered_with(w, seed, NULL); }
 
 static bool file_exists(world *w, const char *path)
 {
@@ -426,6 +430,99 @@ static void test_same_seed_same_trace(void **state)
     assert_true(a != c);
 }
 
+static void test_gc_removes_finished_sandboxes(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--gc_delay_ms=20000", NULL};
+    start_registered_with(&w, 11, extra);
+    fm_run_task(&w, "F1", "t1", "finish", true, "cpus:1");
+    world_run(&w, 1500 * DR_NS_PER_MS);
+    char sandbox[256];
+    dr_strlcpy(sandbox, dr_agent_sandbox(world_agent(&w), "F1", "t1"), sizeof sandbox);
+    assert_true(sandbox[0] == '/');
+    world_run(&w, 5 * S); /* finished, acknowledged, executor shut down */
+    assert_true(file_exists(&w, sandbox));
+    /* gc_delay scaled by the free disk: 20 s * (1 - 0.1 - usage) */
+    world_run(&w, 20 * S);
+    assert_false(file_exists(&w, sandbox));
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_int_equal(info.gc_removed, 1);
+    world_deinit(&w);
+}
+
+static void test_task_group(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 12);
+    const char *ids[] = {"g1", "g2"};
+    fm_run_group(&w, "F1", "E1", ids, 2, "run");
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "g1", RUNNING), 1);
+    assert_int_equal(fm_count(&w, "g2", RUNNING), 1);
+    /* both in one executor */
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_int_equal(info.executor_count, 1);
+    assert_int_equal(info.tasks_running, 2);
+    /* the framework shuts down: its executor reports its tasks killed */
+    fm_shutdown_framework(&w, "F1");
+    world_run(&w, 3 * S);
+    assert_int_equal(fm_last(&w, "g1")->state, KILLED);
+    assert_int_equal(fm_last(&w, "g2")->state, KILLED);
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_int_equal(info.executor_count, 0);
+    assert_int_equal(info.task_count, 0);
+    world_deinit(&w);
+}
+
+static void test_launch_failures(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--executor_registration_timeout_ms=3000", NULL};
+    start_registered_with(&w, 13, extra);
+    /* a URI whose fetch fails */
+    fm_run_task_uri(&w, "F1", "f1", "finish", "http://nowhere/x.tgz");
+    world_run(&w, 2 * S);
+    const fm_update *u = fm_last(&w, "f1");
+    assert_non_null(u);
+    assert_int_equal(u->state, FAILED);
+    assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LAUNCH_FAILED);
+    assert_string_equal(u->message, "Failed to fetch the URIs: the fetcher exited with status 1 "
+                                    "(see stderr in the sandbox)");
+    world_deinit(&w);
+
+    /* an executor that never subscribes */
+    const char *extra2[] = {"--executor_registration_timeout_ms=3000", "--executor=idle-executor",
+                            NULL};
+    start_registered_with(&w, 14, extra2);
+    fm_run_task(&w, "F1", "t1", "finish", true, "cpus:1");
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "t1", -1), 0);
+    world_run(&w, 2 * S);
+    u = fm_last(&w, "t1");
+    assert_non_null(u);
+    assert_int_equal(u->state, FAILED);
+    assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_REGISTRATION_TIMEOUT);
+    assert_string_equal(u->message, "Executor did not register within 3.0s");
+    /* a kill before the executor has the task: TASK_KILLED at once */
+    fm_run_task(&w, "F1", "t2", "finish", true, "cpus:1");
+    world_run(&w, 500 * DR_NS_PER_MS);
+    fm_kill_task(&w, "F1", "t2");
+    world_run(&w, 500 * DR_NS_PER_MS);
+    u = fm_last(&w, "t2");
+    assert_int_equal(u->state, KILLED);
+    assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_TASK_KILLED_DURING_LAUNCH);
+    /* a kill of a task the agent does not know */
+    fm_kill_task(&w, "F1", "nope");
+    world_run(&w, 500 * DR_NS_PER_MS);
+    assert_int_equal(fm_last(&w, "nope")->state, LOST);
+    world_deinit(&w);
+}
+
 static bool state_terminal(int s)
 {
     return s == FINISHED || s == FAILED || s == KILLED || s == LOST ||
@@ -504,6 +601,9 @@ int main(void)
         cmocka_unit_test(test_files_and_operator_api),
         cmocka_unit_test(test_same_seed_same_trace),
         cmocka_unit_test(test_crash_sweep),
+        cmocka_unit_test(test_gc_removes_finished_sandboxes),
+        cmocka_unit_test(test_task_group),
+        cmocka_unit_test(test_launch_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
