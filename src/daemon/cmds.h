@@ -21,5 +21,7 @@ extern const dr_cmd dr_cmd_agent;
 extern const dr_cmd dr_cmd_master;
 extern const dr_cmd dr_cmd_executor; /* src/daemon/cmds/executor.c (src/executor) */
 extern const dr_cmd dr_cmd_fetch;    /* src/daemon/cmds/fetch.c (Mesos's fetcher) */
+extern const dr_cmd dr_cmd_run;      /* src/daemon/cmds/run.c (src/run) */
+extern const dr_cmd dr_cmd_local;    /* src/daemon/cmds/local.c: master + agents as children */
 
 #endif /* DR_DAEMON_CMDS_H */

@@ -12,6 +12,8 @@ static const dr_cmd *const commands[] = {
     &dr_cmd_agent,
     &dr_cmd_executor,
     &dr_cmd_fetch,
+    &dr_cmd_run,
+    &dr_cmd_local,
 #ifdef DR_HAVE_MASTER
     &dr_cmd_master,
 #endif
