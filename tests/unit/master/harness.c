@@ -717,3 +717,16 @@ void world_restart_master(world *w)
         fail_msg("dr_master_create: %s", err.msg);
     world_run(w, 100 * DR_NS_PER_MS);
 }
+
+void agent_send_stale(fake_agent *a, fa_task *t, Mesos__TaskState state)
+{
+    Mesos__TaskState real = t->state;
+    uint8_t uuid[16];
+    memcpy(uuid, t->uuid, 16);
+    t->state = state;
+    memset(t->uuid, 0x77, 16);
+    agent_send_update(a, t);
+    t->state = real;
+    memcpy(t->uuid, uuid, 16);
+    world_run(a->w, 100 * DR_NS_PER_MS);
+}

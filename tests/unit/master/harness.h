@@ -117,6 +117,9 @@ void agent_disconnect(fake_agent *a);
 void agent_send_message(fake_agent *a, const char *fw_id, const char *executor_id,
                         const char *data);
 void agent_unregister(fake_agent *a);
+/* Sends an update with state for t (as a late, older copy would arrive)
+ * without changing what the agent believes. */
+void agent_send_stale(fake_agent *a, fa_task *t, Mesos__TaskState state);
 /* Destroys the master and starts a new one (new id, empty state) on the same port. */
 void world_restart_master(world *w);
 fa_task *agent_task(fake_agent *a, const char *task_id);

@@ -714,6 +714,52 @@ static void test_teardown(void **state)
 }
 
 
+
+static double offered_cpus(const Mesos__Offer *o)
+{
+    double cpus = 0;
+    for (size_t i = 0; i < o->n_resources; i++)
+        if (strcmp(o->resources[i]->name, "cpus") == 0)
+            cpus += o->resources[i]->scalar->value;
+    return cpus;
+}
+
+static void test_terminal_is_final(void **state)
+{
+    DR_UNUSED(state);
+    launched l;
+    launch_one(&l, 25, NULL, false, "");
+    assert_int_equal(sched_ack(l.s, last_update(l.s)), 202);
+    fa_task *t = agent_task(l.a, "t1");
+    agent_set_state(l.a, t, MESOS__TASK_STATE__TASK_FINISHED);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(last_update(l.s)->state, MESOS__TASK_STATE__TASK_FINISHED);
+    /* A late RUNNING copy is forwarded but changes nothing. */
+    agent_send_stale(l.a, t, MESOS__TASK_STATE__TASK_RUNNING);
+    assert_int_equal(last_update(l.s)->state, MESOS__TASK_STATE__TASK_RUNNING);
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"RECONCILE\","
+                                "\"reconcile\":{}}",
+                                l.s->fw_id),
+                     202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(last_update(l.s)->state, MESOS__TASK_STATE__TASK_FINISHED);
+    /* Its resources are free: the next offer has all 4 cpus (and only once:
+     * a second terminal copy recovers nothing more). */
+    agent_send_stale(l.a, t, MESOS__TASK_STATE__TASK_FINISHED);
+    world_run(&l.w, 2 * DR_NS_PER_S);
+    const Mesos__Offer *o = sched_last(l.s, EV(OFFERS))->offers->offers[0];
+    assert_true(offered_cpus(o) == 4.0);
+    assert_int_equal(sched_call(l.s,
+                                "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"DECLINE\","
+                                "\"decline\":{\"offer_ids\":[{\"value\":\"%s\"}],"
+                                "\"filters\":{\"refuse_seconds\":0}}}",
+                                l.s->fw_id, o->id->value),
+                     202);
+    assert_true(offered_cpus(next_offer(&l)) == 4.0);
+    world_deinit(&l.w);
+}
+
 /* ---- more calls ------------------------------------------------------------------------------------ */
 
 #define GROUP_TASK(id, agent)                                                                  \
@@ -946,6 +992,7 @@ int main(void)
         cmocka_unit_test(test_failover_keeps_tasks),
         cmocka_unit_test(test_failover_expiry_kills),
         cmocka_unit_test(test_teardown),
+        cmocka_unit_test(test_terminal_is_final),
         cmocka_unit_test(test_launch_group),
         cmocka_unit_test(test_messages_and_update_framework),
         cmocka_unit_test(test_unregister),
