@@ -48,6 +48,14 @@ struct ta_task {
 #endif
 };
 
+/* A call in flight; listed so that destroy can free those the client drops. */
+typedef struct call_ctx call_ctx;
+struct call_ctx {
+    dr_testagent *a;
+    uint64_t gen;
+    call_ctx *prev, *next;
+};
+
 typedef struct ta_framework {
     char *id;
     Mesos__FrameworkInfo *info; /* owned malloc copy */
@@ -88,6 +96,7 @@ struct dr_testagent {
     size_t index_capacity;
     ta_framework *frameworks;
     size_t framework_count;
+    call_ctx *calls; /* in flight */
 
     dr_testagent_info info;
 };
@@ -311,7 +320,12 @@ void dr_testagent_destroy(dr_testagent *a)
 {
     if (a == NULL)
         return;
-    dr_http_client_destroy(a->client);
+    dr_http_client_destroy(a->client); /* drops calls in flight without callbacks */
+    while (a->calls != NULL) {
+        call_ctx *cc = a->calls;
+        a->calls = cc->next;
+        dr_free(cc);
+    }
     if (a->watchdog_timer != 0)
         dr_env_timer_cancel(a->env, a->watchdog_timer);
     if (a->backoff_timer != 0)
@@ -340,10 +354,6 @@ void dr_testagent_destroy(dr_testagent *a)
 
 /* ---- calls ------------------------------------------------------------------------- */
 
-typedef struct call_ctx {
-    dr_testagent *a;
-    uint64_t gen;
-} call_ctx;
 
 static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_response *resp,
                       const dr_err *err, void *ctx)
@@ -353,6 +363,12 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
     call_ctx *cc = ctx;
     dr_testagent *a = cc->a;
     uint64_t gen = cc->gen;
+    if (cc->prev != NULL)
+        cc->prev->next = cc->next;
+    else
+        a->calls = cc->next;
+    if (cc->next != NULL)
+        cc->next->prev = cc->prev;
     dr_free(cc);
     if (resp == NULL) {
         DR_DEBUG(a->env, "test agent: call failed: %s", err->msg);
@@ -405,6 +421,11 @@ static void call_send(dr_testagent *a, Dromos__Internal__AgentCall *call)
     if (dr_http_client_send(a->client, &req, &call_cbs, cc, NULL, &err) != DR_OK) {
         DR_DEBUG(a->env, "test agent: call not sent: %s", err.msg);
         dr_free(cc);
+    } else {
+        cc->next = a->calls;
+        if (a->calls != NULL)
+            a->calls->prev = cc;
+        a->calls = cc;
     }
     dr_buf_deinit(&body);
 }
