@@ -518,8 +518,12 @@ static void on_acknowledged(dr_exec_client *c, const char *task_id, const uint8_
 static void on_shutdown(dr_exec_client *c, void *ctx)
 {
     (void)c;
-    dr_executor *ex = ctx;
-    DR_INFO(ex->env, "executor: SHUTDOWN");
+    DR_INFO(((dr_executor *)ctx)->env, "executor: SHUTDOWN");
+    dr_executor_shutdown(ctx);
+}
+
+void dr_executor_shutdown(dr_executor *ex)
+{
     ex->shutting_down = true;
     uint64_t grace_ns = ex->opts.shutdown_grace_period_ns;
     /* leave the agent a second to see our updates before its own SIGKILL */

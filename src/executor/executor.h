@@ -74,8 +74,12 @@ typedef void dr_executor_done_fn(dr_env *env, int exit_code, void *ctx);
 dr_code dr_executor_create(dr_env *env, const dr_executor_opts *opts, dr_executor_done_fn *done,
                            void *ctx, dr_executor **out, dr_err *err) DR_MUST_USE;
 /* Frees everything; running tasks keep running; no callback fires. NULL ok.
- * Not from inside done. */
+ * Allowed from inside done (which fires from a timer of its own). */
 void dr_executor_destroy(dr_executor *ex);
+
+/* Acts as a SHUTDOWN event (for SIGTERM): every task is killed with the
+ * shutdown grace period less a second, then the executor is done. */
+void dr_executor_shutdown(dr_executor *ex);
 
 /* For tests: the client, and a task's pid (0 when not running or unknown). */
 dr_exec_client *dr_executor_client(dr_executor *ex);
