@@ -903,8 +903,9 @@ static void scheduler_handle(dr_env *env, const dr_http_request *req, dr_http_re
     const char *stream_header = dr_http_headers_get(&req->headers, "Mesos-Stream-Id");
     if (call->type == MESOS__SCHEDULER__CALL__TYPE__SUBSCRIBE) {
         Mesos__FrameworkInfo *info = call->subscribe->framework_info;
-        if (call->framework_id != NULL &&
-            (info->id == NULL || strcmp(info->id->value, call->framework_id->value) != 0)) {
+        /* As Mesos compares them: both unset, or both set and equal. */
+        if ((call->framework_id == NULL) != (info->id == NULL) ||
+            (info->id != NULL && strcmp(info->id->value, call->framework_id->value) != 0)) {
             dr_http_response_error(res, 400, "Failed to validate scheduler::Call: "
                                    "'framework_id' differs from 'subscribe.framework_info.id'");
             goto out;

@@ -199,10 +199,13 @@ static void subscribe_body(sched *s, const char *extra_json, bool pa, dr_buf *bo
     char idpart[256] = "";
     if (s->fw_id[0] != '\0')
         snprintf(idpart, sizeof idpart, ",\"id\":{\"value\":\"%s\"}", s->fw_id);
+    char callid[256] = "";
+    if (s->fw_id[0] != '\0')
+        snprintf(callid, sizeof callid, "\"framework_id\":{\"value\":\"%s\"},", s->fw_id);
     snprintf(json, sizeof json,
              "{\"type\":\"SUBSCRIBE\",%s\"subscribe\":{\"framework_info\":{\"user\":\"u\","
              "\"name\":\"fw\"%s%s%s}}}",
-             s->fw_id[0] != '\0' ? "" : "", idpart,
+             callid, idpart,
              pa ? ",\"capabilities\":[{\"type\":\"PARTITION_AWARE\"}]" : "", extra_json);
     if (s->codec == DR_HTTP_CODEC_JSON) {
         dr_buf_append_str(body, json);

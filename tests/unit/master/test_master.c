@@ -94,6 +94,15 @@ static void test_stream_id_rules(void **state)
     sched *s = sched_new(&w, 0, DR_HTTP_CODEC_JSON);
     sched_subscribe(s, ",\"failover_timeout\":100");
     assert_non_null(sched_event(s, EV(SUBSCRIBED), 0));
+    char mismatch[512];
+    snprintf(mismatch, sizeof mismatch,
+             "{\"type\":\"SUBSCRIBE\",\"subscribe\":{\"framework_info\":"
+             "{\"user\":\"u\",\"name\":\"x\",\"id\":{\"value\":\"%s\"}}}}",
+             s->fw_id);
+    assert_int_equal(sched_call_raw(s, "application/json", NULL, mismatch, strlen(mismatch)),
+                     400);
+    assert_non_null(strstr(s->call_body, "'framework_id' differs from "
+                                         "'subscribe.framework_info.id'"));
     const char *sub = "{\"type\":\"SUBSCRIBE\",\"subscribe\":{\"framework_info\":"
                       "{\"user\":\"u\",\"name\":\"x\"}}}";
     assert_int_equal(sched_call_raw(s, "application/json", "abc", sub, strlen(sub)), 400);
