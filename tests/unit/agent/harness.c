@@ -386,6 +386,8 @@ void world_deinit(world *w)
     if (w->agent_pid != 0 && dr_sim_process_alive(w->sim, w->agent_pid))
         dr_sim_process_stop(w->sim, w->agent_pid);
     dr_http_server_destroy(w->fm.server);
+    if (w->fm.stream != NULL) /* detached by the destroy: finishing it frees it */
+        dr_http_response_stream_end(w->fm.stream);
     dr_sim_destroy(w->sim);
 }
 
