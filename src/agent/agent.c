@@ -536,6 +536,16 @@ static void dispatch(dr_agent *a, const Dromos__Internal__AgentEvent *ev)
             for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
                 dr__agent_executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_AGENT_REMOVED,
                                       "the agent was removed by the master");
+        /* the next start must register as a new agent, as Mesos's does */
+        char *latest = dr__agent_meta_path(a, "slaves/latest");
+        char *slaves = dr__agent_meta_path(a, "slaves");
+        dr_err err;
+        if (dr_env_unlink(a->env, latest, &err) != DR_OK && err.code != DR_ENOENT)
+            DR_WARN(a->env, "agent: %s", err.msg);
+        else if (dr_env_fsync_dir(a->env, slaves, &err) != DR_OK)
+            DR_WARN(a->env, "agent: %s", err.msg);
+        dr_free(slaves);
+        dr_free(latest);
         dr__agent_fail(a, "removed by the master");
         break;
     }

@@ -523,6 +523,27 @@ static void test_launch_failures(void **state)
     world_deinit(&w);
 }
 
+static void test_removed_by_master(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 15);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    assert_true(file_exists(&w, "/work/meta/slaves/latest"));
+    Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+    Dromos__Internal__AgentEvent__Shutdown sd = DROMOS__INTERNAL__AGENT_EVENT__SHUTDOWN__INIT;
+    sd.message = (char *)"Agent has been removed (gone): register as a new agent";
+    ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__SHUTDOWN;
+    ev.shutdown = &sd;
+    fm_send(&w, &ev);
+    world_run(&w, 3 * S);
+    assert_string_equal(dr_agent_failure(world_agent(&w)), "removed by the master");
+    assert_false(file_exists(&w, "/work/meta/slaves/latest")); /* the next start is a new agent */
+    assert_int_equal(fm_last(&w, "t1")->state, KILLED); /* its executor was shut down */
+    world_deinit(&w);
+}
+
 static bool state_terminal(int s)
 {
     return s == FINISHED || s == FAILED || s == KILLED || s == LOST ||
@@ -604,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_gc_removes_finished_sandboxes),
         cmocka_unit_test(test_task_group),
         cmocka_unit_test(test_launch_failures),
+        cmocka_unit_test(test_removed_by_master),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
