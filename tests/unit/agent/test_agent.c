@@ -544,6 +544,36 @@ static void test_removed_by_master(void **state)
     world_deinit(&w);
 }
 
+static void test_recover_cleanup_and_non_checkpointing(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 16);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    fm_run_task(&w, "F2", "t2", "run", false, "cpus:1"); /* F2 does not checkpoint */
+    world_run(&w, 2 * S);
+    dr_pid p1 = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    dr_pid p2 = dr_agent_executor_pid(world_agent(&w), "F2", "t2");
+    assert_true(p1 > 0 && p2 > 0);
+    world_agent_crash(&w);
+    w.extra_args[0] = "--recover=cleanup";
+    assert_true(world_agent_start(&w) > 0);
+    world_run(&w, 3 * S);
+    assert_false(dr_sim_process_alive(w.sim, p1));
+    assert_false(dr_sim_process_alive(w.sim, p2));
+    const fm_update *u = fm_last(&w, "t1");
+    assert_int_equal(u->state, FAILED);
+    assert_string_equal(u->message, "killed at recovery (--recover=cleanup)");
+    /* t2's updates were never checkpointed: the agent no longer knows it
+     * (the master reports it lost at re-registration) */
+    assert_int_equal(fm_last(&w, "t2")->state, RUNNING);
+    assert_int_equal(w.fm.last_register_tasks, 1);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_true(info.registered);
+    world_deinit(&w);
+}
+
 static bool state_terminal(int s)
 {
     return s == FINISHED || s == FAILED || s == KILLED || s == LOST ||
@@ -626,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_task_group),
         cmocka_unit_test(test_launch_failures),
         cmocka_unit_test(test_removed_by_master),
+        cmocka_unit_test(test_recover_cleanup_and_non_checkpointing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
