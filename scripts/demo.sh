@@ -1,132 +1,144 @@
 #!/usr/bin/env bash
-# scripts/demo.sh — the demo (./dev demo, after ./build is built). Until the
-# master and agent exist it shows the demo service, a replicated counter
-# (src/demo), running first in the deterministic simulator under faults, then
-# for real as three processes on loopback. It leaves nothing running.
+# scripts/demo.sh — the demo (./dev demo, after ./build is built): a real
+# cluster on loopback. `dromos local` starts a master and two agents as child
+# processes; `dromos run` (a scheduler on the Mesos v1 API) runs ten shell
+# tasks across both agents, shows their progress, and prints for each task
+# its id, agent, final state and output; then the cluster is stopped and the
+# demo checks that no process and no mount is left. A short last step
+# replays a simulated cluster from its seed, twice, to show determinism.
+#
+#   scripts/demo.sh [DROMOS]     DROMOS: the binary (default build/src/daemon/dromos)
+#
+# Environment: DROMOS_DEMO_DIR: the work dir (default: a fresh one under
+# /tmp, removed at the end; given, it is kept); DROMOS_DEMO_PORT: the
+# master's port (agents use the next two; default: a free one).
+# Exit status: 0 when all ten tasks finished and nothing was left running.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DROMOS=${DROMOS:-$ROOT/build/src/daemon/dromos}
-SEED=${SEED:-21}
+DROMOS=${1:-${DROMOS:-$ROOT/build/src/daemon/dromos}}
+INSTANCES=10
+COMMAND='echo "hello from $MESOS_EXECUTOR_ID on agent $MESOS_AGENT_ENDPOINT"; sleep 1'
 
 b() { printf '\033[1m%s\033[0m\n' "$*"; }
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
+indent() { sed 's/^/    /'; }
 
 [ -x "$DROMOS" ] || { echo "demo: $DROMOS is not built (run ./dev build)"; exit 1; }
+DROMOS=$(cd "$(dirname "$DROMOS")" && pwd)/$(basename "$DROMOS")
 
-b "Dromos demo: a replicated counter, in the simulator and for real"
-note "Three replicas keep a counter. Clients send INC or GET to any replica;"
-note "followers redirect them to the leader (replica 0). The leader writes each"
-note "increment to its log, fsyncs (group commit), streams it to the followers,"
-note "and acknowledges the client once a majority has it on disk."
-
-# ---- 1. the simulator ------------------------------------------------------------
-step "1. The counter in the simulator, seed $SEED"
-SIM=("$DROMOS" sim --scenario counter)
-if ! "$DROMOS" sim --list | grep -q '^counter '; then
-  # until src/demo is configured before sim/, dromos lacks the scenario: the
-  # test driver built next to it prints the same
-  DRIVER=$(dirname "$DROMOS")/../../tests/integration/counter_sim
-  [ -x "$DRIVER" ] && SIM=("$DRIVER")
-fi
-if [ "${SIM[0]}" != "$DROMOS" ] || "$DROMOS" sim --list | grep -q '^counter '; then
-  note "One process simulates the three replica hosts, the client hosts, their"
-  note "disks, network and clocks. The seed draws the options and every fault."
-  out=$(mktemp)
-  out2=$(mktemp)
-  trap 'rm -f "$out" "$out2"' EXIT
-  rc=0
-  "${SIM[@]}" --seed "$SEED" >"$out" || rc=$?
-  # the options drawn, the highlights and the verdict; the per-kind counts after
-  sed -n '1,/^faults fired:/p' "$out" | sed '$d' | sed 's/^/    /'
-  note "faults that fired: $(sed -n '/^faults fired:/,/^events:/p' "$out" |
-        awk 'NF == 2 && $2 ~ /^[0-9]+$/ && $2 > 0 { printf "%s%s=%s", sep, $1, $2; sep = ", " }')"
-  grep -E '^(events|trace hash):' "$out" | sed 's/^/    /'
-  [ "$rc" = 0 ] || { echo "demo: the simulation found a violation (above)"; exit 1; }
-
-  step "Same seed again, in a fresh process"
-  "${SIM[@]}" --seed "$SEED" >"$out2"
-  h1=$(grep '^trace hash:' "$out"); h2=$(grep '^trace hash:' "$out2")
-  note "first run:  $h1"
-  note "second run: $h2"
-  if [ "$h1" = "$h2" ]; then
-    note "identical: every event replays bit for bit from the seed"
-  else
-    echo "demo: the same seed gave different hashes"; exit 1
-  fi
-  note "(replay with: ./dev sim --seed $SEED --scenario counter --trace)"
+if [ -n "${DROMOS_DEMO_DIR:-}" ]; then
+  WORK=$DROMOS_DEMO_DIR
+  mkdir -p "$WORK"
+  KEEP=1
 else
-  note "(this build has no 'counter' scenario: src/demo must be configured"
-  note " before sim/ in meson.build; skipping the simulator part)"
+  WORK=$(mktemp -d /tmp/dromos-demo.XXXXXX)
+  KEEP=0
 fi
-
-# ---- 2. for real -------------------------------------------------------------------
-step "2. The same code for real: three processes on loopback"
-WORK=$(mktemp -d)
-declare -a PID=()
+WORK=$(cd "$WORK" && pwd)
+LOCAL_PID=
 cleanup() {
-  for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK" "${out:-}" "${out2:-}"
+  if [ -n "$LOCAL_PID" ] && kill -0 "$LOCAL_PID" 2>/dev/null; then
+    kill -TERM "$LOCAL_PID" 2>/dev/null || true
+    wait "$LOCAL_PID" 2>/dev/null || true
+  fi
+  [ "$KEEP" = 1 ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-read -r -a PORT < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(3)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-PEERS="127.0.0.1:${PORT[0]},127.0.0.1:${PORT[1]},127.0.0.1:${PORT[2]}"
+b "Dromos demo: a cluster manager in the class of Apache Mesos, for real on this machine"
+note "A master receives resource offers from agents and hands them to frameworks,"
+note "which launch tasks; each agent runs its tasks under an executor, in a sandbox."
 
-start() {
-  "$DROMOS" counter serve --id "$1" --peers "$PEERS" --data "$WORK/replica-$1" \
-    >>"$WORK/replica-$1.log" 2>&1 &
-  PID[$1]=$!
-}
-client() { "$DROMOS" counter client --timeout 5secs "$@"; }
-local_value() { client --connect "127.0.0.1:${PORT[$1]}" --get --local --timeout 1secs 2>/dev/null; }
-wait_for() { # wait_for I VALUE
-  for _ in $(seq 100); do
-    [ "$(local_value "$1" || true)" = "$2" ] && return 0
+# ---- 1. the cluster ----------------------------------------------------------------
+step "1. Start a cluster on loopback: dromos local --agents 2"
+note "one master and two agents, each its own process (children of 'dromos local')"
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+started=0
+for attempt in 1 2 3 4 5; do
+  PORT=${DROMOS_DEMO_PORT:-$((20000 + RANDOM % 30000))}
+  if port_busy "$PORT" || port_busy $((PORT + 1)) || port_busy $((PORT + 2)); then
+    [ -z "${DROMOS_DEMO_PORT:-}" ] || { echo "demo: port $PORT or the next two are taken"; exit 1; }
+    continue
+  fi
+  rm -rf "$WORK/cluster"
+  "$DROMOS" local --agents 2 --port "$PORT" --work_dir "$WORK/cluster" \
+    >"$WORK/local.out" 2>&1 &
+  LOCAL_PID=$!
+  for _ in $(seq 600); do
+    grep -q '^ready:' "$WORK/local.out" && { started=1; break; }
+    kill -0 "$LOCAL_PID" 2>/dev/null || break
     sleep 0.1
   done
-  echo "demo: replica $1 did not reach $2"; exit 1
-}
-
-for i in 0 1 2; do start $i; done
-for i in 0 1 2; do wait_for $i 0; done
-note "started: dromos counter serve --id N --peers $PEERS --data DIR"
-note "replicas 0, 1, 2 listen on ports ${PORT[*]}; data in $WORK"
-
-total=0
-for k in 1 2 3 4 5; do
-  i=$(( k % 3 ))
-  v=$(client --connect "127.0.0.1:${PORT[$i]}" --inc "$k")
-  total=$(( total + k ))
-  note "client: inc $k via replica $i -> value $v"
+  [ "$started" = 1 ] && break
+  wait "$LOCAL_PID" 2>/dev/null || true
+  LOCAL_PID=
+  [ -z "${DROMOS_DEMO_PORT:-}" ] || break
 done
+if [ "$started" != 1 ]; then
+  echo "demo: the cluster did not start:"; cat "$WORK/local.out"
+  tail -n 20 "$WORK"/cluster/*.log 2>/dev/null || true
+  exit 1
+fi
+grep -E '^  (master|agent)' "$WORK/local.out" | indent
+note "(their logs and work dirs are under $WORK/cluster)"
 
-kill -9 "${PID[2]}"; wait "${PID[2]}" 2>/dev/null || true
-note "kill -9 replica 2 (pid ${PID[2]})"
-for k in 10 20; do
-  v=$(client --connect "127.0.0.1:${PORT[1]}" --inc "$k")
-  total=$(( total + k ))
-  note "client: inc $k via replica 1 -> value $v (replicas 0 and 1 are a majority)"
+# ---- 2. a framework ----------------------------------------------------------------
+step "2. Run a framework: dromos run --instances $INSTANCES -- '<a shell command>'"
+note "It subscribes to the master over the Mesos v1 scheduler API, spreads the tasks over"
+note "the offers of both agents, prints each status update (and acknowledges it), then"
+note "reads each task's stdout back from its agent (/files/read) and tears itself down."
+note "command: $COMMAND"
+echo
+rc=0
+if ! "$DROMOS" run --master "127.0.0.1:$PORT" --instances "$INSTANCES" --name demo \
+       --timeout 60secs -- "$COMMAND" | tee "$WORK/run.out" | indent; then
+  rc=1
+fi
+
+# ---- 3. stop -------------------------------------------------------------------------
+step "3. Stop the cluster (SIGTERM to dromos local: agents first, then the master)"
+kill -TERM "$LOCAL_PID"
+wait "$LOCAL_PID" || { echo "demo: dromos local exited with $?"; rc=1; }
+LOCAL_PID=
+sed -n '/^dromos local: stopping/,$p' "$WORK/local.out" | indent
+# Nothing may be left: no process started from this binary or running in a
+# sandbox under $WORK, no mount under $WORK.
+left=()
+for p in $(ls /proc | grep -E '^[0-9]+$'); do
+  [ "$p" = $$ ] && continue
+  if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -e "$WORK" ||
+     tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -q "^MESOS_SANDBOX=$WORK/"; then
+    left+=("$p")
+  fi
 done
-note "values held on disk: replica 0: $(local_value 0), replica 1: $(local_value 1), replica 2: down"
+if [ ${#left[@]} -gt 0 ]; then
+  echo "demo: processes left running: ${left[*]}"; ps -o pid,args -p "${left[@]}" || true; rc=1
+else
+  note "no process left running"
+fi
+if grep -qF " $WORK" /proc/self/mountinfo; then
+  echo "demo: mounts left under $WORK:"; grep -F " $WORK" /proc/self/mountinfo; rc=1
+else
+  note "no mount left"
+fi
 
-start 2
-wait_for 2 "$total"
-note "restart replica 2: it recovers its log and catches up -> $(local_value 2)"
+# ---- 4. the simulator ------------------------------------------------------------------
+step "4. The same master in the deterministic simulator"
+note "One process simulates a master, four test agents and a framework over a virtual"
+note "network and clock; a seed replays the whole run bit for bit:"
+h1=$("$DROMOS" sim --scenario master_launch --seed 21 | grep 'trace hash' || true)
+h2=$("$DROMOS" sim --scenario master_launch --seed 21 | grep 'trace hash' || true)
+note "seed 21, first run: ${h1## }"
+note "seed 21, again:     ${h2## }"
+if [ -z "$h1" ] || [ "$h1" != "$h2" ]; then
+  echo "demo: the same seed did not replay the same run"; rc=1
+fi
 
-kill -9 "${PID[0]}"; wait "${PID[0]}" 2>/dev/null || true
-start 0
-v=$(client --connect "$PEERS" --get)
-note "kill -9 the leader and restart it: it recovers from its log; GET -> $v"
-
-for i in 0 1 2; do kill -TERM "${PID[$i]}"; done
-for i in 0 1 2; do wait "${PID[$i]}" 2>/dev/null || true; done
-PID=()
-note "final: $total increments sent, $v read back; all replicas stopped (SIGTERM)"
-[ "$v" = "$total" ] || { echo "demo: expected $total"; exit 1; }
-b "Done: nothing left running."
+echo
+if [ "$rc" = 0 ]; then
+  b "Done: $INSTANCES tasks finished on two agents; the cluster is stopped, nothing left running."
+else
+  b "The demo failed (see above)."
+fi
+exit "$rc"

@@ -719,11 +719,13 @@ static void on_update(dr_sched *s, const Mesos__Scheduler__Event__Update *ev, vo
     if (changed) {
         size_t done = r->terminal_seen_count;
         const char *where = t->pub.agent_name[0] != '\0' ? t->pub.agent_name : "no agent";
+        /* a finished task's message ("Command exited with status 0") says nothing */
+        bool say = st->message != NULL && st->message[0] != '\0' &&
+                   st->state != MESOS__TASK_STATE__TASK_FINISHED;
         if (terminal)
             progress(r, "%-14s %-15s on %s  [%zu/%zu done]%s%s", t->pub.id,
-                     dr_run_state_name(st->state), where, done, r->task_count,
-                     st->message != NULL && st->message[0] != '\0' ? "  " : "",
-                     st->message != NULL ? st->message : "");
+                     dr_run_state_name(st->state), where, done, r->task_count, say ? "  " : "",
+                     say ? st->message : "");
         else
             progress(r, "%-14s %-15s on %s", t->pub.id, dr_run_state_name(st->state), where);
     }
