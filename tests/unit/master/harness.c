@@ -288,6 +288,8 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
 
 static const dr_http_call_cbs call_cbs = {.done = call_done};
 
+const dr_http_call_cbs *harness_sched_call_cbs(void) { return &call_cbs; }
+
 int sched_call_raw(sched *s, const char *content_type, const char *stream_id, const void *body,
                    size_t size)
 {

@@ -100,6 +100,8 @@ int sched_call(sched *s, const char *fmt, ...) DR_PRINTF(2, 3);
 int sched_call_raw(sched *s, const char *content_type, const char *stream_id, const void *body,
                    size_t size);
 void sched_disconnect(sched *s);
+/* Callbacks that record a plain call's answer in call_done/status/body. */
+const dr_http_call_cbs *harness_sched_call_cbs(void);
 size_t sched_count(const sched *s, Mesos__Scheduler__Event__Type type);
 /* The index-th event of type (0-based), or NULL. */
 const Mesos__Scheduler__Event *sched_event(const sched *s, Mesos__Scheduler__Event__Type type,

@@ -769,6 +769,76 @@ static void test_terminal_is_final(void **state)
     world_deinit(&l.w);
 }
 
+
+static void test_create_errors(void **state)
+{
+    DR_UNUSED(state);
+    world w;
+    world_init(&w, 26, NULL);
+    dr_master_opts o;
+    dr_master_opts_default(&o);
+    o.listen_host = "master-1";
+    o.port = 5050;
+    dr_master *m2 = NULL;
+    dr_err err;
+    /* The port is taken by the first master. */
+    assert_int_not_equal(dr_master_create(w.master_env, &o, &m2, &err), DR_OK);
+    assert_null(m2);
+    assert_true(strlen(err.msg) > 0);
+    dr_master_weight bad[] = {{"web", 0}};
+    o.port = 5051;
+    o.weights = bad;
+    o.weight_count = 1;
+    assert_int_equal(dr_master_create(w.master_env, &o, &m2, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "--weights: role 'web': weight must be > 0");
+    const char *roles[] = {"a//b"};
+    o.weights = NULL;
+    o.weight_count = 0;
+    o.roles = roles;
+    o.role_count = 1;
+    assert_int_equal(dr_master_create(w.master_env, &o, &m2, &err), DR_EINVAL);
+    assert_non_null(strstr(err.msg, "--roles: "));
+    /* With a whitelist, other roles are refused at SUBSCRIBE. */
+    const char *ok_roles[] = {"web"};
+    o.roles = ok_roles;
+    o.port = 5052;
+    assert_int_equal(dr_master_create(w.master_env, &o, &m2, &err), DR_OK);
+    dr_master_destroy(m2);
+    world_deinit(&w);
+}
+
+static void test_process_prefix(void **state)
+{
+    DR_UNUSED(state);
+    world w;
+    world_init(&w, 27, NULL);
+    sched *s = sched_new(&w, 0, DR_HTTP_CODEC_JSON);
+    sched_subscribe(s, "");
+    char body[256];
+    snprintf(body, sizeof body, "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"REVIVE\"}",
+             s->fw_id);
+    dr_http_header headers[] = {{"Content-Type", "application/json"},
+                                {"Mesos-Stream-Id", s->stream_id}};
+    dr_http_client_request req = {.method = "POST", .target = "/master/api/v1/scheduler",
+                                  .headers = headers, .header_count = 2, .body = body,
+                                  .body_size = strlen(body)};
+    s->call_done = false;
+    dr_err err;
+    assert_int_equal(dr_http_client_send(s->client, &req, harness_sched_call_cbs(), s, NULL, &err),
+                     DR_OK);
+    world_run(&w, 100 * DR_NS_PER_MS);
+    assert_true(s->call_done);
+    assert_int_equal(s->call_status, 202);
+    /* GET is refused with 405. */
+    dr_http_client_request get = {.method = "GET", .target = "/api/v1/scheduler"};
+    s->call_done = false;
+    assert_int_equal(dr_http_client_send(s->client, &get, harness_sched_call_cbs(), s, NULL, &err),
+                     DR_OK);
+    world_run(&w, 100 * DR_NS_PER_MS);
+    assert_int_equal(s->call_status, 405);
+    world_deinit(&w);
+}
+
 /* ---- more calls ------------------------------------------------------------------------------------ */
 
 #define GROUP_TASK(id, agent)                                                                  \
@@ -1002,6 +1072,8 @@ int main(void)
         cmocka_unit_test(test_failover_expiry_kills),
         cmocka_unit_test(test_teardown),
         cmocka_unit_test(test_terminal_is_final),
+        cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_process_prefix),
         cmocka_unit_test(test_launch_group),
         cmocka_unit_test(test_messages_and_update_framework),
         cmocka_unit_test(test_unregister),
