@@ -443,7 +443,7 @@ static void on_registered(dr_agent *a, const Dromos__Internal__AgentEvent__Regis
         char *latest = dr__agent_meta_path(a, "slaves/latest");
         dr_code rc = dr__agent_ckpt_write_msg(a, path, &a->info->base, &err);
         if (rc == DR_OK)
-            rc = dr__agent_ckpt_symlink(a, a->agent_id, latest, &err);
+            rc = dr__agent_ckpt_symlink(a, a->agent_id, latest, true, &err);
         dr_free(latest);
         dr_free(path);
         if (rc != DR_OK)

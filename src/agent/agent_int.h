@@ -247,13 +247,18 @@ dr_code dr__agent_ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCM
 dr_code dr__agent_ckpt_write_text(dr_agent *a, const char *path, const char *text,
                             dr_err *err) DR_MUST_USE;
 /* Replaces a symlink atomically (tmp link, rename). */
-dr_code dr__agent_ckpt_symlink(dr_agent *a, const char *target, const char *link,
-                         dr_err *err) DR_MUST_USE;
+/* Replaces a symlink atomically (tmp link, rename); durable: fsync'd into
+ * its directory, which is created durably too. */
+dr_code dr__agent_ckpt_symlink(dr_agent *a, const char *target, const char *link, bool durable,
+                               dr_err *err) DR_MUST_USE;
 dr_code dr__agent_ckpt_framework(dr_agent *a, dr__agent_framework *fw, dr_err *err) DR_MUST_USE;
 dr_code dr__agent_ckpt_executor(dr_agent *a, dr__agent_executor *ex, dr_err *err) DR_MUST_USE;
 dr_code dr__agent_ckpt_pid(dr_agent *a, dr__agent_executor *ex, dr_err *err) DR_MUST_USE;
 dr_code dr__agent_ckpt_task(dr_agent *a, dr__agent_task *t, dr_err *err) DR_MUST_USE;
-dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *record, dr_err *err) DR_MUST_USE;
+/* Appends a record to t's task.updates; sync: fsync before returning (an
+ * acknowledgement need not be: losing one only means a resend). */
+dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *record, bool sync,
+                              dr_err *err) DR_MUST_USE;
 /* Recovers meta/ into the model (frameworks, executors, tasks, streams).
  * *rebooted: the boot id changed. */
 dr_code dr__agent_ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err) DR_MUST_USE;

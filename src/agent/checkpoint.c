@@ -103,19 +103,20 @@ dr_code dr__agent_ckpt_write_text(dr_agent *a, const char *path, const char *tex
     return write_framed(a, path, text, strlen(text), err);
 }
 
-dr_code dr__agent_ckpt_symlink(dr_agent *a, const char *target, const char *link, dr_err *err)
+dr_code dr__agent_ckpt_symlink(dr_agent *a, const char *target, const char *link, bool durable,
+                               dr_err *err)
 {
     char *dir = dr_strdup(link);
     *strrchr(dir, '/') = '\0';
     char *tmp = dr_sprintf("%s.tmp", link);
     dr_err ignored;
     (void)dr_env_unlink(a->env, tmp, &ignored); /* a leftover from a crash, if any */
-    dr_code rc = mkdir_durable(a, dir, err);
+    dr_code rc = durable ? mkdir_durable(a, dir, err) : dr_env_mkdir_p(a->env, dir, err);
     if (rc == DR_OK)
         rc = dr_env_symlink(a->env, target, tmp, err);
     if (rc == DR_OK)
         rc = dr_env_rename(a->env, tmp, link, err);
-    if (rc == DR_OK)
+    if (rc == DR_OK && durable)
         rc = dr_env_fsync_dir(a->env, dir, err);
     dr_free(tmp);
     dr_free(dir);
@@ -146,7 +147,7 @@ dr_code dr__agent_ckpt_executor(dr_agent *a, dr__agent_executor *ex, dr_err *err
     if (rc == DR_OK)
         rc = mkdir_durable(a, ex->meta_run, err);
     if (rc == DR_OK)
-        rc = dr__agent_ckpt_symlink(a, ex->container_id, latest, err);
+        rc = dr__agent_ckpt_symlink(a, ex->container_id, latest, true, err);
     dr_free(latest);
     dr_free(path);
     dr_free(dir);
@@ -171,7 +172,8 @@ dr_code dr__agent_ckpt_task(dr_agent *a, dr__agent_task *t, dr_err *err)
     return rc;
 }
 
-dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *record, dr_err *err)
+dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *record, bool sync,
+                              dr_err *err)
 {
     char *path = dr_sprintf("%s/tasks/%s/task.updates", t->ex->meta_run, t->id);
     dr_file *f = NULL;
@@ -183,7 +185,7 @@ dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *reco
         created = size == 0;
         if (rc == DR_OK)
             rc = dr_env_append(a->env, f, record->data, record->size, err);
-        if (rc == DR_OK)
+        if (rc == DR_OK && (sync || created))
             rc = dr_env_fsync(a->env, f, err);
         dr_env_close(a->env, f);
     }

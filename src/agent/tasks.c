@@ -844,7 +844,7 @@ static void executor_launch(dr_agent *a, dr__agent_executor *ex)
                                    a->opts.work_dir, a->agent_id, ex->fw->id, ex->id);
     dr_code rc = dr_env_mkdir_p(a->env, ex->sandbox, &err);
     if (rc == DR_OK)
-        rc = dr__agent_ckpt_symlink(a, ex->container_id, runs_latest, &err);
+        rc = dr__agent_ckpt_symlink(a, ex->container_id, runs_latest, false, &err);
     dr_free(runs_latest);
     if (rc != DR_OK) {
         char msg[300];
@@ -996,7 +996,7 @@ dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStat
         dr_buf_init(&rec);
         dr_code rc = dr_ckpt_encode_update(status, &rec, err);
         if (rc == DR_OK)
-            rc = dr__agent_ckpt_append(a, t, &rec, err);
+            rc = dr__agent_ckpt_append(a, t, &rec, true, err);
         dr_buf_deinit(&rec);
         if (rc != DR_OK)
             return rc;
@@ -1072,7 +1072,7 @@ void dr__agent_sum_ack(dr_agent *a, const char *framework_id, const char *task_i
         dr_buf_init(&rec);
         dr_ckpt_encode_ack(uuid->data, uuid->len, &rec);
         dr_err err;
-        dr_code rc = dr__agent_ckpt_append(a, t, &rec, &err);
+        dr_code rc = dr__agent_ckpt_append(a, t, &rec, false, &err);
         dr_buf_deinit(&rec);
         if (rc != DR_OK) {
             DR_WARN(a->env, "agent: %s: the acknowledgement waits for a resend", err.msg);
