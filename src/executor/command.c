@@ -205,10 +205,26 @@ void dr__exec_task_kill(dr_executor *ex, dr__exec_task *t, uint64_t grace_ns)
 {
     if (t->terminal || t->pid == 0)
         return;
+    uint64_t now_ns = dr_env_now(ex->env);
     if (t->kill_timer != 0) {
-        /* a second kill may only shorten the grace period */
+        /* already dying: a later kill (SHUTDOWN after KILL) may only bring
+         * the SIGKILL forward, never push it back */
+        if (now_ns + grace_ns >= t->kill_deadline_ns)
+            return;
+        dr_env_timer_cancel(ex->env, t->kill_timer);
+        t->kill_timer = 0;
+        t->kill_deadline_ns = now_ns + grace_ns;
+        if (grace_ns > 0) {
+            t->kill_timer = dr_env_timer_add(ex->env, grace_ns, kill_fire, t);
+        } else {
+            dr_err err;
+            if (dr_env_signal(ex->env, t->pid, SIGKILL, true, &err) != DR_OK)
+                DR_WARN(ex->env, "executor: SIGKILL to task '%s': %s", t->id, err.msg);
+        }
         return;
     }
+    if (t->kill_requested && grace_ns > 0)
+        return; /* SIGKILL was sent already: nothing gentler follows */
     t->kill_requested = true;
     if (ex->task_killing && t->state != MESOS__TASK_STATE__TASK_KILLING)
         dr__exec_task_update(ex, t, MESOS__TASK_STATE__TASK_KILLING, NULL, -1, -1);
@@ -218,6 +234,7 @@ void dr__exec_task_kill(dr_executor *ex, dr__exec_task *t, uint64_t grace_ns)
     dr_err err;
     if (dr_env_signal(ex->env, t->pid, grace_ns > 0 ? SIGTERM : SIGKILL, true, &err) != DR_OK)
         DR_WARN(ex->env, "executor: signal to task '%s': %s", t->id, err.msg);
+    t->kill_deadline_ns = now_ns + grace_ns;
     if (grace_ns > 0)
         t->kill_timer = dr_env_timer_add(ex->env, grace_ns, kill_fire, t);
 }

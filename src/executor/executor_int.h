@@ -22,6 +22,7 @@ typedef struct dr__exec_task {
     bool terminal;          /* a terminal update was sent */
     Mesos__TaskState state; /* the last state sent */
     dr_timer_id kill_timer; /* SIGKILL after the grace period */
+    uint64_t kill_deadline_ns; /* when kill_timer fires */
     int healthy;            /* -1 unknown, 0 unhealthy, 1 healthy */
     dr__exec_health *health;
 } dr__exec_task;

@@ -48,6 +48,7 @@ typedef struct fake {
     dr_http_codec codec;
     bool auto_ack;
     bool task_killing_cap;
+    uint64_t shutdown_grace_ns; /* for the executor; 0: its default */
     Mesos__TaskInfo *pending_launch;          /* borrowed; sent after SUBSCRIBED */
     Mesos__TaskGroupInfo *pending_group;      /* borrowed; sent after SUBSCRIBED */
     int subscribe_count;
@@ -360,6 +361,7 @@ static void executor_start(fake *f, dr_executor_kind kind, dr_http_codec codec, 
         .sandbox = f->sandbox,
         .task_env = base_env,
         .task_killing = -1,
+        .shutdown_grace_period_ns = f->shutdown_grace_ns,
     };
     dr_err err;
     assert_int_equal(dr_executor_create(f->env, &o, done_cb, f, &f->ex, &err), DR_OK);
@@ -575,6 +577,34 @@ static void test_kill_grace_then_sigkill(void **state)
     assert_string_equal(u->message, "Command terminated with signal Killed");
     assert_true(wait_for(f, is_done, NULL, WAIT_NS));
     assert_int_equal(f->exit_code, 0);
+}
+
+/* SHUTDOWN while a KILL with a long grace period is under way brings the
+ * SIGKILL forward (the agent's own SIGKILL of the executor would otherwise
+ * come first and leave the task behind). */
+static void test_shutdown_shortens_kill(void **state)
+{
+    fake *f = *state;
+    f->shutdown_grace_ns = 1500 * DR_NS_PER_MS; /* tasks get half: 0.75 s */
+    task_buf b;
+    f->pending_launch = task_make(&b, "t1", "trap '' TERM; echo ready; while :; do sleep 0.05; done");
+    task_grace(&b, 60 * DR_NS_PER_S);
+    executor_start(f, DR_EXECUTOR_COMMAND, DR_HTTP_CODEC_PROTOBUF, false);
+    const char *probe[] = {f->sandbox, "stdout", "ready"};
+    assert_true(wait_for(f, file_has, probe, WAIT_NS));
+    uint64_t kill_ns = dr_env_now(f->env);
+    send_kill(f, "t1");
+    Mesos__Executor__Event sd = MESOS__EXECUTOR__EVENT__INIT;
+    sd.has_type = true;
+    sd.type = MESOS__EXECUTOR__EVENT__TYPE__SHUTDOWN;
+    send_event(f, &sd);
+    wait_update(f, "t1", MESOS__TASK_STATE__TASK_KILLED);
+    uint64_t took_ns = dr_env_now(f->env) - kill_ns;
+    assert_true(took_ns >= 700 * DR_NS_PER_MS);
+    assert_true(took_ns < 5 * DR_NS_PER_S);
+    assert_string_equal(find_update(f, "t1", MESOS__TASK_STATE__TASK_KILLED)->message,
+                        "Command terminated with signal Killed");
+    assert_true(wait_for(f, is_done, NULL, WAIT_NS));
 }
 
 static void test_health_command_failing_kills(void **state)
@@ -818,6 +848,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shell_form_expands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_sigterm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_grace_then_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_shortens_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_command_failing_kills, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_tcp_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_http_ok, setup, teardown),
