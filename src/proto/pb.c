@@ -13,37 +13,6 @@ const char *dr_proto_name(const ProtobufCMessageDescriptor *desc)
     return name != NULL ? name : "?";
 }
 
-/* protobuf-c keeps a field numbered 0 as an unknown field when its tag is a
- * non-minimal varint (0x82 0x00) but rejects the minimal form it writes back
- * (0x02), so such a message would not survive a round trip. Field number 0 is
- * invalid protobuf: refuse it. Unknown fields are rare, so this walk is a
- * pointer chase over the sub-messages only. */
-static bool unknown_fields_valid(const ProtobufCMessage *m, unsigned depth)
-{
-    DR_ASSERT(depth <= DR_PROTO_DEPTH_MAX); /* nesting_ok() checked the input */
-    for (unsigned i = 0; i < m->n_unknown_fields; i++)
-        if (m->unknown_fields[i].tag == 0)
-            return false;
-    const ProtobufCMessageDescriptor *desc = m->descriptor;
-    for (unsigned i = 0; i < desc->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        const char *member = (const char *)m + f->offset;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)member;
-            for (size_t k = 0; k < n; k++)
-                if (!unknown_fields_valid(arr[k], depth + 1))
-                    return false;
-        } else if (*(ProtobufCMessage *const *)member != NULL &&
-                   !unknown_fields_valid(*(ProtobufCMessage *const *)member, depth + 1)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Reads a varint at p[*i..size); false if it runs off the end or is too long. */
 static bool read_varint(const uint8_t *p, size_t size, size_t *i, uint64_t *out)
 {
@@ -59,25 +28,36 @@ static bool read_varint(const uint8_t *p, size_t size, size_t *i, uint64_t *out)
     return false;
 }
 
-/* Whether the sub-messages in data[size] nest at most DR_PROTO_DEPTH_MAX deep.
- * protobuf-c unpacks recursively, and some Mesos messages are recursive
- * (ContainerID.parent): without this, a few megabytes of nested messages
- * would overflow the stack. Malformed input returns true: protobuf-c refuses
- * it with its own checks. The recursion is bounded by the depth limit. */
-static bool nesting_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size,
-                       unsigned depth)
+typedef enum scan_result { SCAN_OK, SCAN_TOO_DEEP, SCAN_FIELD_ZERO } scan_result;
+
+/* What protobuf-c is not trusted with, found in one pass over the wire bytes
+ * before it unpacks them:
+ * - messages nested deeper than DR_PROTO_DEPTH_MAX. protobuf-c unpacks
+ *   recursively and some Mesos messages are recursive (ContainerID.parent):
+ *   a few megabytes of nesting would overflow the stack;
+ * - field number 0. protobuf-c keeps it as an unknown field when its tag is a
+ *   non-minimal varint (0x82 0x00) but refuses the minimal form it writes
+ *   back (0x02), so such a message would not survive a round trip.
+ * It descends into the fields protobuf-c parses (known message fields);
+ * unknown fields stay opaque bytes there too. Malformed input scans as OK:
+ * protobuf-c refuses it with its own checks. Recursion is bounded by the
+ * depth limit. */
+static scan_result scan(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size,
+                        unsigned depth)
 {
     if (depth > DR_PROTO_DEPTH_MAX)
-        return false;
+        return SCAN_TOO_DEEP;
     size_t i = 0;
     while (i < size) {
         uint64_t key, len;
         if (!read_varint(data, size, &i, &key))
-            return true;
+            return SCAN_OK;
+        if ((key >> 3) == 0)
+            return SCAN_FIELD_ZERO;
         switch (key & 7) {
         case 0:
             if (!read_varint(data, size, &i, &len))
-                return true;
+                return SCAN_OK;
             break;
         case 1:
             i += 8;
@@ -87,21 +67,23 @@ static bool nesting_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *da
             break;
         case 2: {
             if (!read_varint(data, size, &i, &len) || len > size - i)
-                return true;
+                return SCAN_OK;
             uint64_t id = key >> 3;
             const ProtobufCFieldDescriptor *f =
                 id <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)id) : NULL;
-            if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                !nesting_ok(f->descriptor, data + i, (size_t)len, depth + 1))
-                return false;
+            if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                scan_result r = scan(f->descriptor, data + i, (size_t)len, depth + 1);
+                if (r != SCAN_OK)
+                    return r;
+            }
             i += (size_t)len;
             break;
         }
         default:
-            return true; /* groups and bad wire types: protobuf-c refuses them */
+            return SCAN_OK; /* groups and bad wire types: protobuf-c refuses them */
         }
     }
-    return true;
+    return SCAN_OK;
 }
 
 dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
@@ -111,9 +93,16 @@ dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *d
     if (size > DR_PROTO_MESSAGE_SIZE_MAX)
         return dr_err_set(err, DR_ETOOBIG, "%s protobuf of %zu bytes: over the limit of %u",
                           dr_proto_name(desc), size, DR_PROTO_MESSAGE_SIZE_MAX);
-    if (!nesting_ok(desc, data, size, 0))
+    switch (scan(desc, data, size, 0)) {
+    case SCAN_OK:
+        break;
+    case SCAN_TOO_DEEP:
         return dr_err_set(err, DR_EINVAL, "invalid %s protobuf (%zu bytes): messages nested "
                           "deeper than %u", dr_proto_name(desc), size, DR_PROTO_DEPTH_MAX);
+    case SCAN_FIELD_ZERO:
+        return dr_err_set(err, DR_EINVAL, "invalid %s protobuf (%zu bytes): field number 0",
+                          dr_proto_name(desc), size);
+    }
     if (arena != NULL)
         arena->over = false;
     ProtobufCMessage *m =
@@ -128,12 +117,6 @@ dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *d
                           "invalid %s protobuf (%zu bytes): malformed, or a required "
                           "field is missing",
                           dr_proto_name(desc), size);
-    if (!unknown_fields_valid(m, 0)) {
-        if (arena == NULL)
-            protobuf_c_message_free_unpacked(m, NULL);
-        return dr_err_set(err, DR_EINVAL, "invalid %s protobuf (%zu bytes): field number 0",
-                          dr_proto_name(desc), size);
-    }
     *out = m;
     return DR_OK;
 }
