@@ -118,6 +118,7 @@ typedef struct dr__agent_gc_entry {
     struct dr__agent_gc_entry *next;
     char *sandbox;  /* owned */
     char *meta_run; /* owned; may be NULL */
+    char *virtual_path; /* owned; "/frameworks/F/executors/E/runs/latest" or NULL */
     uint64_t since_ns;
 } dr__agent_gc_entry;
 
@@ -234,7 +235,10 @@ void dr__agent_sum_resend_all(dr_agent *a); /* after (re-)registration */
 void dr__agent_sum_stop_timers(dr_agent *a);
 
 void dr__agent_reap_soon(dr_agent *a);
-void dr__agent_gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run);
+/* virtual_path: the /files alias that keeps serving the sandbox until it
+ * is removed (NULL: none). */
+void dr__agent_gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run,
+                           const char *virtual_path);
 void dr__agent_gc_start(dr_agent *a);
 void dr__agent_gc_free(dr_agent *a);
 void dr__agent_resources_used(const dr_agent *a, dr_resources *out);

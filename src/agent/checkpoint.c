@@ -490,7 +490,7 @@ static dr_code recover_executors(dr_agent *a, dr__agent_framework *fw, const cha
                 char *sandbox = dr_sprintf("%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
                                            a->opts.work_dir, a->agent_id, fw->id, list.names[i],
                                            runs_list.names[r]);
-                dr__agent_gc_schedule(a, sandbox, meta_run);
+                dr__agent_gc_schedule(a, sandbox, meta_run, NULL);
                 dr_free(sandbox);
                 dr_free(meta_run);
             }

@@ -168,6 +168,7 @@ static int resolve_path(const dr_agent *a, const char *path, char **out, char *w
     /* which sandbox: a live executor's run, by real or virtual path */
     const char *root = NULL;
     size_t prefix_size = 0;
+    bool virtual_from_gc = false;
     char virt[DR_PATH_SIZE_MAX];
     for (dr__agent_framework *fw = a->frameworks; fw != NULL && root == NULL; fw = fw->next) {
         for (dr__agent_executor *ex = fw->executors; ex != NULL && root == NULL; ex = ex->next) {
@@ -186,11 +187,22 @@ static int resolve_path(const dr_agent *a, const char *path, char **out, char *w
             }
         }
     }
-    for (dr__agent_gc_entry *e = a->gc_head; e != NULL && root == NULL; e = e->next) {
+    /* finished runs until the gc removes them; for the virtual alias the
+     * newest run wins, as it was the latest when it ended */
+    for (dr__agent_gc_entry *e = a->gc_head; e != NULL; e = e->next) {
         size_t n = strlen(e->sandbox);
-        if (strncmp(path, e->sandbox, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
+        if (root == NULL && strncmp(path, e->sandbox, n) == 0 &&
+            (path[n] == '\0' || path[n] == '/')) {
             root = e->sandbox;
             prefix_size = n;
+            break;
+        }
+        n = e->virtual_path != NULL ? strlen(e->virtual_path) : 0;
+        if ((root == NULL || virtual_from_gc) && n > 0 &&
+            strncmp(path, e->virtual_path, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
+            root = e->sandbox;
+            prefix_size = n;
+            virtual_from_gc = true;
         }
     }
     if (root == NULL) {

@@ -223,7 +223,9 @@ static void reap_fire(dr_env *env, void *ctx)
             next = ex->next;
             if (ex->state != DR__EX_TERMINATED || ex->task_count > 0)
                 continue;
-            dr__agent_gc_schedule(a, ex->sandbox, ex->meta_run);
+            char *virt = dr_sprintf("/frameworks/%s/executors/%s/runs/latest", fw->id, ex->id);
+            dr__agent_gc_schedule(a, ex->sandbox, ex->meta_run, virt);
+            dr_free(virt);
             dr__agent_executor_free(a, ex);
         }
         if (fw->executor_count == 0)
@@ -1168,6 +1170,7 @@ static void gc_fire(dr_env *env, void *ctx)
         a->counters.gc_removed++;
         dr_free(e->sandbox);
         dr_free(e->meta_run);
+        dr_free(e->virtual_path);
         dr_free(e);
     }
     gc_arm(a);
@@ -1186,11 +1189,13 @@ static void gc_arm(dr_agent *a)
     a->gc_timer = dr_env_timer_add(a->env, due > now ? due - now : 0, gc_fire, a);
 }
 
-void dr__agent_gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run)
+void dr__agent_gc_schedule(dr_agent *a, const char *sandbox, const char *meta_run,
+                           const char *virtual_path)
 {
     dr__agent_gc_entry *e = dr_alloc(sizeof *e);
     e->sandbox = dr_strdup(sandbox);
     e->meta_run = meta_run != NULL ? dr_strdup(meta_run) : NULL;
+    e->virtual_path = virtual_path != NULL ? dr_strdup(virtual_path) : NULL;
     e->since_ns = dr_env_now(a->env);
     if (a->gc_tail != NULL)
         a->gc_tail->next = e;
@@ -1227,6 +1232,7 @@ void dr__agent_gc_free(dr_agent *a)
         a->gc_head = e->next;
         dr_free(e->sandbox);
         dr_free(e->meta_run);
+        dr_free(e->virtual_path);
         dr_free(e);
     }
     a->gc_tail = NULL;

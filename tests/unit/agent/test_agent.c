@@ -443,9 +443,21 @@ static void test_gc_removes_finished_sandboxes(void **state)
     assert_true(sandbox[0] == '/');
     world_run(&w, 5 * S); /* finished, acknowledged, executor shut down */
     assert_true(file_exists(&w, sandbox));
+    /* the sandbox is still served under its virtual path until the gc */
+    dr_buf body;
+    dr_buf_init(&body);
+    assert_int_equal(agent_http(&w, "GET",
+                                "/files/browse?path=/frameworks/F1/executors/t1/runs/latest",
+                                NULL, NULL, &body),
+                     200);
     /* gc_delay scaled by the free disk: 20 s * (1 - 0.1 - usage) */
     world_run(&w, 20 * S);
     assert_false(file_exists(&w, sandbox));
+    assert_int_equal(agent_http(&w, "GET",
+                                "/files/browse?path=/frameworks/F1/executors/t1/runs/latest",
+                                NULL, NULL, &body),
+                     404);
+    dr_buf_deinit(&body);
     dr_agent_info info;
     dr_agent_get_info(world_agent(&w), &info);
     assert_int_equal(info.gc_removed, 1);
