@@ -11,7 +11,7 @@
  * several runs, timed by the thread's CPU clock.
  *
  * Targets: protobuf >= 200 MB/s each way; JSON encode >= 100 MB/s; JSON decode
- * overhead over jansson <= 30%. `--smoke` runs a tiny size once, for CI.
+ * overhead over jansson <= 30%. `--smoke`: a tiny size, three runs, for CI.
  */
 #include <stdarg.h>
 #include <stdio.h>
