@@ -740,6 +740,12 @@ static void on_update(dr_sched *s, const Mesos__Scheduler__Event__Update *ev, vo
         memcpy(t->ack_uuid, st->uuid.data, st->uuid.len);
         t->ack_uuid_size = st->uuid.len;
     }
+    if (st->has_source && st->source == MESOS__TASK_STATUS__SOURCE__SOURCE_MASTER) {
+        /* the master ended it (a dropped launch, a lost agent): no sandbox to read */
+        set_str(&t->pub.output_note, "(no output: ended by the master)");
+        terminal_finish(r, t);
+        return;
+    }
     const char *executor_id = st->executor_id != NULL && st->executor_id->value != NULL
                                   ? st->executor_id->value
                                   : t->pub.id; /* Mesos's command executor: the task's id */

@@ -63,6 +63,7 @@ struct local {
     const char *ip;
     uint16_t port;
     size_t agent_count;
+    bool test_agents;
     child master;
     child agents[AGENT_COUNT_MAX];
     phase phase;
@@ -73,6 +74,7 @@ struct local {
     dr_http_call *poll_call;
     dr_timer_id poll_timer, stop_timer;
     char why[512]; /* why we stop, when not a signal */
+    child *failed;  /* the child whose death stopped the cluster, or NULL */
 };
 
 static void stop_begin(local *l, int exit_code, const char *why);
@@ -93,6 +95,7 @@ static void child_exit(dr_env *env, dr_pid pid, dr_exit_status status, void *ctx
         snprintf(why, sizeof why, "%s (pid %lld) %s %d; see %.400s", c->label, (long long)c->pid,
                  status.signaled ? "was killed by signal" : "exited with status", status.code,
                  c->log);
+        l->failed = c;
         stop_begin(l, 1, why);
         return;
     }
@@ -122,6 +125,40 @@ static void child_signal(local *l, child *c, int signo)
     dr_err err;
     if (dr_env_signal(l->env, c->pid, signo, true, &err) != DR_OK)
         (void)dr_env_signal(l->env, c->pid, signo, false, &err); /* gone meanwhile: fine */
+}
+
+/* Prints the last line_count lines of path on stderr, indented. */
+static void print_tail(const char *path, int line_count)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char buf[8192];
+    long start = 0;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        start = size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0;
+    }
+    size_t n = fseek(f, start, SEEK_SET) == 0 ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    const char *p = buf + n;
+    int seen = 0;
+    while (p > buf && seen < line_count) {
+        p--;
+        if (*p == '\n' && ++seen == line_count) {
+            p++;
+            break;
+        }
+    }
+    for (const char *line = p; *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        int len = nl != NULL ? (int)(nl - line) : (int)strlen(line);
+        fprintf(stderr, "    %.*s\n", len, line);
+        line = nl != NULL ? nl + 1 : line + len;
+    }
 }
 
 /* Kills every process whose sandbox lies under dir (executors and their
@@ -193,11 +230,12 @@ static void poll_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
     if (active >= l->agent_count) {
         l->phase = PHASE_UP;
         printf("dromos local: up: a master and %zu %sagent%s on %s\n", l->agent_count,
-               l->agents[0].label[0] == 't' ? "test " : "", l->agent_count == 1 ? "" : "s", l->ip);
+               l->test_agents ? "test " : "", l->agent_count == 1 ? "" : "s", l->ip);
         printf("  master   http://%s:%u   (pid %lld, log %s)\n", l->ip, l->port,
                (long long)l->master.pid, l->master.log);
         for (size_t i = 0; i < l->agent_count; i++)
-            printf("  agent %-2zu http://%s:%u   (pid %lld, log %s)\n", i + 1, l->ip,
+            printf("  agent %-2zu %s%s:%u   (pid %lld, log %s)\n", i + 1,
+                   l->test_agents ? "(test agent, no HTTP) " : "http://", l->ip,
                    (unsigned)(l->port + i + 1), (long long)l->agents[i].pid, l->agents[i].log);
         printf("ready: try  dromos run --master=%s:%u --instances=4 -- 'echo hello'\n", l->ip,
                l->port);
@@ -410,6 +448,7 @@ static int run(int argc, char **argv)
     l->ip = ip;
     l->port = (uint16_t)port;
     l->agent_count = (size_t)agent_count;
+    l->test_agents = test_agents;
     l->phase = PHASE_STARTING;
     l->started_ns = dr_env_now(l->env);
     int exit_code = 1;
@@ -498,6 +537,13 @@ out:
                swept == 1 ? "" : "es");
     dr_http_client_destroy(l->client);
     dr_env_real_destroy(l->env);
+    if (l->failed != NULL) {
+        fprintf(stderr, "dromos local: the end of %s:\n", l->failed->log);
+        print_tail(l->failed->log, 8);
+        if (made_dir)
+            fprintf(stderr, "dromos local: work dir %s kept for a look\n", dir);
+        made_dir = false; /* keep it */
+    }
     if (made_dir) {
         dr_env *tmp = NULL;
         if (dr_env_real_create(&env_opts, &tmp, &err) == DR_OK) {
