@@ -155,12 +155,15 @@ static dr_code validate_framework_info(dr_master *m, const Mesos__FrameworkInfo 
     char *const *roles;
     size_t role_count;
     char *star = "*";
+    /* protobuf-c leaves an unset `role` pointing at its default "*": only
+     * another pointer means the framework set it (Mesos's has_role()). */
+    bool role_set = info->role != NULL && info->role != mesos__framework_info__role__default_value;
     if (caps & DR_ALLOC_CAP_MULTI_ROLE) {
-        if (info->role != NULL && info->n_roles > 0)
+        if (role_set && info->n_roles > 0)
             return dr_err_set(err, DR_EINVAL,
                               "'FrameworkInfo.role' must not be set when "
                               "'FrameworkInfo.roles' is set (MULTI_ROLE)");
-        if (info->role != NULL) {
+        if (role_set) {
             roles = &info->role;
             role_count = 1;
         } else {

@@ -839,6 +839,40 @@ static void test_process_prefix(void **state)
     world_deinit(&w);
 }
 
+
+static void test_multi_role(void **state)
+{
+    DR_UNUSED(state);
+    world w;
+    world_init(&w, 28, NULL);
+    fake_agent *a = agent_new(&w, 0, "agent-1", "cpus:4;mem:4096");
+    agent_register(a);
+    sched *s = sched_new(&w, 0, DR_HTTP_CODEC_JSON);
+    sched_subscribe(s, ",\"roles\":[\"web\",\"db\"],\"capabilities\":[{\"type\":"
+                       "\"MULTI_ROLE\"}]");
+    assert_non_null(sched_event(s, EV(SUBSCRIBED), 0));
+    world_run(&w, 2 * DR_NS_PER_S);
+    const Mesos__Offer *o = first_offer(s, 0);
+    assert_non_null(o);
+    assert_non_null(o->allocation_info);
+    assert_true(strcmp(o->allocation_info->role, "web") == 0 ||
+                strcmp(o->allocation_info->role, "db") == 0);
+    /* role and roles together are refused. */
+    sched *s2 = sched_new(&w, 1, DR_HTTP_CODEC_JSON);
+    sched_subscribe(s2, ",\"role\":\"x\",\"roles\":[\"web\"],\"capabilities\":[{\"type\":"
+                        "\"MULTI_ROLE\"}]");
+    const Mesos__Scheduler__Event *e = sched_event(s2, EV(ERROR), 0);
+    assert_non_null(e);
+    assert_non_null(strstr(e->error->message, "'FrameworkInfo.role' must not be set"));
+    /* roles without MULTI_ROLE too. */
+    sched *s3 = sched_new(&w, 2, DR_HTTP_CODEC_PROTOBUF);
+    sched_subscribe(s3, ",\"roles\":[\"web\"]");
+    e = sched_event(s3, EV(ERROR), 0);
+    assert_non_null(e);
+    assert_non_null(strstr(e->error->message, "without the MULTI_ROLE capability"));
+    world_deinit(&w);
+}
+
 /* ---- more calls ------------------------------------------------------------------------------------ */
 
 #define GROUP_TASK(id, agent)                                                                  \
@@ -1073,6 +1107,7 @@ int main(void)
         cmocka_unit_test(test_teardown),
         cmocka_unit_test(test_terminal_is_final),
         cmocka_unit_test(test_create_errors),
+        cmocka_unit_test(test_multi_role),
         cmocka_unit_test(test_process_prefix),
         cmocka_unit_test(test_launch_group),
         cmocka_unit_test(test_messages_and_update_framework),
