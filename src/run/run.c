@@ -325,6 +325,32 @@ static void terminal_finish(dr_run *r, task_int *t)
     check_complete(r);
 }
 
+/* The file's bytes from /files/read's "data": the agent writes each byte
+ * above 0x7e as \u00XX, which JSON decoding turned into a code point below
+ * 0x100 (two UTF-8 bytes); map those back to the bytes so UTF-8 output reads
+ * right. Text with other code points is kept as decoded. Returns owned. */
+static char *file_bytes(const char *utf8, size_t size)
+{
+    char *out = dr_alloc(size + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)utf8[i];
+        if ((c == 0xc2 || c == 0xc3) && i + 1 < size &&
+            ((unsigned char)utf8[i + 1] & 0xc0) == 0x80) {
+            out[n++] = (char)(((c & 0x03) << 6) | ((unsigned char)utf8[i + 1] & 0x3f));
+            i++;
+        } else if (c >= 0x80) {
+            memcpy(out, utf8, size); /* not the agent's escaping: keep it */
+            out[size] = '\0';
+            return out;
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
 static void fetch_done(dr_env *env, dr_http_call *call, const dr_http_client_response *resp,
                        const dr_err *err, void *ctx)
 {
@@ -359,12 +385,8 @@ static void fetch_done(dr_env *env, dr_http_call *call, const dr_http_client_res
         if (data == NULL || !json_is_string(data)) {
             set_str(&t->pub.output_note, "(no output: the agent's answer has no \"data\")");
         } else {
-            size_t n = json_string_length(data);
-            char *text = dr_alloc(n + 1);
-            memcpy(text, json_string_value(data), n);
-            text[n] = '\0';
             dr_free(t->pub.output);
-            t->pub.output = text;
+            t->pub.output = file_bytes(json_string_value(data), json_string_length(data));
         }
         json_decref(root);
     }
