@@ -226,9 +226,11 @@ bool dr__agent_state_terminal(Mesos__TaskState s);
 
 /* Status update manager. take: a new update for t (status borrowed; its uuid
  * set). Duplicates (uuid seen) return DR_OK with *duplicate. Checkpoints
- * first when the framework checkpoints; on a disk error nothing changes. */
-dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStatus *status, bool *duplicate,
-                     dr_err *err) DR_MUST_USE;
+ * first when the framework checkpoints; on a disk error nothing changes when
+ * must_checkpoint (executor updates: the executor retries), else the update
+ * is kept in memory only (the agent's own: nobody would retry them). */
+dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStatus *status,
+                           bool must_checkpoint, bool *duplicate, dr_err *err) DR_MUST_USE;
 void dr__agent_sum_ack(dr_agent *a, const char *framework_id, const char *task_id,
                  const ProtobufCBinaryData *uuid);
 void dr__agent_sum_resend_all(dr_agent *a); /* after (re-)registration */

@@ -183,10 +183,19 @@ dr_code dr__agent_ckpt_append(dr_agent *a, dr__agent_task *t, const dr_buf *reco
         uint64_t size = 0;
         rc = dr_env_file_size(a->env, f, &size, err);
         created = size == 0;
-        if (rc == DR_OK)
+        bool appended = false;
+        if (rc == DR_OK) {
             rc = dr_env_append(a->env, f, record->data, record->size, err);
+            appended = true;
+        }
         if (rc == DR_OK && (sync || created))
             rc = dr_env_fsync(a->env, f, err);
+        if (rc != DR_OK && appended) {
+            /* a partial record (a full disk) must not stay in front of later ones */
+            dr_err ignored;
+            if (dr_env_truncate(a->env, f, size, &ignored) == DR_OK)
+                (void)dr_env_fsync(a->env, f, &ignored); /* best effort: rc is the error */
+        }
         dr_env_close(a->env, f);
     }
     if (rc == DR_OK && created) {

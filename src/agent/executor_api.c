@@ -100,7 +100,7 @@ static int take_update(dr_agent *a, dr__agent_executor *ex, const Mesos__TaskSta
     }
     bool dup = false;
     dr_err err;
-    dr_code rc = dr__agent_sum_take(a, t, st, &dup, &err);
+    dr_code rc = dr__agent_sum_take(a, t, st, true, &dup, &err);
     int status = 202;
     if (rc == DR_EINVAL || rc == DR_ETOOBIG) {
         snprintf(why, why_size, "%s", err.msg);

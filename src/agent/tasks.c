@@ -304,8 +304,8 @@ void dr__agent_task_fail(dr_agent *a, dr__agent_task *t, Mesos__TaskState state,
     Mesos__TaskStatus *st = status_new(a, t->id, t->ex->id, state, reason, message);
     bool dup = false;
     dr_err err;
-    if (dr__agent_sum_take(a, t, st, &dup, &err) != DR_OK)
-        dr__agent_fail(a, "task '%s': %s", t->id, err.msg); /* the update cannot be kept */
+    if (dr__agent_sum_take(a, t, st, false, &dup, &err) != DR_OK)
+        DR_WARN(a->env, "agent: task '%s': %s", t->id, err.msg);
     dr_proto_free(&st->base);
 }
 
@@ -975,8 +975,8 @@ static void count_terminal(dr_agent *a, Mesos__TaskState s)
     }
 }
 
-dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStatus *status, bool *duplicate,
-                     dr_err *err)
+dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStatus *status,
+                           bool must_checkpoint, bool *duplicate, dr_err *err)
 {
     DR_ASSERT(status->has_uuid);
     *duplicate = false;
@@ -1000,8 +1000,10 @@ dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStat
         if (rc == DR_OK)
             rc = dr__agent_ckpt_append(a, t, &rec, true, err);
         dr_buf_deinit(&rec);
-        if (rc != DR_OK)
+        if (rc != DR_OK && must_checkpoint)
             return rc;
+        if (rc != DR_OK) /* kept in memory only: a crash now loses it to reconciliation */
+            DR_WARN(a->env, "agent: task '%s': update not checkpointed: %s", t->id, err->msg);
     }
     uint8_t n = (uint8_t)status->uuid.len;
     dr_buf_append(&t->seen_uuids, &n, 1);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "test_executor.h"
 
 #define S DR_NS_PER_S
 #define RUNNING MESOS__TASK_STATE__TASK_RUNNING
@@ -586,6 +587,47 @@ static void test_recover_cleanup_and_non_checkpointing(void **state)
     world_deinit(&w);
 }
 
+/* A write fails while an update is checkpointed: the executor's UPDATE is
+ * refused (503), the partial record is cut off, the retry is taken, and a
+ * restart reads the file back clean (strict). */
+static void test_disk_error_on_update(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 17);
+    fm_run_task(&w, "F1", "t1", "finish2", true, "cpus:1");
+    world_run(&w, 300 * DR_NS_PER_MS);
+    /* running and acknowledged: the next write is the FINISHED update, 2 s in */
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    dr_pid ex_pid = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    assert_true(ex_pid > 0);
+    dr_sim_fail_nth(w.sim, DR_SIM_OP_WRITE, 1);
+    world_run(&w, 2500 * DR_NS_PER_MS);
+    assert_non_null(dr_sim_process_state(w.sim, ex_pid));
+    assert_int_equal(texec_update_refused_count(dr_sim_process_state(w.sim, ex_pid)), 1);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    assert_int_equal(fm_count(&w, "t1", FINISHED), 1);
+    dr_sim_fault_count counts[64];
+    size_t n = dr_sim_fault_counts(w.sim, counts, 64);
+    uint64_t injected = 0;
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (strcmp(counts[i].kind, "inject.write") == 0)
+            injected = counts[i].count;
+    assert_int_equal(injected, 1);
+    /* a restart reads the updates back: no corruption */
+    fm_run_task(&w, "F1", "t2", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    world_agent_crash(&w);
+    assert_true(world_agent_start(&w) > 0);
+    assert_non_null(world_agent(&w));
+    world_run(&w, 3 * S);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_true(info.registered);
+    assert_int_equal(info.checkpoint_records_skipped, 0);
+    world_deinit(&w);
+}
+
 static bool state_terminal(int s)
 {
     return s == FINISHED || s == FAILED || s == KILLED || s == LOST ||
@@ -669,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_launch_failures),
         cmocka_unit_test(test_removed_by_master),
         cmocka_unit_test(test_recover_cleanup_and_non_checkpointing),
+        cmocka_unit_test(test_disk_error_on_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,8 @@ struct texec {
     Mesos__TaskStatus *unacked[UPDATE_MAX]; /* malloc'd */
     size_t unacked_count;
     dr_timer_id resub_timer;
+    dr_timer_id retry_timer;
+    unsigned update_refused_count;
     unsigned subscribe_count;
     unsigned ack_count;
 };
@@ -57,10 +59,37 @@ static void *clone_msg(const void *msg)
     return out;
 }
 
+static void post(texec *x, Mesos__Executor__Call *call, bool stream, const dr_http_call_cbs *cbs,
+                 dr_http_call **out);
+static const dr_http_call_cbs call_cbs;
+
+/* An UPDATE the agent did not take (503: it could not checkpoint it) is
+ * sent again, with every other unacknowledged one, half a second later. */
+static void retry_fire(dr_env *env, void *ctx)
+{
+    (void)env;
+    texec *x = ctx;
+    x->retry_timer = 0;
+    for (size_t i = 0; i < x->unacked_count; i++) {
+        Mesos__Executor__Call call = MESOS__EXECUTOR__CALL__INIT;
+        Mesos__Executor__Call__Update up = MESOS__EXECUTOR__CALL__UPDATE__INIT;
+        call.has_type = true;
+        call.type = MESOS__EXECUTOR__CALL__TYPE__UPDATE;
+        up.status = x->unacked[i];
+        call.update = &up;
+        post(x, &call, false, &call_cbs, NULL);
+    }
+}
+
 static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_response *resp,
                       const dr_err *err, void *ctx)
 {
-    (void)env, (void)call, (void)resp, (void)err, (void)ctx;
+    (void)call, (void)err;
+    texec *x = ctx;
+    if (resp != NULL && resp->status >= 500 && x->retry_timer == 0) {
+        x->update_refused_count++;
+        x->retry_timer = dr_env_timer_add(env, 500 * DR_NS_PER_MS, retry_fire, x);
+    }
 }
 
 static const dr_http_call_cbs call_cbs = {.done = call_done};
@@ -329,6 +358,8 @@ void texec_destroy(texec *x)
     dr_http_client_destroy(x->client);
     if (x->resub_timer != 0)
         dr_env_timer_cancel(x->env, x->resub_timer);
+    if (x->retry_timer != 0)
+        dr_env_timer_cancel(x->env, x->retry_timer);
     dr_recordio_decoder_deinit(&x->dec);
     for (size_t i = 0; i < x->task_count; i++) {
         if (x->tasks[i].timer != 0)
@@ -342,3 +373,4 @@ void texec_destroy(texec *x)
 
 unsigned texec_subscribe_count(const texec *x) { return x->subscribe_count; }
 unsigned texec_ack_count(const texec *x) { return x->ack_count; }
+unsigned texec_update_refused_count(const texec *x) { return x->update_refused_count; }
