@@ -205,7 +205,9 @@ static dr_code client_ensure(dr_sched *s, dr_err *err)
 {
     if (s->client != NULL)
         return DR_OK;
-    dr_http_client_opts o = {.timeout_ns = s->opts.call_timeout_ns};
+    /* The SUBSCRIBE stream and up to three calls at a time: a master serves
+     * many frameworks and caps its connections. */
+    dr_http_client_opts o = {.timeout_ns = s->opts.call_timeout_ns, .conn_count_max = 4};
     return dr_http_client_create(s->env, s->host, s->port, &o, &s->client, err);
 }
 

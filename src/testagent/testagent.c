@@ -305,7 +305,9 @@ dr_code dr_testagent_create(dr_env *env, const dr_testagent_opts *opts, dr_testa
     dr_env_rng(env, "testagent.uuids", &a->uuid_rng);
     dr_env_rng(env, "testagent.tasks", &a->task_rng);
     a->agent_id[0] = '\0';
-    dr_http_client_opts copts = {.timeout_ns = a->opts.call_timeout_ns};
+    /* One connection for the REGISTER stream and one for calls: a master
+     * serves thousands of agents and caps its connections. */
+    dr_http_client_opts copts = {.timeout_ns = a->opts.call_timeout_ns, .conn_count_max = 2};
     rc = dr_http_client_create(env, a->master_host, a->opts.master_port, &copts, &a->client, err);
     if (rc != DR_OK) {
         dr_testagent_destroy(a);
@@ -517,13 +519,7 @@ static void task_send_head(ta_task *t)
 #endif
     if (t->acked_count == t->update_count)
         return;
-#if defined(DR_PLANTED_AGENT_OUT_OF_ORDER)
-    /* planted: every pending update goes out, newest first */
-    for (size_t i = t->update_count; i > t->acked_count; i--)
-        send_update(t, i - 1);
-#else
     send_update(t, t->acked_count);
-#endif
     if (t->retry_ns == 0)
         t->retry_ns = a->opts.update_retry_min_ns;
     t->retry_timer = dr_env_timer_add(a->env, t->retry_ns, retry_fire, t);
@@ -559,12 +555,18 @@ static void task_update(ta_task *t, Mesos__TaskState state)
     u->state = state;
     u->generated_ns = dr_env_now(a->env);
     uuid_draw(a, u->uuid);
+#if defined(DR_PLANTED_AGENT_OUT_OF_ORDER)
+    /* planted: a new update behind others goes out at once, ahead of them;
+     * a new head waits for its resend timer */
+    if (t->update_count - 1 > t->acked_count)
+        send_update(t, t->update_count - 1);
+    if (t->retry_timer == 0) {
+        t->retry_ns = a->opts.update_retry_min_ns;
+        t->retry_timer = dr_env_timer_add(a->env, t->retry_ns, retry_fire, t);
+    }
+#else
     if (t->update_count - 1 == t->acked_count) {
         t->retry_ns = 0;
-        task_send_head(t);
-    }
-#if defined(DR_PLANTED_AGENT_OUT_OF_ORDER)
-    else {
         task_send_head(t);
     }
 #endif

@@ -34,7 +34,8 @@
  * Planted bugs (compiled in with -D, for the simulator's checker tests):
  *   DR_PLANTED_AGENT_OVERCOMMIT     advertises twice its cpus and mem
  *   DR_PLANTED_AGENT_RESEND_ACKED   keeps resending an update after its ack
- *   DR_PLANTED_AGENT_OUT_OF_ORDER   sends every pending update, newest first
+ *   DR_PLANTED_AGENT_OUT_OF_ORDER   sends each new update at once, ahead of older
+ *                                   unacknowledged ones (the head waits for its timer)
  *   DR_PLANTED_AGENT_FORGET_TASKS   re-registers reporting no tasks
  */
 #ifndef DR_TESTAGENT_H
