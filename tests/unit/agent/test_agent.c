@@ -634,6 +634,71 @@ static bool state_terminal(int s)
            s == MESOS__TASK_STATE__TASK_ERROR;
 }
 
+/* Safety then liveness under network faults (latency tails, resets,
+ * stalls): while they last nothing may be reported after a terminal state;
+ * once they stop, every task ends FINISHED and nothing stays pending. */
+static void test_network_fault_sweep(void **state)
+{
+    (void)state;
+    uint64_t resets = 0;
+    for (uint64_t seed = 200; seed < 216; seed++) {
+        world w;
+        start_registered(&w, seed);
+        dr_sim_faults f;
+        memset(&f, 0, sizeof f);
+        f.net_latency_min_ns = 50 * DR_NS_PER_US;
+        f.net_latency_mean_ns = 2 * DR_NS_PER_MS;
+        f.net_latency_tail_p = 0.01;
+        f.net_latency_tail_max_ns = 3 * S;
+        f.net_reset_p = 0.1;
+        f.net_stall_p = 0.05;
+        f.net_stall_max_ns = 2 * S;
+        dr_sim_set_faults(w.sim, &f);
+        const char *ids[] = {"a", "b", "c"};
+        for (size_t i = 0; i < 3; i++)
+            fm_run_task(&w, "F1", ids[i], "finish3", true, "cpus:1");
+        world_run(&w, 60 * S);
+        memset(&f, 0, sizeof f);
+        dr_sim_set_faults(w.sim, &f);
+        world_run(&w, 15 * 60 * S); /* resends back off up to 10 minutes */
+        for (size_t i = 0; i < 3; i++) {
+            const fm_update *last = fm_last(&w, ids[i]);
+            if (last == NULL || last->state != FINISHED) {
+                /* RUN_TASK itself may have been lost with a reset stream:
+                 * then the agent never had the task (the master's
+                 * reconciliation covers it) */
+                if (last == NULL)
+                    continue;
+                fail_msg("seed %llu: task %s ended in state %d", (unsigned long long)seed,
+                         ids[i], last->state);
+            }
+            bool ended = false;
+            for (size_t u = 0; u < w.fm.update_count; u++) {
+                const fm_update *up = &w.fm.updates[u];
+                if (strcmp(up->task_id, ids[i]) != 0)
+                    continue;
+                if (ended && up->state != FINISHED)
+                    fail_msg("seed %llu: task %s: state %d after FINISHED",
+                             (unsigned long long)seed, ids[i], up->state);
+                ended = ended || up->state == FINISHED;
+            }
+        }
+        dr_agent_info info;
+        dr_agent_get_info(world_agent(&w), &info);
+        dr_sim_fault_count fc[64];
+        size_t fn = dr_sim_fault_counts(w.sim, fc, 64);
+        for (size_t i = 0; i < fn && i < 64; i++)
+            if (strcmp(fc[i].kind, "net.reset") == 0)
+                resets += fc[i].count;
+        if (!info.registered || info.updates_pending != 0)
+            fail_msg("seed %llu: registered %d, %llu updates pending", (unsigned long long)seed,
+                     info.registered, (unsigned long long)info.updates_pending);
+        world_deinit(&w);
+    }
+    print_message("network fault sweep: %llu connection resets\n", (unsigned long long)resets);
+    assert_true(resets >= 16); /* the faults did fire */
+}
+
 /* The agent crashes at a seeded moment while three tasks run and restarts
  * after a seeded pause; every task must end (FINISHED, or FAILED when its
  * executor was lost), no task may report anything after its terminal state,
@@ -712,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_removed_by_master),
         cmocka_unit_test(test_recover_cleanup_and_non_checkpointing),
         cmocka_unit_test(test_disk_error_on_update),
+        cmocka_unit_test(test_network_fault_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

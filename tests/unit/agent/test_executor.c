@@ -86,7 +86,7 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
 {
     (void)call, (void)err;
     texec *x = ctx;
-    if (resp != NULL && resp->status >= 500 && x->retry_timer == 0) {
+    if ((resp == NULL || resp->status >= 500) && x->retry_timer == 0) {
         x->update_refused_count++;
         x->retry_timer = dr_env_timer_add(env, 500 * DR_NS_PER_MS, retry_fire, x);
     }

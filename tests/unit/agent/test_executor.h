@@ -8,7 +8,8 @@
  *   "finish" TASK_RUNNING, then TASK_FINISHED after 1 s ("finishN": N s)
  *   "fail"   TASK_RUNNING, then TASK_FAILED after 1 s
  *   anything else: TASK_RUNNING until KILL (then TASK_KILLED)
- * Updates stay unacknowledged until ACKNOWLEDGED; an UPDATE answered 5xx is
+ * Updates stay unacknowledged until ACKNOWLEDGED; an UPDATE answered 5xx (or
+ * not at all) is
  * sent again (with the other unacknowledged ones) after 500 ms; when the stream breaks it
  * re-subscribes every 200 ms with its unacknowledged tasks and updates.
  * On SHUTDOWN it reports TASK_KILLED for its live tasks and then waits for
