@@ -120,8 +120,22 @@ dr__agent_executor *dr__agent_executor_new(dr_agent *a, dr__agent_framework *fw,
     return ex;
 }
 
+/* The task list and its count agree (O(n): slow checks only). */
+static bool list_count_ok(const dr__agent_executor *ex)
+{
+    uint32_t n = 0;
+    for (const dr__agent_task *t = ex->tasks; t != NULL; t = t->next) {
+        if (t->ex != ex || (t->next != NULL && t->next->prev != t))
+            return false;
+        n++;
+    }
+    return n == ex->task_count;
+}
+
 dr__agent_task *dr__agent_task_new(dr__agent_executor *ex, const Mesos__TaskInfo *info)
 {
+    DR_ASSERT(ex->state != DR__EX_TERMINATED); /* nothing new for a dead executor */
+    DR_ASSERT(dr__agent_task_find(ex->fw, info->task_id->value) == NULL);
     dr__agent_task *t = dr_alloc(sizeof *t);
     t->ex = ex;
     t->id = dr_strdup(info->task_id->value);
@@ -135,6 +149,7 @@ dr__agent_task *dr__agent_task_new(dr__agent_executor *ex, const Mesos__TaskInfo
         ex->tasks = t;
     ex->tasks_tail = t;
     ex->task_count++;
+    DR_ASSERT_SLOW(list_count_ok(ex));
     return t;
 }
 
@@ -649,6 +664,7 @@ void dr__agent_executor_exited(dr_agent *a, dr__agent_executor *ex)
 {
     if (ex->state == DR__EX_TERMINATED)
         return;
+    DR_ASSERT(ex->pid == 0); /* its process is gone (or never was) */
     ex->state = DR__EX_TERMINATED;
     ex->recovered = false;
     a->counters.executors_terminated++;
@@ -792,6 +808,8 @@ static void launch_failed(dr_agent *a, dr__agent_executor *ex, const char *messa
 static void start_process(dr_agent *a, dr__agent_executor *ex)
 {
     DR_ASSERT(ex->state == DR__EX_FETCHING);
+    DR_ASSERT(ex->fetch_pid == 0);
+    DR_ASSERT(ex->pid == 0);
     dr_container_spec spec;
     spec_build(a, ex, &spec);
     dr_err err;
@@ -808,6 +826,7 @@ static void start_process(dr_agent *a, dr__agent_executor *ex)
         launch_failed(a, ex, msg);
         return;
     }
+    DR_ASSERT(ex->pid > 0);
     ex->state = DR__EX_LAUNCHED;
     a->counters.executors_launched++;
     if (dr__agent_ckpt_pid(a, ex, &err) != DR_OK)
@@ -1023,6 +1042,9 @@ dr_code dr__agent_sum_take(dr_agent *a, dr__agent_task *t, const Mesos__TaskStat
     t->latest = dr__agent_clone(status);
     if (dr__agent_state_terminal(status->state))
         count_terminal(a, status->state);
+    DR_ASSERT(t->pending_count >= 1);
+    DR_ASSERT(t->tail == u);
+    DR_ASSERT(was_empty == (t->head == u));
     if (was_empty)
         sum_send_head(a, t);
     return DR_OK;
