@@ -628,6 +628,46 @@ static void test_disk_error_on_update(void **state)
     world_deinit(&w);
 }
 
+static void test_attributes_and_json_resources(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--attributes=rack:r1;size:3;zones:{a,b};slots:[1-4]",
+                           "--resources=[{\"name\":\"cpus\",\"type\":\"SCALAR\","
+                           "\"scalar\":{\"value\":2}}]",
+                           NULL};
+    start_registered_with(&w, 18, extra);
+    dr_buf body;
+    dr_buf_init(&body);
+    assert_int_equal(agent_http(&w, "POST", "/api/v1", "application/json",
+                                "{\"type\":\"GET_AGENT\"}", &body),
+                     200);
+    const char *b = dr_buf_cstr(&body);
+    assert_non_null(strstr(b, "\"name\":\"rack\",\"text\":{\"value\":\"r1\"},\"type\":\"TEXT\""));
+    assert_non_null(strstr(b, "\"name\":\"size\",\"scalar\":{\"value\":3"));
+    assert_non_null(strstr(b, "\"set\":{\"item\":[\"a\",\"b\"]}"));
+    assert_non_null(strstr(b, "\"ranges\":{\"range\":[{\"begin\":1,\"end\":4}]}"));
+    /* cpus from --resources; mem detected: 16 GiB host minus 1 GiB */
+    assert_int_equal(agent_http(&w, "GET", "/metrics/snapshot", NULL, NULL, &body), 200);
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"slave/cpus_total\":2,"));
+    assert_non_null(strstr(dr_buf_cstr(&body), "\"slave/mem_total\":15360,"));
+    dr_buf_deinit(&body);
+    world_deinit(&w);
+    /* a bad attribute: the agent does not start, with one line saying why */
+    world_init(&w, 19);
+    dr_agent_opts o = {.master = "master:5050", .work_dir = "/w2", .strict = true,
+                       .attributes = "rack"};
+    dr_agent *a = NULL;
+    dr_err err;
+    assert_int_equal(dr_agent_create(w.agent_host_env, &o, &a, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "attributes 'rack': expected NAME:VALUE");
+    o.attributes = NULL;
+    o.resources = "cpus:x";
+    assert_int_equal(dr_agent_create(w.agent_host_env, &o, &a, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "resources 'cpus:x': value is not a number");
+    world_deinit(&w);
+}
+
 static bool state_terminal(int s)
 {
     return s == FINISHED || s == FAILED || s == KILLED || s == LOST ||
@@ -836,6 +876,7 @@ int main(void)
         cmocka_unit_test(test_disk_error_on_update),
         cmocka_unit_test(test_network_fault_sweep),
         cmocka_unit_test(test_host_crash_sweep),
+        cmocka_unit_test(test_attributes_and_json_resources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
