@@ -276,6 +276,30 @@ static dr_code read_range(dr_env *env, const char *path, uint64_t offset, uint64
     return rc;
 }
 
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (len == 0 || i + len > n)
+            return false;
+        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1fu) : len == 3 ? (c & 0x0fu) : (c & 0x07u);
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3fu);
+        }
+        static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 static void put_json_string(dr_buf *out, const char *s)
 {
     dr_buf_append_str(out, "\"");
@@ -382,9 +406,9 @@ static void files_handle(dr_env *env, const dr_http_request *req, dr_http_respon
     } else {
         data[size] = '\0';
         dr_buf_append_str(&body, "{\"data\":");
-        /* bytes as a JSON string: Mesos sends the file's bytes as they are */
-        dr_buf tmp;
-        dr_buf_init(&tmp);
+        /* bytes as a JSON string, as Mesos sends them; UTF-8 text passes
+         * through, other bytes >= 0x80 become \u00XX so the JSON stays valid */
+        bool utf8 = utf8_valid(data, size);
         dr_buf_append_str(&body, "\"");
         for (size_t i = 0; i < size; i++) {
             unsigned char c = data[i];
@@ -392,12 +416,11 @@ static void files_handle(dr_env *env, const dr_http_request *req, dr_http_respon
                 dr_buf_printf(&body, "\\%c", c);
             else if (c == '\n')
                 dr_buf_append_str(&body, "\\n");
-            else if (c < 0x20 || c >= 0x7f)
+            else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8))
                 dr_buf_printf(&body, "\\u%04x", c);
             else
                 dr_buf_append(&body, &c, 1);
         }
-        dr_buf_deinit(&tmp);
         dr_buf_printf(&body, "\",\"offset\":%lld}", offset);
         dr_http_response_send(res, 200, "application/json", body.data, body.size);
     }

@@ -343,6 +343,16 @@ static void test_files_and_operator_api(void **state)
                      DR_OK);
     assert_int_equal(dr_env_append(w.agent_host_env, f, "hello\n", 6, &err), DR_OK);
     dr_env_close(w.agent_host_env, f);
+    char *utf8 = dr_sprintf("%s/utf8.txt", sandbox);
+    assert_int_equal(dr_env_open(w.agent_host_env, utf8, DR_OPEN_WRITE | DR_OPEN_CREATE, &f, &err),
+                     DR_OK);
+    assert_int_equal(dr_env_append(w.agent_host_env, f, "h\xc3\xa9 \xff", 5, &err), DR_OK);
+    dr_env_close(w.agent_host_env, f);
+    char *bin = dr_sprintf("%s/bin.txt", sandbox);
+    assert_int_equal(dr_env_open(w.agent_host_env, bin, DR_OPEN_WRITE | DR_OPEN_CREATE, &f, &err),
+                     DR_OK);
+    assert_int_equal(dr_env_append(w.agent_host_env, f, "h\xc3\xa9", 3, &err), DR_OK);
+    dr_env_close(w.agent_host_env, f);
     char *out_link = dr_sprintf("%s/escape", sandbox);
     assert_int_equal(dr_env_symlink(w.agent_host_env, "/work/meta", out_link, &err), DR_OK);
     char *in_link = dr_sprintf("%s/alias", sandbox);
@@ -354,6 +364,17 @@ static void test_files_and_operator_api(void **state)
     assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 200);
     assert_string_equal(dr_buf_cstr(&body), "{\"data\":\"hello\\n\",\"offset\":0}");
     dr_free(t);
+    t = dr_sprintf("/files/read?path=%s/bin.txt", sandbox); /* valid UTF-8 passes through */
+    assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 200);
+    assert_string_equal(dr_buf_cstr(&body), "{\"data\":\"h\xc3\xa9\",\"offset\":0}");
+    dr_free(t);
+    t = dr_sprintf("/files/read?path=%s/utf8.txt", sandbox); /* other bytes are escaped */
+    assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 200);
+    assert_string_equal(dr_buf_cstr(&body),
+                        "{\"data\":\"h\\u00c3\\u00a9 \\u00ff\",\"offset\":0}");
+    dr_free(t);
+    dr_free(utf8);
+    dr_free(bin);
     t = dr_sprintf("/files/read?path=/frameworks/F1/executors/t1/runs/latest/alias");
     assert_int_equal(agent_http(&w, "GET", t, NULL, NULL, &body), 200);
     dr_free(t);
