@@ -11,7 +11,13 @@ if ! command -v go >/dev/null 2>&1; then
   exit 77
 fi
 export GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local
-export GOCACHE="$out/gocache"
+# The user's Go build cache when there is one (mesos-go then compiles once per
+# machine, not once per build directory), else one in the build directory.
+if [ -z "${GOCACHE:-}" ]; then
+  GOCACHE=$(go env GOCACHE 2>/dev/null || true)
+  case "$GOCACHE" in ""|off) GOCACHE="$out/gocache" ;; esac
+fi
+export GOCACHE
 go build -o "$out/mesosgo_gen" "$src/mesosgo_gen.go"
 "$out/mesosgo_gen" 20261126 1000 >"$out/mesosgo_msgs.txt"
 "$check" "$out/mesosgo_msgs.txt"
