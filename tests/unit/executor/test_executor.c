@@ -817,6 +817,41 @@ static void test_command_executor_refuses_second_task(void **state)
     assert_non_null(find_update(f, "t1", MESOS__TASK_STATE__TASK_KILLED));
 }
 
+static void test_empty_command_fails(void **state)
+{
+    fake *f = *state;
+    task_buf b;
+    f->pending_launch = task_make(&b, "t1", "");
+    executor_start(f, DR_EXECUTOR_COMMAND, DR_HTTP_CODEC_PROTOBUF, false);
+    assert_true(wait_for(f, is_done, NULL, WAIT_NS));
+    const seen_update *u = find_update(f, "t1", MESOS__TASK_STATE__TASK_FAILED);
+    assert_non_null(u);
+    assert_string_equal(u->message,
+                        "Failed to launch the command of task 't1': the command's value is empty");
+    assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_COMMAND_EXECUTOR_FAILED);
+    assert_null(find_update(f, "t1", MESOS__TASK_STATE__TASK_RUNNING));
+}
+
+static void test_create_errors(void **state)
+{
+    fake *f = *state;
+    dr_err err;
+    dr_executor *ex = NULL;
+    dr_executor_opts o = {.client = {.host = "127.0.0.1", .port = 1, .framework_id = "fw",
+                                     .executor_id = "ex"}};
+    assert_int_equal(dr_executor_create(f->env, &o, done_cb, f, &ex, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "executor: a sandbox directory is required");
+    o.sandbox = f->sandbox;
+    o.client.executor_id = NULL;
+    assert_int_equal(dr_executor_create(f->env, &o, done_cb, f, &ex, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "executor client: framework id and executor id are required");
+    o.client.executor_id = "ex";
+    o.client.host = "";
+    assert_int_equal(dr_executor_create(f->env, &o, done_cb, f, &ex, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "executor client: agent host missing or too long");
+    assert_null(ex);
+}
+
 static void test_parse_endpoint(void **state)
 {
     (void)state;
@@ -841,6 +876,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_endpoint),
+        cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_command_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_success_protobuf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_success_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_exit_code, setup, teardown),
