@@ -11,7 +11,9 @@
  * Exits 0 once every task's terminal update was acknowledged, 1 when the
  * agent was lost (or never acknowledged), 2 on a bad flag or variable.
  * SIGTERM/SIGINT act as SHUTDOWN: the tasks are killed (with the shutdown
- * grace period) and reported before the executor exits.
+ * grace period) and reported before the executor exits, at the latest a
+ * second after the grace period (exit 1 if not all was acknowledged); a
+ * second signal exits at once.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -41,9 +43,23 @@ static void done_cb(dr_env *env, int exit_code, void *ctx)
 
 typedef struct sig_ctx {
     dr_executor *ex;
+    run_ctx *run;
     uint64_t grace_ns;
     int count;
 } sig_ctx;
+
+/* After a signal, the tasks had their grace period and the agent a second
+ * to acknowledge: leave even if it did not (it may be gone). */
+static void leave_fire(dr_env *env, void *ctx)
+{
+    sig_ctx *sc = ctx;
+    if (sc->run->done)
+        return;
+    DR_WARN(env, "executor: not done %llu ms after the signal; exiting",
+            (unsigned long long)((sc->grace_ns + DR_NS_PER_S) / DR_NS_PER_MS));
+    sc->run->exit_code = 1;
+    dr_env_real_stop(env);
+}
 
 static void on_signal(dr_env *env, int signo, void *ctx)
 {
@@ -55,6 +71,7 @@ static void on_signal(dr_env *env, int signo, void *ctx)
         return;
     }
     dr_executor_shutdown(sc->ex);
+    dr_env_timer_add(env, sc->grace_ns + DR_NS_PER_S, leave_fire, sc);
 }
 
 static int run(int argc, char **argv)
@@ -175,7 +192,7 @@ static int run(int argc, char **argv)
         dr_env_real_destroy(env);
         return 1;
     }
-    sig_ctx sc = {.ex = ex, .grace_ns = shutdown_grace_ns};
+    sig_ctx sc = {.ex = ex, .run = &rc, .grace_ns = shutdown_grace_ns};
     dr_env_real_on_signal(env, SIGTERM, on_signal, &sc);
     dr_env_real_on_signal(env, SIGINT, on_signal, &sc);
     DR_INFO(env, "executor: %s executor '%s' of framework '%s', agent %s:%u, sandbox %s",
