@@ -41,6 +41,7 @@ struct dr_exec_client {
 
     Mesos__TaskStatus **updates; /* owned (malloc-decoded), oldest first */
     size_t update_count;
+    size_t subscribe_update_count; /* updates[0..this) went with the last SUBSCRIBE */
     Mesos__TaskInfo **tasks;     /* owned (malloc-decoded), launch order */
     size_t task_count;
     struct pending_call *calls;  /* calls in flight, freed with the client */
@@ -52,6 +53,7 @@ struct dr_exec_client {
 
 static void subscribe_send(dr_exec_client *c);
 static void disconnect(dr_exec_client *c, const dr_err *why);
+static void update_send(dr_exec_client *c, Mesos__TaskStatus *st);
 
 /* ---- lifetime ------------------------------------------------------------------- */
 
@@ -326,6 +328,10 @@ static void dispatch(dr_exec_client *c, const Mesos__Executor__Event *ev)
         c->state = DR_EXEC_CLIENT_SUBSCRIBED;
         c->stats.subscribed_count++;
         DR_INFO(c->env, "executor: subscribed to %s:%u", c->host, c->opts.port);
+        /* updates made while SUBSCRIBE was on its way were in no call yet */
+        for (size_t i = c->subscribe_update_count; i < c->update_count; i++)
+            update_send(c, c->updates[i]);
+        c->subscribe_update_count = 0;
         if (cb->subscribed != NULL)
             cb->subscribed(c, ev->subscribed, c->ctx);
         break;
@@ -495,6 +501,7 @@ static void subscribe_send(dr_exec_client *c)
     }
     sub.n_unacknowledged_updates = c->update_count;
     sub.unacknowledged_updates = upp;
+    c->subscribe_update_count = c->update_count;
     call.subscribe = &sub;
     DR_DEBUG(c->env, "executor: SUBSCRIBE to %s:%u%s (%zu tasks, %zu updates unacknowledged)",
              c->host, c->opts.port, c->path, c->task_count, c->update_count);
@@ -673,20 +680,26 @@ dr_code dr_exec_client_update(dr_exec_client *c, const Mesos__TaskStatus *status
     c->updates[c->update_count++] = kept;
     if (uuid_out != NULL)
         memcpy(uuid_out, uuid, sizeof uuid);
-    if (c->state != DR_EXEC_CLIENT_SUBSCRIBED)
-        return DR_OK; /* goes with the next SUBSCRIBE */
+    if (c->state == DR_EXEC_CLIENT_SUBSCRIBED)
+        update_send(c, kept);
+    /* else it goes with the next SUBSCRIBE, or after SUBSCRIBED */
+    return DR_OK;
+}
+
+static void update_send(dr_exec_client *c, Mesos__TaskStatus *st)
+{
     Mesos__Executor__Call call = MESOS__EXECUTOR__CALL__INIT;
     Mesos__FrameworkID fid;
+    Mesos__ExecutorID eid;
     call_init(c, &call, MESOS__EXECUTOR__CALL__TYPE__UPDATE, &fid, &eid);
     Mesos__Executor__Call__Update up = MESOS__EXECUTOR__CALL__UPDATE__INIT;
-    up.status = kept;
+    up.status = st;
     call.update = &up;
     c->stats.update_count++;
-    dr_err cerr;
-    if (call_send(c, &call, &cerr) != DR_OK)
+    dr_err err;
+    if (call_send(c, &call, &err) != DR_OK)
         DR_WARN(c->env, "executor: UPDATE of task '%s': %s (resent on resubscribing)",
-                kept->task_id->value, cerr.msg);
-    return DR_OK;
+                st->task_id->value, err.msg);
 }
 
 dr_code dr_exec_client_message(dr_exec_client *c, const uint8_t *data, size_t size, dr_err *err)
