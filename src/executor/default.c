@@ -1,9 +1,10 @@
 /* src/executor/default.c — the default executor's task groups (see
  * executor.h): each LAUNCH_GROUP gets a group number; its tasks run as child
  * processes of the executor, each in <sandbox>/tasks/<task id>. When one task
- * of a group ends other than TASK_FINISHED (and not because it was asked to
- * die), the rest of the group is killed, as Mesos's default executor does;
- * KILL of one task kills its whole group. Nested containers (the agent's
+ * of a group ends TASK_FAILED or TASK_KILLED (a KILL or a failing health
+ * check included), the rest of the group is killed, as Mesos's default
+ * executor does (not while the executor shuts down); KILL of one task kills
+ * its whole group at once. Nested containers (the agent's
  * LAUNCH_NESTED_CONTAINER) replace the child processes once isolation lands.
  */
 #include "executor_int.h"
@@ -43,7 +44,9 @@ void dr__exec_group_task_ended(dr_executor *ex, dr__exec_task *t)
 {
     DR_ASSERT(t->group != 0);
     DR_ASSERT(t->terminal);
-    if (t->state == MESOS__TASK_STATE__TASK_FINISHED || t->kill_requested || t->killed_by_group)
+    /* as Mesos: FAILED or KILLED (by KILL or a health check too) takes the
+     * group down, unless the group is already going or the executor is */
+    if (t->state == MESOS__TASK_STATE__TASK_FINISHED || t->killed_by_group || ex->shutting_down)
         return;
     DR_INFO(ex->env, "executor: task '%s' of group %llu ended %s: killing the rest of its group",
             t->id, (unsigned long long)t->group,

@@ -22,8 +22,9 @@
  * The default executor (DR_EXECUTOR_DEFAULT) runs LAUNCH_GROUP task groups,
  * each task as a child process of its own in <sandbox>/tasks/<task id>
  * (MESOS_SANDBOX points there), each reported separately. As in Mesos, a task
- * of a group that ends other than TASK_FINISHED (and was not killed through
- * KILL) kills the rest of its group, and KILL of one task kills its group.
+ * of a group that ends TASK_FAILED or TASK_KILLED (a failing health check
+ * included) kills the rest of its group, and KILL of one task kills its
+ * group; not while the executor shuts down.
  *
  * Health checks (TaskInfo.health_check: COMMAND, HTTP, TCP) follow Mesos:
  * first after delay_seconds, then every interval_seconds, each given

@@ -790,6 +790,42 @@ static void test_group_failure_kills_group(void **state)
     dr_free(out);
 }
 
+static void test_group_health_kill_kills_group(void **state)
+{
+    fake *f = *state;
+    task_buf a, b;
+    Mesos__TaskInfo *ta = task_make(&a, "sick", "exec sleep 30");
+    Mesos__TaskInfo *tb = task_make(&b, "other", "exec sleep 30");
+    mesos__health_check__init(&a.hc);
+    mesos__command_info__init(&a.hc_cmd);
+    a.hc_cmd.value = "exit 1";
+    a.hc.has_type = true;
+    a.hc.type = MESOS__HEALTH_CHECK__TYPE__COMMAND;
+    a.hc.command = &a.hc_cmd;
+    a.hc.has_delay_seconds = true;
+    a.hc.delay_seconds = 0;
+    a.hc.has_interval_seconds = true;
+    a.hc.interval_seconds = 0.05;
+    a.hc.has_consecutive_failures = true;
+    a.hc.consecutive_failures = 1;
+    a.hc.has_grace_period_seconds = true;
+    a.hc.grace_period_seconds = 0;
+    ta->health_check = &a.hc;
+    Mesos__TaskInfo *tasks[2] = {ta, tb};
+    Mesos__TaskGroupInfo g = MESOS__TASK_GROUP_INFO__INIT;
+    g.n_tasks = 2;
+    g.tasks = tasks;
+    f->pending_group = &g;
+    executor_start(f, DR_EXECUTOR_DEFAULT, DR_HTTP_CODEC_PROTOBUF, false);
+    assert_true(wait_for(f, is_done, NULL, WAIT_NS));
+    const seen_update *sick = find_update(f, "sick", MESOS__TASK_STATE__TASK_KILLED);
+    assert_non_null(sick);
+    assert_int_equal(sick->healthy, 0);
+    const seen_update *other = find_update(f, "other", MESOS__TASK_STATE__TASK_KILLED);
+    assert_non_null(other);
+    assert_string_equal(other->message, "Command terminated with signal Terminated");
+}
+
 static void test_command_executor_refuses_second_task(void **state)
 {
     fake *f = *state;
@@ -892,6 +928,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconnect_resends_unacked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_lost_without_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_failure_kills_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_health_kill_kills_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_executor_refuses_second_task, setup,
                                         teardown),
     };
