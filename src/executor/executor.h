@@ -29,8 +29,9 @@
  * Health checks (TaskInfo.health_check: COMMAND, HTTP, TCP) follow Mesos:
  * first after delay_seconds, then every interval_seconds, each given
  * timeout_seconds; failures inside grace_period_seconds before the first
- * success are ignored; a change of health is reported as TASK_RUNNING with
- * `healthy` set and reason REASON_TASK_HEALTH_CHECK_STATUS_UPDATED;
+ * success are ignored; every failure, the first success and the first
+ * success after failures are reported as TASK_RUNNING with `healthy` set and
+ * reason REASON_TASK_HEALTH_CHECK_STATUS_UPDATED;
  * consecutive_failures failures in a row kill the task (TASK_KILLED,
  * healthy false).
  *

@@ -87,14 +87,14 @@ static void result(dr__exec_health *h, bool healthy, const char *why)
         h->failure_count++;
         DR_INFO(ex->env, "executor: task '%s': health check failed (%u in a row): %s", t->id,
                 h->failure_count, why);
-        if (t->healthy != 0) {
-            t->healthy = 0;
-            char msg[300];
-            snprintf(msg, sizeof msg, "Task is unhealthy: %s", why);
-            dr__exec_task_update(ex, t, MESOS__TASK_STATE__TASK_RUNNING, msg,
-                                 MESOS__TASK_STATUS__REASON__REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
-                                 0);
-        }
+        /* as Mesos: every counted failure is reported (successes only on
+         * the first one and the first after failures) */
+        t->healthy = 0;
+        char msg[300];
+        snprintf(msg, sizeof msg, "Task is unhealthy: %s", why);
+        dr__exec_task_update(ex, t, MESOS__TASK_STATE__TASK_RUNNING, msg,
+                             MESOS__TASK_STATUS__REASON__REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+                             0);
         uint32_t max = h->hc->consecutive_failures > 0 ? h->hc->consecutive_failures : 1;
         if (h->failure_count >= max) {
             t->killed_by_health = true;

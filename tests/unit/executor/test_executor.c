@@ -634,10 +634,15 @@ static void test_health_command_failing_kills(void **state)
     assert_true(wait_for(f, is_done, NULL, WAIT_NS));
     /* RUNNING, then RUNNING healthy=false, then KILLED healthy=false */
     const seen_update *unhealthy = NULL;
+    int unhealthy_count = 0;
     for (size_t i = 0; i < f->update_count; i++)
-        if (f->updates[i].state == MESOS__TASK_STATE__TASK_RUNNING && f->updates[i].healthy == 0)
+        if (f->updates[i].state == MESOS__TASK_STATE__TASK_RUNNING && f->updates[i].healthy == 0) {
             unhealthy = &f->updates[i];
+            unhealthy_count++;
+        }
     assert_non_null(unhealthy);
+    assert_int_equal(unhealthy_count, 2); /* each of the consecutive_failures is reported */
+    assert_string_equal(unhealthy->message, "Task is unhealthy: the command exited with status 1");
     assert_int_equal(unhealthy->reason,
                      MESOS__TASK_STATUS__REASON__REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
     const seen_update *k = find_update(f, "t1", MESOS__TASK_STATE__TASK_KILLED);
