@@ -147,26 +147,39 @@ dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
     return t;
 }
 
-/* Replaces the task's Mesos view: state, latest status and, when the update
- * carries a uuid, the status-update state and uuid an ack must name. */
+/* Updates the task's Mesos view in place: state, latest status and, when
+ * the update carries a uuid, the status-update state and uuid an ack must
+ * name. t->task was decoded with protobuf-c's default allocator (malloc), so
+ * the parts swapped here are malloc'd too and dr_proto_free frees them all. */
 static void task_set_status(dr_mtask *t, Mesos__TaskState latest, const Mesos__TaskStatus *status)
 {
-    Mesos__Task copy = *t->task;
-    copy.state = latest;
+    Mesos__Task *task = t->task;
     Mesos__TaskStatus st = *status;
     st.has_data = false; /* Mesos strips data from kept statuses */
-    Mesos__TaskStatus *stp = &st;
-    copy.n_statuses = 1;
-    copy.statuses = &stp;
-    if (status->has_uuid) {
-        copy.has_status_update_state = true;
-        copy.status_update_state = status->state;
-        copy.has_status_update_uuid = true;
-        copy.status_update_uuid = status->uuid;
+    Mesos__TaskStatus *next = dr__master_pb_clone(&st);
+    if (task->n_statuses == 0) {
+        task->statuses = dr_alloc(sizeof *task->statuses);
+        task->n_statuses = 1;
+    } else {
+        /* Only the latest status is kept. */
+        for (size_t i = 1; i < task->n_statuses; i++)
+            dr_proto_free(&task->statuses[i]->base);
+        dr_proto_free(&task->statuses[0]->base);
+        task->n_statuses = 1;
     }
-    Mesos__Task *next = dr__master_pb_clone(&copy);
-    dr_proto_free((ProtobufCMessage *)t->task);
-    t->task = next;
+    task->statuses[0] = next;
+    task->state = latest;
+    if (status->has_uuid) {
+        task->has_status_update_state = true;
+        task->status_update_state = status->state;
+        uint8_t *uuid = dr_alloc(status->uuid.len);
+        memcpy(uuid, status->uuid.data, status->uuid.len);
+        if (task->has_status_update_uuid)
+            dr_free(task->status_update_uuid.data);
+        task->has_status_update_uuid = true;
+        task->status_update_uuid.data = uuid;
+        task->status_update_uuid.len = status->uuid.len;
+    }
     t->state = latest;
 }
 
