@@ -336,18 +336,37 @@ static void agent_register(dr_master *m, const dr_http_request *req, dr_http_res
     }
     for (size_t i = 0; i < reg->n_tasks; i++) {
         const Mesos__Task *t = reg->tasks[i];
-        if (t->framework_id == NULL || t->task_id == NULL) {
+        if (t->framework_id == NULL ||
+            dr__validate_id("Framework ID", t->framework_id->value, &err) != DR_OK ||
+            dr__validate_id("Task ID", t->task_id->value, &err) != DR_OK) {
             dr_resources_deinit(&total);
-            dr_http_response_error(res, 400, "REGISTER: task %zu lacks its ids", i);
+            dr_http_response_error(res, 400, "REGISTER: task %zu: %s", i,
+                                   t->framework_id == NULL ? "no framework id" : err.msg);
+            return;
+        }
+    }
+    for (size_t i = 0; i < reg->n_frameworks; i++) {
+        const Mesos__FrameworkInfo *fi = reg->frameworks[i];
+        if (fi->id != NULL && dr__validate_id("Framework ID", fi->id->value, &err) != DR_OK) {
+            dr_resources_deinit(&total);
+            dr_http_response_error(res, 400, "REGISTER: framework %zu: %s", i, err.msg);
+            return;
+        }
+    }
+    for (size_t i = 0; i < reg->n_executors; i++) {
+        const Mesos__ExecutorInfo *e = reg->executors[i];
+        if (dr__validate_id("Executor ID", e->executor_id->value, &err) != DR_OK) {
+            dr_resources_deinit(&total);
+            dr_http_response_error(res, 400, "REGISTER: executor %zu: %s", i, err.msg);
             return;
         }
     }
     const char *want_id = info->id != NULL ? info->id->value
                           : call->agent_id != NULL ? call->agent_id->value
                                                    : NULL;
-    if (want_id != NULL && want_id[0] == '\0') {
+    if (want_id != NULL && dr__validate_id("Agent ID", want_id, &err) != DR_OK) {
         dr_resources_deinit(&total);
-        dr_http_response_error(res, 400, "REGISTER: 'agent_info.id' must not be empty");
+        dr_http_response_error(res, 400, "REGISTER: %s", err.msg);
         return;
     }
     dr_http_response_stream_start(res, 200, DR_HTTP_MEDIA_PROTOBUF);

@@ -338,6 +338,10 @@ void dr__agents_shutdown(dr_master *m);
 dr_mexecutor *dr__agent_add_executor(dr_magent *agent, const char *framework_id,
                                      const Mesos__ExecutorInfo *info);
 /* offers.c */
+/* Mesos's id rules (non-empty, <= 255 bytes, not "." or "..", no '/', '\\',
+ * space or control characters); what names the id in the error. They also
+ * keep the "<framework> <task>" composite keys unambiguous. */
+dr_code dr__validate_id(const char *what, const char *id, dr_err *err) DR_MUST_USE;
 void dr__offers_start(dr_master *m);
 void dr__offers_stop(dr_master *m);
 void dr__allocate_soon(dr_master *m);

@@ -352,7 +352,7 @@ void dr__scheduler_decline(dr_master *m, dr_mframework *fw, Mesos__Scheduler__Ca
 /* ---- ACCEPT ------------------------------------------------------------------------------- */
 
 /* Mesos's common::validation::validateID. */
-static dr_code validate_id(const char *what, const char *id, dr_err *err)
+dr_code dr__validate_id(const char *what, const char *id, dr_err *err)
 {
     size_t len = strlen(id);
     if (len == 0)
@@ -453,7 +453,7 @@ static dr_code validate_task(dr_master *m, dr_mframework *fw, dr_magent *agent, 
     DR_UNUSED(m);
     const char *id = ti->task_id->value;
     dr_err e2;
-    if (validate_id("Task ID", id, &e2) != DR_OK)
+    if (dr__validate_id("Task ID", id, &e2) != DR_OK)
         return dr_err_set(err, DR_EINVAL, "%s", e2.msg);
     if (dr_idmap_get(&fw->tasks, id) != NULL || dr_idmap_get(launched, id) != NULL)
         return dr_err_set(err, DR_EINVAL, "Task has duplicate ID: %s", id);
@@ -472,7 +472,7 @@ static dr_code validate_task(dr_master *m, dr_mframework *fw, dr_magent *agent, 
         return err->code;
     const Mesos__ExecutorInfo *ex = group_executor != NULL ? group_executor : ti->executor;
     if (ex != NULL) {
-        if (validate_id("Executor ID", ex->executor_id->value, &e2) != DR_OK)
+        if (dr__validate_id("Executor ID", ex->executor_id->value, &e2) != DR_OK)
             return dr_err_set(err, DR_EINVAL, "%s", e2.msg);
         if (ex->framework_id != NULL && strcmp(ex->framework_id->value, fw->id) != 0)
             return dr_err_set(err, DR_EINVAL,

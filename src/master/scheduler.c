@@ -462,10 +462,15 @@ static void subscribe(dr_master *m, const dr_http_request *req, dr_http_response
         return;
     }
     const char *want_id = info->id != NULL ? info->id->value : NULL;
-    if (want_id != NULL && (want_id[0] == '\0' || dr__framework_completed(m, want_id))) {
+    if (want_id != NULL && dr__validate_id("Framework ID", want_id, &err) != DR_OK) {
         strv_free(roles, role_count);
-        send_error_event(m, &tmp, want_id[0] == '\0' ? "'FrameworkInfo.id' must not be empty"
-                                                     : "Framework has been removed");
+        send_error_event(m, &tmp, err.msg);
+        dr_http_response_stream_end(res);
+        return;
+    }
+    if (want_id != NULL && dr__framework_completed(m, want_id)) {
+        strv_free(roles, role_count);
+        send_error_event(m, &tmp, "Framework has been removed");
         dr_http_response_stream_end(res);
         return;
     }

@@ -550,6 +550,8 @@ static void reg_chunk(dr_env *env, dr_http_call *call, const uint8_t *data, size
     DR_UNUSED(env);
     DR_UNUSED(call);
     fake_agent *a = ctx;
+    if (a->reg_status != 200)
+        return; /* an error answer's text */
     dr_err err;
     if (dr_recordio_decoder_feed(&a->dec, data, size, on_agent_event, a, &err) != DR_OK)
         fail_msg("agent recordio: %s", err.msg);

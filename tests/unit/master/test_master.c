@@ -81,6 +81,38 @@ static void test_subscribe_invalid_role(void **state)
     assert_non_null(strstr(e->error->message, "adjacent slashes"));
     assert_null(sched_event(s, EV(SUBSCRIBED), 0));
     assert_true(s->stream_done);
+    /* An id that breaks Mesos's id rules. */
+    sched *s2 = sched_new(&w, 1, DR_HTTP_CODEC_JSON);
+    dr_strlcpy(s2->fw_id, "a b", sizeof s2->fw_id);
+    sched_subscribe(s2, "");
+    e = sched_event(s2, EV(ERROR), 0);
+    assert_non_null(e);
+    assert_string_equal(e->error->message, "Framework ID 'a b' contains invalid characters");
+    /* An agent reporting such a task is refused with 400. */
+    fake_agent *a = agent_new(&w, 0, "agent-1", "cpus:1;mem:512");
+    a->task_count = 1;
+    memset(&a->tasks[0], 0, sizeof a->tasks[0]);
+    dr_strlcpy(a->tasks[0].fw_id, "f", sizeof a->tasks[0].fw_id);
+    Mesos__TaskID tid = MESOS__TASK_ID__INIT;
+    tid.value = "bad/id";
+    Mesos__TaskInfo ti = MESOS__TASK_INFO__INIT;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    aid.value = "x";
+    ti.name = "n";
+    ti.task_id = &tid;
+    ti.agent_id = &aid;
+    Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+    fid.value = "f";
+    Mesos__FrameworkInfo fi = MESOS__FRAMEWORK_INFO__INIT;
+    fi.user = "u";
+    fi.name = "n";
+    fi.id = &fid;
+    a->tasks[0].info = &ti;
+    a->tasks[0].fwinfo = &fi;
+    agent_register(a);
+    assert_int_equal(a->reg_status, 400);
+    assert_false(a->registered);
+    a->task_count = 0;
     world_deinit(&w);
 }
 
