@@ -730,6 +730,10 @@ static dr_code stream_append(dr_http_response *res, const void *data, size_t siz
         dr_buf_append(&res->out, data, size);
     if (res->chunked)
         dr_buf_append_str(&res->out, "\r\n");
+    /* A failed flush runs the gone callbacks, whose handler may finish (and
+     * free) res: from here on only the copies below and c are used. */
+    char peer[sizeof res->peer];
+    memcpy(peer, res->peer, sizeof peer);
     conn_enter(c);
     conn_flush(c);
     dr_code rc = DR_OK;
@@ -739,12 +743,12 @@ static dr_code stream_append(dr_http_response *res, const void *data, size_t siz
             rc = dr_err_set(err, DR_ETOOBIG,
                             "http stream to %s: client not reading, %zu bytes queued (max %zu); "
                             "connection cut off",
-                            res->peer, unsent, c->server->stream_queue_size_max);
+                            peer, unsent, c->server->stream_queue_size_max);
             DR_WARN(c->server->env, "%s", err != NULL ? err->msg : "http: slow reader cut off");
             conn_kill(c, true);
         }
     } else {
-        rc = dr_err_set(err, DR_ECLOSED, "http stream to %s: the client is gone", res->peer);
+        rc = dr_err_set(err, DR_ECLOSED, "http stream to %s: the client is gone", peer);
     }
     conn_leave(c);
     return rc;
