@@ -6,17 +6,8 @@
 #include "cmds.h"
 
 static const dr_cmd *const commands[] = {
-    &dr_cmd_sim,
-    &dr_cmd_counter,
-    &dr_cmd_test_agent,
-    &dr_cmd_agent,
-    &dr_cmd_executor,
-    &dr_cmd_fetch,
-    &dr_cmd_run,
-    &dr_cmd_local,
-#ifdef DR_HAVE_MASTER
-    &dr_cmd_master,
-#endif
+    &dr_cmd_master, &dr_cmd_agent,    &dr_cmd_local,      &dr_cmd_run,     &dr_cmd_sim,
+    &dr_cmd_executor, &dr_cmd_fetch, &dr_cmd_test_agent, &dr_cmd_counter,
 };
 
 int dr_cmd_usage_error(const char *cmd, const char *fmt, ...)
