@@ -403,11 +403,6 @@ static int run(int argc, char **argv)
     dr_log_level level;
     if (dr_log_level_parse(log_level_text, &level, &err) != DR_OK)
         return dr_cmd_usage_error("local", "--log_level: %s", err.msg);
-#ifndef DR_HAVE_MASTER
-    fprintf(stderr, "dromos local: this build has no master (src/master did not build)\n");
-    return 1;
-#endif
-
     char self[4096];
     self_path(self, sizeof self);
     if (self[0] == '\0') {
