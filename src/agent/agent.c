@@ -874,6 +874,8 @@ static void opts_copy(dr_agent *a, const dr_agent_opts *opts)
         a->opts.gc_disk_headroom = 0.1;
     if (a->opts.disk_watch_interval_ns == 0)
         a->opts.disk_watch_interval_ns = 60 * DR_NS_PER_S;
+    if (a->opts.mem_watch_interval_ns == 0)
+        a->opts.mem_watch_interval_ns = DR_NS_PER_S;
 }
 
 static void free_all(dr_agent *a)
@@ -887,7 +889,7 @@ static void free_all(dr_agent *a)
     dr_http_server_destroy(a->server);
     dr_recordio_decoder_deinit(&a->dec);
     dr_timer_id timers[] = {a->reg_timer, a->ping_timer, a->recovery_timer, a->gc_timer,
-                            a->disk_timer, a->reap_timer, a->heartbeat_timer};
+                            a->disk_timer, a->reap_timer, a->heartbeat_timer, a->mem_timer};
     for (size_t i = 0; i < DR_ARRAY_COUNT(timers); i++)
         if (timers[i] != 0)
             dr_env_timer_cancel(a->env, timers[i]);
@@ -935,7 +937,8 @@ dr_code dr_agent_create(dr_env *env, const dr_agent_opts *opts, dr_agent **out, 
     dr_launcher_posix(&a->launcher, opts->env_in_argv);
     a->isolators[0] = (dr_isolator){&dr_isolator_filesystem_posix, NULL};
     a->isolators[1] = (dr_isolator){&dr_isolator_posix_rlimits, NULL};
-    a->isolator_count = 2;
+    a->isolators[2] = (dr_isolator){&dr_isolator_posix_mem, NULL};
+    a->isolator_count = 3;
     a->start_ns = dr_env_now(env);
     a->start_wall_ns = dr_env_wall(env);
     a->ping_interval_ns = DEFAULT_PING_INTERVAL_NS;
@@ -1004,6 +1007,7 @@ dr_code dr_agent_create(dr_env *env, const dr_agent_opts *opts, dr_agent **out, 
     }
     recover_executors(a, rebooted);
     dr__agent_gc_start(a);
+    dr__agent_mem_watch_start(a);
     *out = a;
     return DR_OK;
 }

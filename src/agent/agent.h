@@ -54,6 +54,7 @@ typedef struct dr_agent_opts {
     uint64_t gc_delay_ns;                        /* 0: 1 week */
     double gc_disk_headroom;                     /* 0: 0.1 */
     uint64_t disk_watch_interval_ns;             /* 0: 1 min */
+    uint64_t mem_watch_interval_ns;              /* posix/mem checks; 0: 1 s */
     uint64_t mem_reserve_bytes; /* detected mem minus this (0: 1 GiB, or half when smaller) */
     /* argv of the command executor (NULL-terminated, borrowed, copied); the
      * default executor gets the same argv plus "--default"; the fetcher is

@@ -137,7 +137,7 @@ struct dr_agent {
     char **fetch_argv;
     char **flag_names, **flag_values;
     dr_launcher launcher;
-    dr_isolator isolators[2];
+    dr_isolator isolators[3];
     size_t isolator_count;
     dr_rng id_rng;        /* container ids, uuids */
     dr_rng backoff_rng;
@@ -171,7 +171,8 @@ struct dr_agent {
     dr_timer_id gc_timer;
     dr_timer_id disk_timer;
     dr_timer_id reap_timer;
-    dr_timer_id heartbeat_timer; /* HEARTBEAT events to executors */     /* frees terminated executors and empty frameworks */
+    dr_timer_id heartbeat_timer; /* HEARTBEAT events to executors */
+    dr_timer_id mem_timer;       /* posix/mem: containers over their memory limit */     /* frees terminated executors and empty frameworks */
     double disk_usage;          /* last measured, 0..1 */
 
     dr__agent_framework *frameworks, *frameworks_tail;
@@ -244,6 +245,10 @@ void dr__agent_gc_schedule(dr_agent *a, const char *sandbox, const char *meta_ru
 void dr__agent_gc_start(dr_agent *a);
 void dr__agent_gc_free(dr_agent *a);
 void dr__agent_resources_used(const dr_agent *a, dr_resources *out);
+/* Bytes of memory an executor may use: its own and its live tasks' mem, plus
+ * 32 MB for a command executor (Mesos's DEFAULT_EXECUTOR_MEM); 0: no limit. */
+uint64_t dr__agent_executor_mem_limit(const dr__agent_executor *ex);
+void dr__agent_mem_watch_start(dr_agent *a);
 
 /* ---- checkpoint.c ---------------------------------------------------------------- */
 

@@ -67,6 +67,10 @@ typedef struct dr_isolator_ops {
     dr_code (*prepare)(void *self, dr_env *env, dr_container_spec *spec, dr_err *err);
     /* After the container ended (or was found gone at recovery). */
     void (*cleanup)(void *self, dr_env *env, const char *container_id);
+    /* May be NULL. Resident memory of the container whose first process is
+     * pid (its whole session); DR_ENOTSUP where the host cannot say (the
+     * simulator). */
+    dr_code (*mem_usage)(void *self, dr_env *env, dr_pid pid, uint64_t *rss_bytes, dr_err *err);
 } dr_isolator_ops;
 
 typedef struct dr_isolator {
@@ -76,6 +80,11 @@ typedef struct dr_isolator {
 
 /* filesystem/posix: creates the sandbox (mode 0755) and nothing else. */
 extern const dr_isolator_ops dr_isolator_filesystem_posix;
+/* posix/mem: measures a container's resident memory by summing the RSS of
+ * its first process, everything in its session and every descendant, read
+ * through the env from /proc (Linux procfs; 4 KiB pages assumed). The agent kills a container that exceeds
+ * its memory limit (REASON_CONTAINER_LIMITATION_MEMORY). */
+extern const dr_isolator_ops dr_isolator_posix_mem;
 /* posix/rlimits: passes the memory limit to the executor as
  * DROMOS_MEM_LIMIT_BYTES (setrlimit lands with the env's spawn growing
  * rlimits; until then the executor applies it to its tasks). */

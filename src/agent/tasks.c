@@ -781,16 +781,7 @@ static void spec_build(dr_agent *a, dr__agent_executor *ex, dr_container_spec *s
         grace_ns = (uint64_t)ex->info->shutdown_grace_period->nanoseconds;
     snprintf(text, sizeof text, "%llums", (unsigned long long)(grace_ns / DR_NS_PER_MS));
     dr_container_spec_set_env(spec, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", text);
-    dr_resources rs;
-    dr_resources_init(&rs);
-    for (size_t i = 0; i < ex->info->n_resources; i++)
-        dr_resources_add_one(&rs, ex->info->resources[i]);
-    for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
-        for (size_t i = 0; i < t->info->n_resources; i++)
-            dr_resources_add_one(&rs, t->info->resources[i]);
-    spec->mem_limit_bytes = (uint64_t)(dr_resources_mem(&rs) * 1024 * 1024);
-    spec->cpus = dr_resources_cpus(&rs);
-    dr_resources_deinit(&rs);
+    spec->mem_limit_bytes = dr__agent_executor_mem_limit(ex);
     spec->user = cmd->user;
 }
 
@@ -1260,4 +1251,77 @@ void dr__agent_gc_free(dr_agent *a)
         dr_free(e);
     }
     a->gc_tail = NULL;
+}
+
+/* ---- posix/mem: memory limits ----------------------------------------------------- */
+
+#define COMMAND_EXECUTOR_MEM_BYTES (32u * 1024 * 1024)
+
+uint64_t dr__agent_executor_mem_limit(const dr__agent_executor *ex)
+{
+    dr_resources rs;
+    dr_resources_init(&rs);
+    for (size_t i = 0; i < ex->info->n_resources; i++)
+        dr_resources_add_one(&rs, ex->info->resources[i]);
+    for (const dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
+        if (!dr__agent_state_terminal(t->state))
+            for (size_t i = 0; i < t->info->n_resources; i++)
+                dr_resources_add_one(&rs, t->info->resources[i]);
+    uint64_t bytes = (uint64_t)(dr_resources_mem(&rs) * 1024 * 1024);
+    dr_resources_deinit(&rs);
+    if (bytes > 0 && ex->generated)
+        bytes += COMMAND_EXECUTOR_MEM_BYTES;
+    return bytes;
+}
+
+static void mem_fire(dr_env *env, void *ctx)
+{
+    dr_agent *a = ctx;
+    a->mem_timer = 0;
+    const dr_isolator *iso = NULL;
+    for (size_t i = 0; i < a->isolator_count; i++)
+        if (a->isolators[i].ops->mem_usage != NULL)
+            iso = &a->isolators[i];
+    if (iso == NULL)
+        return;
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+            if (ex->pid == 0 || ex->state == DR__EX_TERMINATED || ex->state == DR__EX_FETCHING ||
+                ex->term_reason == MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LIMITATION_MEMORY)
+                continue;
+            uint64_t limit = dr__agent_executor_mem_limit(ex);
+            if (limit == 0)
+                continue;
+            uint64_t rss = 0;
+            dr_err err;
+            dr_code rc = iso->ops->mem_usage(iso->self, env, ex->pid, &rss, &err);
+            if (rc == DR_ENOTSUP) {
+                DR_INFO(env, "agent: %s: %s; memory limits are not watched", iso->ops->name,
+                        err.msg);
+                return; /* no procfs (the simulator): stop watching */
+            }
+            if (rc != DR_OK) {
+                DR_DEBUG(env, "agent: memory of executor '%s': %s", ex->id, err.msg);
+                continue;
+            }
+            DR_DEBUG(env, "agent: executor '%s' uses %llu of %llu bytes", ex->id,
+                     (unsigned long long)rss, (unsigned long long)limit);
+            if (rss <= limit)
+                continue;
+            ex->term_reason = MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LIMITATION_MEMORY;
+            ex->term_state = MESOS__TASK_STATE__TASK_FAILED;
+            snprintf(ex->term_message, sizeof ex->term_message,
+                     "Memory limit exceeded: Requested: %lluMB Maximum Used: %lluMB",
+                     (unsigned long long)(limit >> 20), (unsigned long long)(rss >> 20));
+            DR_WARN(env, "agent: executor '%s' of framework '%s': %s", ex->id, fw->id,
+                    ex->term_message);
+            dr__agent_executor_kill(a, ex);
+        }
+    }
+    a->mem_timer = dr_env_timer_add(env, a->opts.mem_watch_interval_ns, mem_fire, a);
+}
+
+void dr__agent_mem_watch_start(dr_agent *a)
+{
+    a->mem_timer = dr_env_timer_add(a->env, a->opts.mem_watch_interval_ns, mem_fire, a);
 }

@@ -11,7 +11,8 @@
 #      a bad flag is a usage error (exit 2);
 #   4. SIGTERM stops the agent with exit 0;
 #   5. an agent with the real `dromos executor` runs shell tasks to the end,
-#      their output in the sandbox's stdout.
+#      their output in the sandbox's stdout;
+#   6. a task using more memory than it asked for is killed (posix/mem).
 # Usage: agent_real.sh DROMOS AGENT_SCHED AGENT_TEST_EXECUTOR
 set -u
 DROMOS=$(realpath "$1")
@@ -119,5 +120,12 @@ echo "$out" | grep -q "done finished=3 failed=0" || fail "dromos executor: $out"
 n=$(cat "$TMP"/work2/slaves/*/frameworks/*/executors/*/runs/latest/stdout 2>/dev/null | grep -c "hello from dromos")
 [ "$n" -eq 3 ] || fail "dromos executor: $n sandboxes hold the tasks' output"
 echo "ok 5: dromos executor ran 3 shell tasks, output in their sandboxes"
+
+# 6. posix/mem: a task past its memory (64 MB + 32 MB for the executor) is killed
+out=$("$SCHED" 127.0.0.1:$MP 1 "(head -c 400000000 /dev/zero; sleep 30) | tail" 40)
+echo "$out" | grep -q "done finished=0 failed=1" || fail "memory hog: $out"
+echo "$out" | grep -q "TASK_FAILED Memory limit exceeded: Requested: 96MB Maximum Used: " ||
+    fail "memory hog: $out"
+echo "ok 6: a task over its memory limit failed ($(echo "$out" | grep -o 'Memory limit.*'))"
 kill -TERM $AGENT
 wait $AGENT || fail "SIGTERM of the second agent"

@@ -67,7 +67,7 @@ static void offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, void 
         Mesos__CommandInfo cmd = MESOS__COMMAND_INFO__INIT;
         cmd.value = (char *)c->command;
         Mesos__Resource *cpu = dr_resource_new_scalar("cpus", NULL, 0.1);
-        Mesos__Resource *mem = dr_resource_new_scalar("mem", NULL, 16);
+        Mesos__Resource *mem = dr_resource_new_scalar("mem", NULL, 64);
         if (offer->n_resources > 0 && offer->resources[0]->allocation_info != NULL) {
             cpu->allocation_info = dr_alloc(sizeof *cpu->allocation_info);
             mesos__resource__allocation_info__init(cpu->allocation_info);
