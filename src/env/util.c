@@ -89,29 +89,34 @@ dr_code dr_env_read_all(dr_env *env, const char *path, size_t max_size, uint8_t 
     dr_code rc = dr_env_open(env, path, DR_OPEN_READ, &f, err);
     if (rc != DR_OK)
         return rc;
-    uint64_t file_size = 0;
-    rc = dr_env_file_size(env, f, &file_size, err);
-    if (rc != DR_OK)
-        goto fail_close;
-    if (file_size > max_size) {
-        rc = dr_err_set(err, DR_ETOOBIG, "file '%s': %llu bytes, at most %zu allowed", path,
-                        (unsigned long long)file_size, max_size);
-        goto fail_close;
+    /* Read to end of file rather than trusting the size: files under /proc
+     * report 0 and still have content. */
+    dr_buf buf;
+    dr_buf_init(&buf);
+    for (;;) {
+        size_t want = DR_MIN((size_t)64 * 1024, max_size + 1 - buf.size);
+        dr_buf_reserve(&buf, want);
+        size_t got = 0;
+        rc = dr_env_pread(env, f, buf.size, buf.data + buf.size, want, &got, err);
+        if (rc != DR_OK)
+            goto fail;
+        buf.size += got;
+        if (buf.size > max_size) {
+            rc = dr_err_set(err, DR_ETOOBIG, "file '%s': larger than the %zu bytes allowed", path,
+                            max_size);
+            goto fail;
+        }
+        if (got == 0)
+            break;
     }
-    uint8_t *data = dr_alloc((size_t)file_size + 1);
-    size_t got = 0;
-    rc = dr_env_pread(env, f, 0, data, (size_t)file_size, &got, err);
-    if (rc != DR_OK) {
-        dr_free(data);
-        goto fail_close;
-    }
-    data[got] = '\0';
     dr_env_close(env, f);
-    *out = data;
-    *size = got;
+    dr_buf_cstr(&buf); /* NUL-terminates, not counted */
+    *out = buf.data;
+    *size = buf.size;
     return DR_OK;
 
-fail_close:
+fail:
+    dr_buf_deinit(&buf);
     dr_env_close(env, f);
     return rc;
 }
