@@ -115,7 +115,6 @@ static void dir_free_chunks(sim_dir *dir)
     dir->unacked_size = 0;
 }
 
-#if defined(DR_SLOW_CHECKS)
 /* Invariant of a live connection's direction d: the writer's queue is what is
  * in flight plus what the reader holds back while paused. O(chunks). */
 static bool dir_consistent(const sim_conn *conn, unsigned d)
@@ -135,7 +134,6 @@ static bool dir_consistent(const sim_conn *conn, unsigned d)
     return count == dir->chunk_count && last == dir->tail &&
            dir->unacked_size == data_size + conn->side[1 - d].rx.size;
 }
-#endif
 
 static void dir_enqueue(dr_sim *sim, sim_conn *conn, unsigned d, uint8_t type, const void *data,
                         size_t size)

@@ -90,7 +90,8 @@ _Noreturn void dr_assert_fail(const char *file, int line, const char *expr);
 #if defined(DR_SLOW_CHECKS)
 #define DR_ASSERT_SLOW(e) DR_ASSERT(e)
 #else
-#define DR_ASSERT_SLOW(e) ((void)0)
+/* Not evaluated, but still compiled: helpers used only here stay "used". */
+#define DR_ASSERT_SLOW(e) ((void)sizeof((e) ? 1 : 0))
 #endif
 #define DR_UNREACHABLE() dr_assert_fail(__FILE__, __LINE__, "unreachable")
 

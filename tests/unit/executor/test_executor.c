@@ -413,9 +413,9 @@ static void task_grace(task_buf *b, uint64_t grace_ns)
 
 static char *read_file(const char *dir, const char *name)
 {
-    char path[400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *path = dr_sprintf("%s/%s", dir, name);
     FILE *fp = fopen(path, "rb");
+    dr_free(path);
     if (fp == NULL)
         return dr_strdup("");
     char buf[4096];

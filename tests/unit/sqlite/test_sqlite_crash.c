@@ -77,8 +77,11 @@ static int exec(sqlite3 *db, const char *sql, char *error, size_t error_size)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK && error != NULL)
-        snprintf(error, error_size, "%s: %s", sql, msg != NULL ? msg : sqlite3_errstr(rc));
+    if (rc != SQLITE_OK && error != NULL) {
+        char *text = dr_sprintf("%s: %s", sql, msg != NULL ? msg : sqlite3_errstr(rc));
+        dr_strlcpy(error, text, error_size); /* cut to fit: only a message */
+        dr_free(text);
+    }
     sqlite3_free(msg);
     return rc;
 }
