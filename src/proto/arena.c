@@ -65,13 +65,20 @@ void *dr_arena_alloc(dr_arena *arena, size_t size)
     DR_ASSERT(rounded_size >= size);
     dr_arena_chunk *c = arena->head;
     if (c == NULL || c->size - c->used_size < rounded_size) {
-        size_t chunk_size = DR_MAX(rounded_size, (size_t)DR_ARENA_CHUNK_SIZE);
+        /* Chunks double (up to DR_ARENA_CHUNK_SIZE_MAX): a big message takes
+         * few chunks, and chunks past malloc's mmap threshold arrive zeroed by
+         * the kernel instead of by memset. */
+        size_t grown_size = DR_ARENA_CHUNK_SIZE;
+        if (c != NULL && c->size <= DR_ARENA_CHUNK_SIZE_MAX / 2)
+            grown_size = DR_MAX(grown_size, c->size * 2);
+        else if (c != NULL)
+            grown_size = DR_ARENA_CHUNK_SIZE_MAX;
+        size_t chunk_size = DR_MAX(rounded_size, grown_size);
         /* Big blocks get a chunk of their own behind the head, so the head's
          * free space is not wasted. */
         dr_arena_chunk *n = dr_alloc(sizeof *n + chunk_size);
         n->size = chunk_size;
-        if (c != NULL && chunk_size > DR_ARENA_CHUNK_SIZE &&
-            c->size - c->used_size >= 1024) {
+        if (c != NULL && chunk_size > grown_size && c->size - c->used_size >= 1024) {
             n->next = c->next;
             c->next = n;
         } else {

@@ -34,6 +34,7 @@
  * once. Allocation aborts on exhaustion like dr_alloc; sizes reaching it were
  * bounded by the decoder's input size checks. Not thread-safe. */
 #define DR_ARENA_CHUNK_SIZE (64u * 1024)
+#define DR_ARENA_CHUNK_SIZE_MAX (4u * 1024 * 1024)
 
 typedef struct dr_arena_chunk dr_arena_chunk;
 typedef struct dr_arena {
