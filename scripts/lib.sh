@@ -6,7 +6,7 @@ PKGS_BUILD=(gcc meson ninja-build pkg-config libevent-dev libprotobuf-c-dev prot
             libjansson-dev libhttp-parser-dev libxxhash-dev libsqlite3-dev zlib1g-dev
             libcmocka-dev libcurl4-openssl-dev libarchive-dev libssl-dev binutils
             golang-github-mesos-mesos-go-dev golang-github-gogo-protobuf-dev)
-PKGS_TEST=(golang-go iproute2 procps util-linux)
+PKGS_TEST=(golang-go iproute2 procps util-linux curl jq python3 tar gzip)
 PKGS_FUZZ=(afl++ clang)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
