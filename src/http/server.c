@@ -269,6 +269,12 @@ void dr_http_response_read_body(dr_http_response *res, dr_http_body_fn *fn, void
     DR_ASSERT(res->body_fn == NULL);
     res->body_fn = fn;
     res->body_ctx = ctx;
+    conn *c = res->conn;
+    if (res->continue_due && c != NULL) { /* the client waits for 100 Continue */
+        conn_enter(c);
+        conn_flush(c);
+        conn_leave(c);
+    }
 }
 
 static const route *route_find(const dr_http_server *server, const char *path)
@@ -812,7 +818,10 @@ static void conn_flush(conn *c)
     dr_env *env = c->server->env;
     while (!c->dead && !c->write_blocked && c->head != NULL) {
         dr_http_response *res = c->head;
-        if (res->continue_due && res->state == SLOT_RECEIVING) {
+        /* 100 Continue once the body is wanted: while it is buffered for the
+         * handler, or once a streaming handler asked to read it. */
+        if (res->continue_due &&
+            (res->state == SLOT_RECEIVING || (res->stream_body && res->body_fn != NULL))) {
             dr_buf_append_str(&res->out, "HTTP/1.1 100 Continue\r\n\r\n");
             res->continue_due = false;
         }

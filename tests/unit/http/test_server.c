@@ -538,6 +538,33 @@ static void test_expect_continue_waits_its_turn(void **state)
     raw_client_deinit(&c);
 }
 
+/* A streaming body with Expect: 100-continue: the 100 goes out once the handler
+ * asks to read the body, and a client that then sends nothing is timed out
+ * (before, the server waited for itself and the connection never closed). */
+static void test_expect_continue_streaming_body(void **state)
+{
+    fixture *f = *state;
+    raw_client c;
+    raw_client_init(&c, &f->me, f->port);
+    raw_client_sends(&c, "POST /api/v1/input HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                         "Expect: 100-continue\r\n\r\n");
+    mem_env_settle(&f->me);
+    assert_string_equal(raw_client_text(&c), "HTTP/1.1 100 Continue\r\n\r\n");
+    raw_client_sends(&c, "3\r\nabc\r\n");
+    mem_env_settle(&f->me);
+    assert_int_equal(the_input.got.size, 3);
+    mem_env_advance(&f->me, 120 * DR_NS_PER_S); /* then silence */
+    /* The handler holds the answer, so no 408 can go out in order: the stalled
+     * connection is cut off. The handler still finishes what it holds. */
+    assert_true(c.ended);
+    assert_int_equal(dr_http_server_conn_count(f->server), 0);
+    assert_non_null(the_input.res);
+    assert_false(dr_http_response_alive(the_input.res));
+    dr_http_response_send(the_input.res, 200, NULL, NULL, 0); /* only frees now */
+    the_input.res = NULL;
+    raw_client_deinit(&c);
+}
+
 /* ---- connection handling ----------------------------------------------------------- */
 
 static void test_connection_close_and_http10(void **state)
@@ -968,6 +995,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_continue_waits_its_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expect_continue_streaming_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_close_and_http10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_request_timeout, setup, teardown),
