@@ -564,22 +564,6 @@ static void heartbeat_fire(dr_env *env, void *ctx)
     sweep_subscribers(op); /* may free sub */
 }
 
-/* Mesos 1.5 added Subscribed.heartbeat_interval_seconds (field 2); the
- * Debian protos Dromos builds from stop at 1.4. Set it through the
- * descriptor, so it goes out as soon as src/proto/additions.txt adds it, and
- * nothing breaks meanwhile. */
-static void set_heartbeat_interval(ProtobufCMessage *subscribed)
-{
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
-        subscribed->descriptor, "heartbeat_interval_seconds");
-    if (f == NULL || f->type != PROTOBUF_C_TYPE_DOUBLE || f->label == PROTOBUF_C_LABEL_REPEATED)
-        return;
-    *(double *)(void *)((char *)subscribed + f->offset) =
-        (double)DR_OPERATOR_HEARTBEAT_NS / (double)DR_NS_PER_S;
-    if (f->quantifier_offset != 0)
-        *(protobuf_c_boolean *)(void *)((char *)subscribed + f->quantifier_offset) = 1;
-}
-
 static void call_subscribe(dr_operator *op, dr_http_response *res, const dr_http_negotiation *n)
 {
     dr_master *m = op->m;
@@ -596,7 +580,8 @@ static void call_subscribe(dr_operator *op, dr_http_response *res, const dr_http
     PB_NEW(&arena, subscribed, Mesos__Master__Event__Subscribed,
            mesos__master__event__subscribed__init);
     subscribed->get_state = get_state(&arena, m);
-    set_heartbeat_interval(&subscribed->base);
+    subscribed->has_heartbeat_interval_seconds = true; /* Mesos 1.5, from additions.txt */
+    subscribed->heartbeat_interval_seconds = (double)DR_OPERATOR_HEARTBEAT_NS / (double)DR_NS_PER_S;
     ev->subscribed = subscribed;
     dr_buf record;
     dr_buf_init(&record);

@@ -654,12 +654,8 @@ static void test_subscribe_heartbeats(void **state)
         assert_int_equal(ev->type, MESOS__MASTER__EVENT__TYPE__SUBSCRIBED);
         assert_non_null(ev->subscribed);
         assert_non_null(ev->subscribed->get_state);
-        /* heartbeat_interval_seconds = 15 once the protos have it (Mesos 1.5). */
-        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
-            &mesos__master__event__subscribed__descriptor, "heartbeat_interval_seconds");
-        if (f != NULL)
-            assert_true(*(const double *)(const void *)((const char *)ev->subscribed + f->offset) ==
-                        15.0);
+        assert_true(ev->subscribed->has_heartbeat_interval_seconds);
+        assert_true(ev->subscribed->heartbeat_interval_seconds == 15.0);
         ev = decode_event(&r.records[1], &arena, json);
         assert_int_equal(ev->type, MESOS__MASTER__EVENT__TYPE__HEARTBEAT);
         run_for(&w, 13 * DR_NS_PER_S); /* 14 s after SUBSCRIBE */
