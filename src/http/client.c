@@ -57,6 +57,7 @@ struct dr_http_call {
     bool gzip;
     bool queued;
     bool finished; /* done fired or canceled: no more callbacks */
+    bool failing;  /* in client->failing: its timer fires fail_fire */
     int attempt_count;
     bool body_streaming; /* chunked request body, written with dr_http_call_write */
     bool body_ended;     /* dr_http_call_end_body was called */
@@ -80,6 +81,10 @@ struct dr_http_client {
     size_t queued_count;
     cconn *dead_conns;
     dr_http_call *dead_calls;
+    /* Calls failed from the loop (call_fail_later): in no queue and on no
+     * connection, held only by their 0-delay timer until it fires. Tracked so
+     * that destroy and forget reach them. */
+    dr_http_call *failing;
     int busy;
     bool doomed;
 };
@@ -178,6 +183,17 @@ static void queue_remove(dr_http_client *client, dr_http_call *call)
     client->queued_count--;
 }
 
+static void failing_remove(dr_http_client *client, dr_http_call *call)
+{
+    DR_ASSERT(call->failing);
+    dr_http_call **link = &client->failing;
+    while (*link != call)
+        link = &(*link)->next;
+    *link = call->next;
+    call->next = NULL;
+    call->failing = false;
+}
+
 /* Detaches the call from queue, timer and connection (aborting a connection
  * whose answer is under way), and buries it. No callback. */
 static void call_retire(dr_http_call *call)
@@ -191,6 +207,8 @@ static void call_retire(dr_http_call *call)
     }
     if (call->queued)
         queue_remove(client, call);
+    if (call->failing)
+        failing_remove(client, call);
     if (call->conn != NULL)
         cconn_kill(call->conn, true);
     call->next = client->dead_calls;
@@ -278,6 +296,11 @@ static void call_fail_later(dr_http_call *call, dr_code code, const char *fmt, .
     if (call->timer != 0)
         dr_env_timer_cancel(client->env, call->timer);
     call->timer = dr_env_timer_add(client->env, 0, fail_fire, call);
+    if (!call->failing) {
+        call->failing = true;
+        call->next = client->failing;
+        client->failing = call;
+    }
 }
 
 /* ---- client ------------------------------------------------------------------------ */
@@ -318,6 +341,8 @@ void dr_http_client_destroy(dr_http_client *client)
     client->doomed = true;
     while (client->queue_head != NULL)
         call_retire(client->queue_head);
+    while (client->failing != NULL)
+        call_retire(client->failing);
     while (client->conns != NULL) {
         cconn *conn = client->conns;
         if (conn->call != NULL)
@@ -326,6 +351,38 @@ void dr_http_client_destroy(dr_http_client *client)
             cconn_kill(conn, true);
     }
     client_leave(client); /* frees it, now or when the outer frame leaves */
+}
+
+void dr_http_client_forget(dr_http_client *client)
+{
+    if (client == NULL)
+        return;
+    /* Outside every callback of ours, so both graveyards are empty: each
+     * call and connection is in exactly one of the lists walked here. */
+    DR_ASSERT(client->busy == 0);
+    DR_ASSERT(client->dead_conns == NULL);
+    DR_ASSERT(client->dead_calls == NULL);
+    while (client->queue_head != NULL) {
+        dr_http_call *call = client->queue_head;
+        client->queue_head = call->next;
+        call_free(call);
+    }
+    while (client->failing != NULL) {
+        dr_http_call *call = client->failing;
+        client->failing = call->next;
+        call_free(call);
+    }
+    while (client->conns != NULL) {
+        cconn *conn = client->conns;
+        client->conns = conn->next;
+        if (conn->call != NULL)
+            call_free(conn->call); /* a call on a connection is in no list */
+        cconn_free(conn);
+    }
+    client->queue_tail = NULL;
+    client->queued_count = 0;
+    client->conn_count = 0;
+    client_free(client);
 }
 
 size_t dr_http_client_conn_count(const dr_http_client *client) { return client->conn_count; }

@@ -77,6 +77,13 @@ dr_code dr_http_client_create(dr_env *env, const char *host, uint16_t port,
 /* Aborts every connection and drops every call without calling back. May be
  * called from inside one of the client's callbacks. client may be NULL. */
 void dr_http_client_destroy(dr_http_client *client);
+/* The owning process crashed: frees every byte the client owns (connections,
+ * buffers, calls waiting, sent or failing) without any env operation and
+ * without calling back. The env has already discarded the process's streams
+ * and timers (the simulator's dr_sim_process_crash does so before calling the
+ * program's crash), so handles the client held are never touched. Not from
+ * inside one of the client's callbacks. client may be NULL. */
+void dr_http_client_forget(dr_http_client *client);
 
 /* Starts a call. cbs is kept (usually static const); *out (may be NULL) gets
  * a handle valid until done fires. done never fires from inside this

@@ -320,6 +320,39 @@ void dr_http_server_destroy(dr_http_server *server)
     dr_free(server);
 }
 
+void dr_http_server_forget(dr_http_server *server)
+{
+    if (server == NULL)
+        return;
+    /* No env call: the listener, the streams and the timers are the env's,
+     * already discarded with the crashed process. Slots handlers hold are
+     * detached as destroy does, so finishing them later only frees. */
+    while (server->conns_head != NULL) {
+        conn *c = server->conns_head;
+        DR_ASSERT(c->busy == 0); /* not from inside a handler */
+        server->conns_head = c->next;
+        dr_http_response *res = c->head;
+        while (res != NULL) {
+            dr_http_response *next = res->next;
+            res->next = NULL;
+            res->conn = NULL;
+            slot_release_queue(res);
+            res = next;
+        }
+        dr_buf_deinit(&c->in);
+        dr_buf_deinit(&c->url);
+        dr_buf_deinit(&c->field);
+        dr_buf_deinit(&c->value);
+        dr_http_headers_deinit(&c->headers);
+        dr_free(c);
+    }
+    for (size_t i = 0; i < server->route_count; i++)
+        dr_free(server->routes[i].path);
+    for (size_t i = 0; i < server->prefix_count; i++)
+        dr_free(server->prefixes[i]);
+    dr_free(server);
+}
+
 static void shutdown_done_fire(dr_env *env, void *ctx)
 {
     dr_http_server *server = ctx;

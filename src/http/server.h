@@ -71,6 +71,14 @@ dr_code dr_http_server_create(dr_env *env, const dr_http_server_opts *opts,
 /* Closes the listener and every connection at once (abort); no callback fires.
  * Responses still held by handlers are detached: finishing them only frees. */
 void dr_http_server_destroy(dr_http_server *server);
+/* The owning process crashed: frees the server, its connections, buffers and
+ * routes without any env operation and without calling back (no on_gone, no
+ * shutdown done). The env has already discarded the process's listener,
+ * streams and timers (the simulator's dr_sim_process_crash does so before
+ * calling the program's crash), so the handles the server held are never
+ * touched. Responses still held by handlers are detached, as by destroy:
+ * finishing them only frees (no I/O). Not from inside a handler. NULL ok. */
+void dr_http_server_forget(dr_http_server *server);
 /* The port listened on (0 when not listening). */
 uint16_t dr_http_server_port(const dr_http_server *server);
 

@@ -1,5 +1,6 @@
 /* src/master/master.c — the master's lifetime: options, ids, the HTTP server
- * and its routes, the shared helpers of master_int.h, graceful shutdown.
+ * and its routes, the shared helpers of master_int.h, graceful shutdown,
+ * destroy, and a crash's memory-only teardown (dr_master_forget).
  *
  * The scheduler API lives in scheduler.c, the agent protocol in agents.c,
  * offers and the allocation timer in offers.c, tasks and status updates in
@@ -9,6 +10,9 @@
 #include <string.h>
 
 #include "src/master/master_int.h"
+#if defined(DR_MASTER_HAS_OPERATOR)
+#include "src/master/operator.h"
+#endif
 
 #define DEFAULT_VERSION "1.11.0"
 
@@ -345,21 +349,6 @@ fail:
 uint16_t dr_master_port(const dr_master *m) { return dr_http_server_port(m->server); }
 const char *dr_master_id(const dr_master *m) { return m->id; }
 
-typedef struct shutdown_ctx {
-    void (*done)(dr_env *env, void *ctx);
-    void *ctx;
-} shutdown_ctx;
-
-static void shutdown_done(dr_env *env, void *ctx)
-{
-    shutdown_ctx *s = ctx;
-    void (*done)(dr_env *, void *) = s->done;
-    void *dctx = s->ctx;
-    dr_free(s);
-    if (done != NULL)
-        done(env, dctx);
-}
-
 void dr_master_shutdown(dr_master *m, void (*done)(dr_env *env, void *ctx), void *ctx)
 {
     DR_ASSERT(!m->shutting_down);
@@ -372,25 +361,52 @@ void dr_master_shutdown(dr_master *m, void (*done)(dr_env *env, void *ctx), void
         dr__scheduler_disconnect(m, fw);
     }
     dr__agents_shutdown(m);
-    shutdown_ctx *s = dr_alloc(sizeof *s);
-    s->done = done;
-    s->ctx = ctx;
-    dr_http_server_shutdown(m->server, shutdown_done, s);
+    /* done goes to the server as is (the same signature): nothing allocated
+     * here that a crash during the shutdown would have to find. */
+    dr_http_server_shutdown(m->server, done, ctx);
 }
 
-void dr_master_destroy(dr_master *m)
+/* Frees the model and everything the master owns but the server, the
+ * operator state and the streams: no env call (timers are the caller's
+ * concern: destroy cancels them first, forget lets the env drop them). */
+static void model_free(dr_master *m)
 {
-    if (m == NULL)
-        return;
-    if (m->hooks.destroy != NULL)
-        m->hooks.destroy(m, m->hooks.ctx);
-    dr__offers_stop(m);
-    /* The server goes first: it detaches every response we still hold. */
-    dr_http_server_destroy(m->server);
-    m->server = NULL;
-    /* Detached responses still need finishing to be freed. */
-    dr_env_timer_cancel(m->env, m->ending_timer);
-    m->ending_timer = 0;
+    for (size_t i = 0; i < m->offers.count; i++) {
+        dr_moffer *o = m->offers.items[i].value;
+        dr_free(o->id);
+        dr_free(o->framework_id);
+        dr_free(o->agent_id);
+        dr_free(o->role);
+        dr_resources_deinit(&o->resources);
+        dr_free(o);
+    }
+    dr_idmap_deinit(&m->offers);
+    for (size_t i = 0; i < m->frameworks.count; i++)
+        dr__framework_free(m->frameworks.items[i].value);
+    dr_idmap_deinit(&m->frameworks);
+    for (size_t i = 0; i < m->completed_framework_count; i++)
+        dr__framework_free(m->completed_frameworks[i]);
+    dr_free(m->completed_frameworks);
+    for (size_t i = 0; i < m->agents.count; i++)
+        dr__agent_free(m->agents.items[i].value);
+    dr_idmap_deinit(&m->agents);
+    for (size_t i = 0; i < m->gone_agents.count; i++) {
+        dr_mgone *g = m->gone_agents.items[i].value;
+        dr_free(g->id);
+        dr_free(g);
+    }
+    dr_idmap_deinit(&m->gone_agents);
+    if (m->allocator != NULL)
+        dr_allocator_destroy(m->allocator);
+    dr_proto_free((ProtobufCMessage *)m->info);
+    opts_free(&m->opts);
+    dr_free(m);
+}
+
+/* Finishes every response the core holds. With the server destroyed or
+ * forgotten they are all detached, so this only frees (no I/O). */
+static void streams_end_detached(dr_master *m)
+{
     for (size_t i = 0; i < m->ending_count; i++)
         dr_http_response_stream_end(m->ending[i]);
     dr_free(m->ending);
@@ -408,42 +424,48 @@ void dr_master_destroy(dr_master *m)
             dr_http_response_stream_end(a->stream);
         a->stream = NULL;
     }
+}
+
+void dr_master_destroy(dr_master *m)
+{
+    if (m == NULL)
+        return;
+    if (m->hooks.destroy != NULL)
+        m->hooks.destroy(m, m->hooks.ctx);
+    dr__offers_stop(m);
+    /* The server goes first: it detaches every response we still hold. */
+    dr_http_server_destroy(m->server);
+    m->server = NULL;
+    dr_env_timer_cancel(m->env, m->ending_timer);
+    m->ending_timer = 0;
+    streams_end_detached(m);
     for (size_t i = 0; i < m->offers.count; i++) {
         dr_moffer *o = m->offers.items[i].value;
         dr_env_timer_cancel(m->env, o->timeout_timer);
-        dr_free(o->id);
-        dr_free(o->framework_id);
-        dr_free(o->agent_id);
-        dr_free(o->role);
-        dr_resources_deinit(&o->resources);
-        dr_free(o);
     }
-    dr_idmap_deinit(&m->offers);
     for (size_t i = 0; i < m->frameworks.count; i++) {
         dr_mframework *fw = m->frameworks.items[i].value;
         dr_env_timer_cancel(m->env, fw->heartbeat_timer);
         dr_env_timer_cancel(m->env, fw->failover_timer);
-        dr__framework_free(fw);
     }
-    dr_idmap_deinit(&m->frameworks);
-    for (size_t i = 0; i < m->completed_framework_count; i++)
-        dr__framework_free(m->completed_frameworks[i]);
-    dr_free(m->completed_frameworks);
     for (size_t i = 0; i < m->agents.count; i++) {
         dr_magent *a = m->agents.items[i].value;
         dr_env_timer_cancel(m->env, a->ping_timer);
-        dr__agent_free(a);
     }
-    dr_idmap_deinit(&m->agents);
-    for (size_t i = 0; i < m->gone_agents.count; i++) {
-        dr_mgone *g = m->gone_agents.items[i].value;
-        dr_free(g->id);
-        dr_free(g);
-    }
-    dr_idmap_deinit(&m->gone_agents);
-    if (m->allocator != NULL)
-        dr_allocator_destroy(m->allocator);
-    dr_proto_free((ProtobufCMessage *)m->info);
-    opts_free(&m->opts);
-    dr_free(m);
+    model_free(m);
+}
+
+void dr_master_forget(dr_master *m)
+{
+    if (m == NULL)
+        return;
+    /* The order matters only in that the server goes before the streams are
+     * finished: detached, they are freed without a write. */
+    dr_http_server_forget(m->server);
+    m->server = NULL;
+#if defined(DR_MASTER_HAS_OPERATOR)
+    dr__operator_forget(m);
+#endif
+    streams_end_detached(m);
+    model_free(m);
 }

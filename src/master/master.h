@@ -81,4 +81,14 @@ void dr_master_shutdown(dr_master *m, void (*done)(dr_env *env, void *ctx), void
 /* Frees everything at once (connections aborted, timers canceled). NULL ok. */
 void dr_master_destroy(dr_master *m);
 
+/* The master's process crashed: frees every byte the master owns (model,
+ * allocator, offers, frameworks, agents, operator subscribers, metrics, its
+ * HTTP server and the responses it holds) without any env operation (no
+ * write, close, timer cancel or log line) and without calling back. For a
+ * simulated program's crash (see dr_sim_program): the simulator has already
+ * discarded the process's listener, streams and timers, which the master's
+ * handles pointed at, so none of them is touched. Not from inside one of the
+ * master's own callbacks. NULL ok. */
+void dr_master_forget(dr_master *m);
+
 #endif /* DR_MASTER_H */

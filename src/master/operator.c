@@ -1100,6 +1100,30 @@ static void destroy_hook(dr_master *m, void *ctx)
     memset(&m->hooks, 0, sizeof m->hooks);
 }
 
+void dr__operator_forget(dr_master *m)
+{
+    dr_operator *op = m->operator_state;
+    if (op == NULL)
+        return;
+    DR_ASSERT(!op->broadcasting); /* not from inside a write */
+    /* The server is forgotten already: every subscriber's response is
+     * detached, so ending it only frees; timers are left to the env. */
+    dr_op_subscriber *sub = op->subscribers_head;
+    while (sub != NULL) {
+        dr_op_subscriber *next = sub->next;
+        if (sub->res != NULL)
+            dr_http_response_stream_end(sub->res);
+        dr_free(sub);
+        sub = next;
+    }
+    for (size_t i = 0; i < op->weight_count; i++)
+        dr_free(op->weights[i].role);
+    dr_free(op->weights);
+    dr_free(op);
+    m->operator_state = NULL;
+    memset(&m->hooks, 0, sizeof m->hooks);
+}
+
 dr_operator *dr__operator(dr_master *m)
 {
     DR_ASSERT(m->operator_state != NULL);

@@ -57,6 +57,11 @@ typedef struct dr_operator {
     dr_timer_stat allocation_run;
 } dr_operator;
 
+/* dr_master_forget's part: frees the operator state and its subscribers
+ * without any env operation (the server must be forgotten first, so their
+ * responses are detached). No-op when there is none. */
+void dr__operator_forget(dr_master *m);
+
 /* The operator state of m (never NULL once dr__master_operator_init ran). */
 dr_operator *dr__operator(dr_master *m);
 

@@ -15,6 +15,7 @@
 #include "src/http/negotiate.h"
 #include "src/http/recordio.h"
 #include "src/http/server.h"
+#include "tests/unit/http/guard_env.h"
 
 static void *blank_start(dr_env *env, int argc, char **argv)
 {
@@ -385,6 +386,226 @@ static void test_unknown_host_fails_later(void **state)
     world_deinit(&w);
 }
 
+
+/* A client destroyed while a call waits to fail from the loop (here: a name
+ * that does not resolve) takes that call with it: nothing fires later. */
+static void test_destroy_with_failing_call(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 5, NULL);
+    dr_http_client *c = NULL;
+    dr_err err;
+    assert_int_equal(dr_http_client_create(w.client_env, "nowhere", 80, NULL, &c, &err), DR_OK);
+    call_result r = {0};
+    dr_recordio_decoder_init(&r.dec, 0);
+    dr_http_client_request req = {.method = "GET", .target = "/x"};
+    assert_int_equal(dr_http_client_send(c, &req, &call_cbs, &r, NULL, &err), DR_OK);
+    dr_http_client_destroy(c);
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + DR_NS_PER_S);
+    assert_false(r.done);
+    dr_recordio_decoder_deinit(&r.dec);
+    world_deinit(&w);
+}
+
+/* ---- a crashed process: forget ---------------------------------------------------- */
+
+/* A simulated program with a server (port 7000: /hold streams and keeps its
+ * responses, /wait keeps them unanswered) and two clients (one to master-1,
+ * one connection at most so calls queue; one to a name that does not
+ * resolve), all on a guard env. Its crash forgets them and reports how many
+ * env operations that asked for. */
+typedef struct node {
+    guard_env guard;
+    dr_http_server *server;
+    dr_http_client *client;
+    dr_http_client *lost;
+    dr_http_response *held[8];
+    bool held_streaming[8];
+    size_t held_count;
+    call_result results[4];
+} node;
+
+static struct {
+    uint64_t crash_count;
+    uint64_t armed_calls;
+    char first[32];
+} node_crashes;
+
+static void hold_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
+                         void *ctx)
+{
+    DR_UNUSED(env);
+    node *n = ctx;
+    assert_true(n->held_count < DR_ARRAY_COUNT(n->held));
+    bool stream = strcmp(req->path, "/hold") == 0;
+    if (stream) {
+        dr_http_response_stream_start(res, 200, "application/json");
+        dr_err err;
+        assert_int_equal(dr_http_response_stream_record(res, "{}", 2, &err), DR_OK);
+    }
+    n->held_streaming[n->held_count] = stream;
+    n->held[n->held_count++] = res;
+}
+
+static void held_finish(node *n)
+{
+    for (size_t i = 0; i < n->held_count; i++) {
+        if (n->held_streaming[i])
+            dr_http_response_stream_end(n->held[i]);
+        else
+            dr_http_response_send(n->held[i], 200, NULL, "", 0);
+    }
+    n->held_count = 0;
+}
+
+static void *node_start(dr_env *env, int argc, char **argv)
+{
+    DR_UNUSED(argc);
+    DR_UNUSED(argv);
+    node *n = dr_alloc(sizeof *n);
+    guard_env_init(&n->guard, env);
+    dr_http_server_opts so = {.host = "0.0.0.0", .port = 7000};
+    dr_err err;
+    assert_int_equal(dr_http_server_create(&n->guard.env, &so, &n->server, &err), DR_OK);
+    assert_int_equal(dr_http_server_route(n->server, "/hold", false, hold_handler, n, &err), DR_OK);
+    assert_int_equal(dr_http_server_route(n->server, "/wait", false, hold_handler, n, &err), DR_OK);
+    dr_http_client_opts co = {.conn_count_max = 1};
+    assert_int_equal(dr_http_client_create(&n->guard.env, "master-1", 5050, &co, &n->client, &err),
+                     DR_OK);
+    assert_int_equal(dr_http_client_create(&n->guard.env, "nowhere", 80, NULL, &n->lost, &err),
+                     DR_OK);
+    /* A stream that stays open on the only connection, then calls that queue. */
+    static const char *const bodies[] = {"{\"type\":\"SUBSCRIBE\"}", "{\"type\":\"A\"}",
+                                         "{\"type\":\"B\"}"};
+    dr_http_header headers[] = {{"Content-Type", "application/json"},
+                                {"Accept", "application/json"}};
+    for (size_t i = 0; i < 3; i++) {
+        dr_http_client_request req = {.method = "POST", .target = "/master/api/v1/scheduler",
+                                      .headers = headers, .header_count = 2, .body = bodies[i],
+                                      .body_size = strlen(bodies[i]), .stream = i == 0};
+        dr_recordio_decoder_init(&n->results[i].dec, 0);
+        assert_int_equal(dr_http_client_send(n->client, &req, &call_cbs, &n->results[i], NULL,
+                                             &err),
+                         DR_OK);
+    }
+    dr_http_client_request req = {.method = "GET", .target = "/x"};
+    dr_recordio_decoder_init(&n->results[3].dec, 0);
+    assert_int_equal(dr_http_client_send(n->lost, &req, &call_cbs, &n->results[3], NULL, &err),
+                     DR_OK);
+    return n;
+}
+
+static void node_free(node *n)
+{
+    for (size_t i = 0; i < DR_ARRAY_COUNT(n->results); i++)
+        dr_recordio_decoder_deinit(&n->results[i].dec);
+    dr_free(n);
+}
+
+static void node_crash(void *state)
+{
+    node *n = state;
+    n->guard.armed = true;
+    dr_http_client_forget(n->client);
+    dr_http_client_forget(n->lost);
+    dr_http_server_forget(n->server);
+    held_finish(n); /* detached now: finishing them only frees */
+    node_crashes.crash_count++;
+    node_crashes.armed_calls += n->guard.armed_calls;
+    if (n->guard.armed_calls > 0 && node_crashes.first[0] == '\0')
+        memcpy(node_crashes.first, n->guard.first, sizeof node_crashes.first);
+    node_free(n);
+}
+
+static void node_stop(void *state)
+{
+    node *n = state;
+    dr_http_client_destroy(n->client);
+    dr_http_client_destroy(n->lost);
+    dr_http_server_destroy(n->server);
+    held_finish(n);
+    node_free(n);
+}
+
+static const dr_sim_program node_program = {"node", node_start, node_crash, node_stop};
+
+/* Crashes the node at once (connections still connecting, a call waiting to
+ * fail) or after traffic (a stream open each way, calls queued, held
+ * responses, a connection stopped in the middle of a request body). Either
+ * way forget asks the env for nothing; LeakSanitizer checks it freed all. */
+static void crash_node(uint64_t traffic_ns)
+{
+    memset(&node_crashes, 0, sizeof node_crashes);
+    world w;
+    world_init(&w, 9, NULL);
+    start_server(&w, 60 * DR_NS_PER_S);
+    dr_sim_register_program(w.sim, &node_program);
+    const char *argv[] = {"node", NULL};
+    dr_err err;
+    dr_pid np = dr_sim_process_start(w.sim, dr_sim_host_find(w.sim, "agent-1"), argv, &err);
+    assert_true(np > 0);
+    /* The world's client process calls the node. */
+    dr_http_client *to_node = NULL;
+    assert_int_equal(dr_http_client_create(w.client_env, "agent-1", 7000, NULL, &to_node, &err),
+                     DR_OK);
+    call_result r[3];
+    memset(r, 0, sizeof r);
+    static const char *const targets[] = {"/hold", "/wait", "/wait"};
+    for (size_t i = 0; i < 3; i++) {
+        dr_recordio_decoder_init(&r[i].dec, 0);
+        dr_http_client_request req = {.method = "POST", .target = targets[i], .body = "x",
+                                      .body_size = 1, .stream = i == 0, .stream_body = i == 2};
+        assert_int_equal(dr_http_client_send(to_node, &req, &call_cbs, &r[i], NULL, &err), DR_OK);
+    }
+    w.heartbeat_max = 1000;
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + traffic_ns);
+    if (traffic_ns > 0) {
+        node *n = dr_sim_process_state(w.sim, np);
+        assert_int_equal(n->held_count, 2); /* /hold and the whole /wait */
+        assert_true(n->results[3].done);    /* "nowhere" failed */
+        assert_int_equal(dr_http_server_conn_count(n->server), 3);
+    }
+    dr_sim_process_crash(w.sim, np);
+    assert_int_equal(node_crashes.crash_count, 1);
+    if (node_crashes.armed_calls != 0)
+        fail_msg("the crashed node asked for %llu env operation(s), first '%s'",
+                 (unsigned long long)node_crashes.armed_calls, node_crashes.first);
+    /* Its peers see the resets (the world's server finds its stream gone at
+     * the next heartbeat, 15 s on); its port is free again. */
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + 20 * DR_NS_PER_S);
+    assert_null(w.subscriber);
+    for (size_t i = 0; i < 3; i++) {
+        if (i < 2 || traffic_ns == 0)
+            assert_true(r[i].done);
+        assert_int_not_equal(r[i].err.code, DR_OK);
+        dr_recordio_decoder_deinit(&r[i].dec);
+    }
+    np = dr_sim_process_start(w.sim, dr_sim_host_find(w.sim, "agent-1"), argv, &err);
+    assert_true(np > 0);
+    dr_sim_run_until(w.sim, dr_sim_now(w.sim) + DR_NS_PER_S);
+    dr_http_client_destroy(to_node);
+    dr_env_timer_cancel(w.server_env, w.heartbeat_timer);
+    dr_http_response *sub = w.subscriber; /* the second node's stream */
+    world_deinit(&w); /* crashes the second node: forget again */
+    if (sub != NULL)
+        dr_http_response_stream_end(sub); /* detached by the server's destroy: frees */
+    assert_int_equal(node_crashes.crash_count, 2);
+    assert_int_equal(node_crashes.armed_calls, 0);
+}
+
+static void test_crash_forgets_at_once(void **state)
+{
+    (void)state;
+    crash_node(0);
+}
+
+static void test_crash_forgets_after_traffic(void **state)
+{
+    (void)state;
+    crash_node(2 * DR_NS_PER_S);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +613,9 @@ int main(void)
         cmocka_unit_test(test_resets_never_hang),
         cmocka_unit_test(test_negotiation_over_sim),
         cmocka_unit_test(test_unknown_host_fails_later),
+        cmocka_unit_test(test_destroy_with_failing_call),
+        cmocka_unit_test(test_crash_forgets_at_once),
+        cmocka_unit_test(test_crash_forgets_after_traffic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
