@@ -37,20 +37,27 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Nearest rank: the smallest sample with at least q of the window at or
+ * below it. sorted holds count > 0 samples in ascending order. */
+static uint64_t rank_of(const uint64_t *sorted, size_t count, double q)
+{
+    DR_ASSERT(count > 0);
+    DR_ASSERT(q >= 0.0);
+    DR_ASSERT(q <= 1.0);
+    size_t rank = (size_t)ceil(q * (double)count);
+    if (rank == 0)
+        rank = 1;
+    return sorted[DR_MIN(rank, count) - 1];
+}
+
 uint64_t dr_timer_stat_quantile_ns(const dr_timer_stat *t, double q)
 {
     if (t->sample_count == 0)
         return 0;
-    DR_ASSERT(q >= 0.0);
-    DR_ASSERT(q <= 1.0);
     uint64_t sorted[DR_TIMER_STAT_SAMPLE_COUNT_MAX];
     memcpy(sorted, t->samples_ns, t->sample_count * sizeof sorted[0]);
     qsort(sorted, t->sample_count, sizeof sorted[0], cmp_u64);
-    /* Nearest rank: the smallest sample with at least q of the window at or below it. */
-    size_t rank = (size_t)ceil(q * (double)t->sample_count);
-    if (rank == 0)
-        rank = 1;
-    return sorted[rank - 1];
+    return rank_of(sorted, t->sample_count, q);
 }
 
 uint64_t dr_timer_stat_min_ns(const dr_timer_stat *t)
@@ -140,13 +147,18 @@ void dr_metrics_set_timer(dr_metrics *ms, const char *name, const dr_timer_stat 
     dr_metrics_set(ms, name, ns_to_ms(t->last_ns));
     snprintf(key, sizeof key, "%s/count", name);
     dr_metrics_set(ms, key, (double)t->total_count);
+    /* One sort of the window for every statistic. */
+    uint64_t sorted[DR_TIMER_STAT_SAMPLE_COUNT_MAX];
+    size_t n = t->sample_count;
+    memcpy(sorted, t->samples_ns, n * sizeof sorted[0]);
+    qsort(sorted, n, sizeof sorted[0], cmp_u64);
     snprintf(key, sizeof key, "%s/min", name);
-    dr_metrics_set(ms, key, ns_to_ms(dr_timer_stat_min_ns(t)));
+    dr_metrics_set(ms, key, n == 0 ? 0.0 : ns_to_ms(sorted[0]));
     snprintf(key, sizeof key, "%s/max", name);
-    dr_metrics_set(ms, key, ns_to_ms(dr_timer_stat_max_ns(t)));
+    dr_metrics_set(ms, key, n == 0 ? 0.0 : ns_to_ms(sorted[n - 1]));
     for (size_t i = 0; i < DR_ARRAY_COUNT(quantiles); i++) {
         snprintf(key, sizeof key, "%s/%s", name, quantiles[i].suffix);
-        dr_metrics_set(ms, key, ns_to_ms(dr_timer_stat_quantile_ns(t, quantiles[i].q)));
+        dr_metrics_set(ms, key, n == 0 ? 0.0 : ns_to_ms(rank_of(sorted, n, quantiles[i].q)));
     }
 }
 
@@ -329,18 +341,11 @@ void dr__metrics_collect(dr_master *m, dr_metrics *ms)
 
     /* Allocator. */
     dr_metrics_set(ms, "allocator/mesos/allocation_runs", (double)c->allocation_runs);
+    /* Every cycle's duration goes through dr__operator_note_allocation_run
+     * into a window of the newest DR_TIMER_STAT_SAMPLE_COUNT_MAX; the
+     * percentiles are those of real runs (zeros until the first). */
     dr_operator *op = dr__operator(m);
-    if (op->allocation_run.total_count > 0) {
-        dr_metrics_set_timer(ms, "allocator/mesos/allocation_run_ms", &op->allocation_run);
-    } else {
-        /* No samples noted: a window of one, the mean of every run so far. */
-        dr_timer_stat mean;
-        dr_timer_stat_init(&mean);
-        if (c->allocation_runs > 0)
-            dr_timer_stat_add(&mean, c->allocation_run_ns_total / c->allocation_runs);
-        mean.total_count = c->allocation_runs;
-        dr_metrics_set_timer(ms, "allocator/mesos/allocation_run_ms", &mean);
-    }
+    dr_metrics_set_timer(ms, "allocator/mesos/allocation_run_ms", &op->allocation_run);
     dr_metrics_set(ms, "allocator/mesos/event_queue_dispatches", 0);
 
     dr_metrics_set(ms, "master/operator_event_stream_subscribers",

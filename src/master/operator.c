@@ -1132,7 +1132,9 @@ dr_operator *dr__operator(dr_master *m)
 
 void dr__operator_note_allocation_run(dr_master *m, uint64_t run_ns)
 {
-    dr_timer_stat_add(&dr__operator(m)->allocation_run, run_ns);
+    dr_operator *op = m->operator_state;
+    if (op != NULL) /* none before init and after the destroy hook */
+        dr_timer_stat_add(&op->allocation_run, run_ns);
 }
 
 void dr__json_number(dr_buf *out, double value)

@@ -52,8 +52,8 @@ typedef struct dr_operator {
     dr_op_weight *weights;
     size_t weight_count;
 
-    /* allocator/mesos/allocation_run_ms: samples noted through
-     * dr__operator_note_allocation_run, else derived from the counters. */
+    /* allocator/mesos/allocation_run_ms: every cycle's duration, noted by
+     * offers.c through dr__operator_note_allocation_run. */
     dr_timer_stat allocation_run;
 } dr_operator;
 
@@ -65,7 +65,8 @@ void dr__operator_forget(dr_master *m);
 /* The operator state of m (never NULL once dr__master_operator_init ran). */
 dr_operator *dr__operator(dr_master *m);
 
-/* Records one allocation cycle's duration (for allocation_run_ms). */
+/* Records one allocation cycle's duration (for allocation_run_ms); a no-op
+ * without operator state. Also declared in master_int.h for offers.c. */
 void dr__operator_note_allocation_run(dr_master *m, uint64_t run_ns);
 
 /* v0.c: routes the v0 JSON endpoints and /health, /version,
