@@ -7,6 +7,7 @@
  * tasks.c; the operator endpoints in operator.c (another owner).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "src/master/master_int.h"
@@ -50,6 +51,11 @@ static void free_strv(const char **v, size_t n)
     dr_free(v);
 }
 
+static int flag_cmp(const void *a, const void *b)
+{
+    return strcmp(((const dr_master_flag *)a)->name, ((const dr_master_flag *)b)->name);
+}
+
 /* Copies opts (strings owned) with defaults filled in. */
 static dr_code opts_copy(const dr_master_opts *in, dr_master_opts *out, dr_err *err)
 {
@@ -91,6 +97,14 @@ static dr_code opts_copy(const dr_master_opts *in, dr_master_opts *out, dr_err *
         if (dr_role_validate(in->roles[i], &rerr) != DR_OK)
             return dr_err_set(err, DR_EINVAL, "--roles: %s", rerr.msg);
     }
+    for (size_t i = 0; i < in->flag_count; i++) {
+        const dr_master_flag *f = &in->flags[i];
+        if (f->name == NULL || f->name[0] == '\0' || f->value == NULL)
+            return dr_err_set(err, DR_EINVAL, "flags: entry %zu has no name or no value", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(in->flags[j].name, f->name) == 0)
+                return dr_err_set(err, DR_EINVAL, "flags: '%s' is listed twice", f->name);
+    }
     out->listen_host = dup_or_null(in->listen_host);
     out->hostname = dup_or_null(in->hostname);
     out->ip = dup_or_null(in->ip);
@@ -105,6 +119,15 @@ static dr_code opts_copy(const dr_master_opts *in, dr_master_opts *out, dr_err *
         out->weights = w;
     }
     out->roles = dup_strv(in->roles, in->role_count);
+    if (in->flag_count > 0) {
+        dr_master_flag *f = dr_alloc_array(in->flag_count, sizeof *f);
+        for (size_t i = 0; i < in->flag_count; i++) {
+            f[i].name = dr_strdup(in->flags[i].name);
+            f[i].value = dr_strdup(in->flags[i].value);
+        }
+        qsort(f, in->flag_count, sizeof *f, flag_cmp);
+        out->flags = f;
+    }
     out->fair_sharing_excluded_names =
         dup_strv(in->fair_sharing_excluded_names, in->fair_sharing_excluded_count);
     return DR_OK;
@@ -122,6 +145,11 @@ static void opts_free(dr_master_opts *o)
     dr_free((void *)o->weights);
     free_strv((const char **)o->roles, o->role_count);
     free_strv((const char **)o->fair_sharing_excluded_names, o->fair_sharing_excluded_count);
+    for (size_t i = 0; i < o->flag_count; i++) {
+        dr_free((char *)o->flags[i].name);
+        dr_free((char *)o->flags[i].value);
+    }
+    dr_free((void *)o->flags);
     memset(o, 0, sizeof *o);
 }
 

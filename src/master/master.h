@@ -24,6 +24,13 @@ typedef struct dr_master_weight {
     double weight;
 } dr_master_weight;
 
+/* One command-line flag with its effective value, as GET_FLAGS, /flags and
+ * /state's "flags" show it (Mesos: flags by name, values as strings). */
+typedef struct dr_master_flag {
+    const char *name;
+    const char *value;
+} dr_master_flag;
+
 /* Every Mesos master flag value the core needs. Zero values mean "the Mesos
  * default" where one is noted. Strings and arrays are copied. */
 typedef struct dr_master_opts {
@@ -55,6 +62,14 @@ typedef struct dr_master_opts {
     const char *const *fair_sharing_excluded_names;
     size_t fair_sharing_excluded_count;
     bool filter_gpu_resources;
+
+    /* Every flag of the command that runs the master (`dromos master`), with
+     * its effective value, for GET_FLAGS, /flags and /state; copied and shown
+     * in name order ("port" shows the port bound when 0 was asked for). A
+     * name may appear once. Count 0 (a master built by a program or a test):
+     * the flags are spelled out from the options above. */
+    const dr_master_flag *flags;
+    size_t flag_count;
 } dr_master_opts;
 
 /* Fills opts with Mesos's defaults (the zero values above, spelled out). */

@@ -252,7 +252,8 @@ static void format_duration(char *out, size_t out_size, uint64_t ns)
         uint64_t unit_ns;
         const char *name;
     } units[] = {
-        {86400 * DR_NS_PER_S, "days"}, {3600 * DR_NS_PER_S, "hrs"}, {60 * DR_NS_PER_S, "mins"},
+        {7 * 86400 * DR_NS_PER_S, "weeks"}, {86400 * DR_NS_PER_S, "days"},
+        {3600 * DR_NS_PER_S, "hrs"},        {60 * DR_NS_PER_S, "mins"},
         {DR_NS_PER_S, "secs"},         {DR_NS_PER_MS, "ms"},        {DR_NS_PER_US, "us"},
     };
     for (size_t i = 0; i < DR_ARRAY_COUNT(units); i++) {
@@ -268,6 +269,15 @@ void dr__operator_flags(dr_master *m, dr__operator_flag_fn *fn, void *ctx)
 {
     const dr_master_opts *o = &m->opts;
     char buf[64];
+    if (o->flag_count > 0) {
+        /* The command's own table (sorted when copied): every flag, as Mesos
+         * lists its flags. Only the port can differ from what was asked. */
+        snprintf(buf, sizeof buf, "%u", (unsigned)dr_master_port(m));
+        for (size_t i = 0; i < o->flag_count; i++)
+            fn(o->flags[i].name, strcmp(o->flags[i].name, "port") == 0 ? buf : o->flags[i].value,
+               ctx);
+        return;
+    }
     dr_buf list;
     dr_buf_init(&list);
 
@@ -850,7 +860,7 @@ static Mesos__Master__Response *call_get(dr_operator *op, dr_arena *arena,
         Mesos__Master__Response *r = response(arena, MESOS__MASTER__RESPONSE__TYPE__GET_FLAGS);
         PB_NEW(arena, f, Mesos__Master__Response__GetFlags,
                mesos__master__response__get_flags__init);
-        flags_ctx fc = {arena, f, 64};
+        flags_ctx fc = {arena, f, DR_MAX(m->opts.flag_count, (size_t)64)};
         f->flags = pb_array(arena, fc.capacity, sizeof f->flags[0]);
         dr__operator_flags(m, add_flag, &fc);
         r->get_flags = f;

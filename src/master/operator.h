@@ -2,7 +2,7 @@
  * src/master: the state operator.c keeps for the v1 operator API
  * (POST /api/v1, its SUBSCRIBE event streams, logging-level timers,
  * weights), and the entry points of v0.c (/state, /state-summary, /redirect,
- * /health, /version, /metrics/snapshot) and metrics.c (metric names and
+ * /health, /version, /flags, /metrics/snapshot) and metrics.c (metric names and
  * values) that operator.c wires up.
  *
  * The operator side reads the master's model (master_int.h) and changes it
@@ -76,8 +76,9 @@ dr_code dr__v0_route(dr_master *m, dr_err *err) DR_MUST_USE;
 /* v0.c: the /state document (Mesos's v0 JSON shape) appended to out. */
 void dr__v0_state_json(dr_master *m, dr_buf *out);
 
-/* Calls fn(name, value) for each master flag, in name order (GET_FLAGS and
- * the "flags" of /state). Values are borrowed for the call. */
+/* Calls fn(name, value) for each master flag, in name order (GET_FLAGS,
+ * /flags and the "flags" of /state): opts.flags when the command gave them,
+ * else spelled out from the options. Values are borrowed for the call. */
 typedef void dr__operator_flag_fn(const char *name, const char *value, void *ctx);
 void dr__operator_flags(dr_master *m, dr__operator_flag_fn *fn, void *ctx);
 

@@ -664,6 +664,23 @@ static void state_summary_handler(dr_env *env, const dr_http_request *req,
     send_json(res, &body);
 }
 
+/* Mesos's /flags: {"flags": {"name": "value", ...}}, every flag of the
+ * master as GET_FLAGS lists them. */
+static void flags_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
+                          void *ctx)
+{
+    DR_UNUSED(env);
+    DR_UNUSED(req);
+    json_t *o = json_object();
+    flags_obj fo = {json_object()};
+    dr__operator_flags(ctx, flag_to_json, &fo);
+    json_object_set_new(o, "flags", fo.o);
+    dr_buf body;
+    dr_buf_init(&body);
+    dump(o, &body);
+    send_json(res, &body);
+}
+
 /* 307 to the leading master: this one until masters replicate. */
 static void redirect_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
                              void *ctx)
@@ -688,6 +705,7 @@ dr_code dr__v0_route(dr_master *m, dr_err *err)
         {"/health", health_handler},
         {"/version", version_handler},
         {"/metrics/snapshot", metrics_handler},
+        {"/flags", flags_handler},
         {"/state", state_handler},
         {"/state.json", state_handler},
         {"/state-summary", state_summary_handler},

@@ -161,6 +161,71 @@ static dr_code parse_level(const char *text, dr_log_level *out, dr_err *err)
 
 static uint32_t u32_flag(uint64_t v) { return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; }
 
+/* stout's Duration output, as Mesos shows duration flags: the largest unit
+ * the value reaches, as %g ("1secs", "15secs", "100ms"). */
+static void format_duration(char *out, size_t out_size, uint64_t ns)
+{
+    static const struct {
+        uint64_t unit_ns;
+        const char *name;
+    } units[] = {
+        {7 * 86400 * DR_NS_PER_S, "weeks"}, {86400 * DR_NS_PER_S, "days"},
+        {3600 * DR_NS_PER_S, "hrs"},        {60 * DR_NS_PER_S, "mins"},
+        {DR_NS_PER_S, "secs"},              {DR_NS_PER_MS, "ms"},
+        {DR_NS_PER_US, "us"},
+    };
+    for (size_t i = 0; i < DR_ARRAY_COUNT(units); i++) {
+        if (ns >= units[i].unit_ns) {
+            snprintf(out, out_size, "%g%s", (double)ns / (double)units[i].unit_ns, units[i].name);
+            return;
+        }
+    }
+    snprintf(out, out_size, "%lluns", (unsigned long long)ns);
+}
+
+/* The flag table with its effective values, for GET_FLAGS and /flags: every
+ * flag that has a value (a default or one given); unset optional strings and
+ * durations are left out, as Mesos leaves out unset Option flags. out and values have
+ * flag_count entries; returns how many were filled. */
+static size_t flags_shown(const dr_flag *flags, size_t flag_count, dr_master_flag *out,
+                          char (*values)[64])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < flag_count; i++) {
+        const dr_flag *f = &flags[i];
+        const char *value = values[i];
+        switch (f->kind) {
+        case DR_FLAG_STRING:
+            value = *(const char *const *)f->value;
+            break;
+        case DR_FLAG_U64:
+            snprintf(values[i], sizeof values[i], "%llu",
+                     (unsigned long long)*(const uint64_t *)f->value);
+            break;
+        case DR_FLAG_DOUBLE:
+            snprintf(values[i], sizeof values[i], "%g", *(const double *)f->value);
+            break;
+        case DR_FLAG_BOOL:
+            snprintf(values[i], sizeof values[i], "%s",
+                     *(const bool *)f->value ? "true" : "false");
+            break;
+        case DR_FLAG_DURATION:
+            /* 0 is "unset" for the one that may be 0 (--offer_timeout) */
+            if (*(const uint64_t *)f->value == 0)
+                value = NULL;
+            else
+                format_duration(values[i], sizeof values[i], *(const uint64_t *)f->value);
+            break;
+        }
+        if (value == NULL)
+            continue;
+        out[n].name = f->name;
+        out[n].value = value;
+        n++;
+    }
+    return n;
+}
+
 static int run(int argc, char **argv)
 {
     const char *ip = NULL;
@@ -239,8 +304,12 @@ static int run(int argc, char **argv)
     if (parse_level(logging_level, &level, &err) != DR_OK)
         return dr_cmd_usage_error("master", "%s", err.msg);
 
+    dr_master_flag shown[DR_ARRAY_COUNT(flags)];
+    char shown_values[DR_ARRAY_COUNT(flags)][64];
     dr_master_opts opts;
     dr_master_opts_default(&opts);
+    opts.flags = shown;
+    opts.flag_count = flags_shown(flags, DR_ARRAY_COUNT(flags), shown, shown_values);
     opts.listen_host = ip;
     opts.port = (uint16_t)port;
     opts.hostname = hostname;

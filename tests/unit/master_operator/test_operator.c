@@ -1114,6 +1114,15 @@ static uint64_t run_cluster(void)
     resp = decode_json_response(&r, &arena, MESOS__MASTER__RESPONSE__TYPE__GET_AGENTS);
     assert_int_equal(resp->get_agents->n_agents, 0);
     reply_deinit(&r);
+    /* Terminal states are counters of transitions (Mesos's), not gauges:
+     * the task was lost with its agent (the framework is not partition-aware). */
+    dr_metrics_init(&ms);
+    dr__metrics_collect(w.master, &ms);
+    assert_true(dr_metrics_get(&ms, "master/tasks_lost") == 1.0);
+    assert_true(dr_metrics_get(&ms, "master/tasks_gone_by_operator") == 0.0);
+    assert_true(dr_metrics_get(&ms, "master/tasks_running") == 0.0);
+    assert_true(dr_metrics_get(&ms, "master/tasks_finished") == 0.0);
+    dr_metrics_deinit(&ms);
     call_json(&w, gone, &r); /* already gone: 200 again, as Mesos */
     assert_int_equal(r.status, 200);
     reply_deinit(&r);
@@ -1224,6 +1233,73 @@ static void test_v0_endpoints(void **state)
     world_deinit(&w);
 }
 
+/* A command's flag table (dromos master passes every flag with its
+ * effective value): GET_FLAGS, /flags and /state list all of it, by name,
+ * values as given but the port, which shows the one bound. */
+static void test_flags_table(void **state)
+{
+    DR_UNUSED(state);
+    static const dr_master_flag table[] = {
+        {"work_dir", "/var/lib/dromos"}, {"port", "0"},
+        {"allocation_interval", "1secs"}, {"registry", "in_memory"},
+        {"logging_level", "INFO"},        {"filter_gpu_resources", "true"},
+        {"weights", "a=2,b=0.5"},
+    };
+    dr_master_opts mo;
+    dr_master_opts_default(&mo);
+    mo.flags = table;
+    mo.flag_count = DR_ARRAY_COUNT(table);
+    world w;
+    world_init(&w, &mo); /* port 5050 */
+    static const char *const sorted[][2] = {
+        {"allocation_interval", "1secs"}, {"filter_gpu_resources", "true"},
+        {"logging_level", "INFO"},        {"port", "5050"},
+        {"registry", "in_memory"},        {"weights", "a=2,b=0.5"},
+        {"work_dir", "/var/lib/dromos"},
+    };
+    dr_arena arena;
+    dr_arena_init(&arena);
+    reply r;
+    call_json(&w, "{\"type\":\"GET_FLAGS\"}", &r);
+    Mesos__Master__Response *resp =
+        decode_json_response(&r, &arena, MESOS__MASTER__RESPONSE__TYPE__GET_FLAGS);
+    assert_int_equal(resp->get_flags->n_flags, DR_ARRAY_COUNT(sorted));
+    for (size_t i = 0; i < DR_ARRAY_COUNT(sorted); i++) {
+        assert_string_equal(resp->get_flags->flags[i]->name, sorted[i][0]);
+        assert_string_equal(resp->get_flags->flags[i]->value, sorted[i][1]);
+    }
+    reply_deinit(&r);
+    json_t *v = get_json(&w, "/flags");
+    json_t *flags = json_object_get(v, "flags");
+    assert_int_equal(json_object_size(flags), DR_ARRAY_COUNT(sorted));
+    for (size_t i = 0; i < DR_ARRAY_COUNT(sorted); i++)
+        assert_string_equal(json_string_value(json_object_get(flags, sorted[i][0])), sorted[i][1]);
+    json_decref(v);
+    v = get_json(&w, "/master/state");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(v, "flags"), "work_dir")),
+        "/var/lib/dromos");
+    json_decref(v);
+    dr_arena_deinit(&arena);
+    world_deinit(&w);
+
+    /* A flag listed twice is a programming error of the command: refused. */
+    static const dr_master_flag twice[] = {{"port", "1"}, {"ip", "x"}, {"port", "2"}};
+    mo.flags = twice;
+    mo.flag_count = DR_ARRAY_COUNT(twice);
+    dr_sim_opts so;
+    memset(&so, 0, sizeof so);
+    dr_sim *sim = dr_sim_create(&so);
+    dr_sim_register_program(sim, &blank_program);
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_pid p = dr_sim_process_start(sim, dr_sim_host_add(sim, "m"), argv, &err);
+    dr_master *m = NULL;
+    assert_int_equal(dr_master_create(dr_sim_process_env(sim, p), &mo, &m, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "flags: 'port' is listed twice");
+    dr_sim_destroy(sim);
+}
+
 /* allocation_run_ms reports the window of real run times noted for each
  * allocation cycle: skewed samples give percentiles a mean could not. */
 static void test_allocation_run_percentiles(void **state)
@@ -1319,6 +1395,7 @@ int main(void)
         cmocka_unit_test(test_v0_endpoints),
         cmocka_unit_test(test_cluster_views),
         cmocka_unit_test(test_allocation_run_percentiles),
+        cmocka_unit_test(test_flags_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
