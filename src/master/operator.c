@@ -1021,6 +1021,7 @@ static void api_handler(dr_env *env, const dr_http_request *req, dr_http_respons
     }
     dr_arena arena;
     dr_arena_init(&arena);
+    dr_arena_set_size_max(&arena, DR_MASTER_ARENA_SIZE_MAX(req->body_size));
     ProtobufCMessage *msg = NULL;
     dr_err err;
     dr_code rc = n.request_codec == DR_HTTP_CODEC_PROTOBUF
@@ -1028,6 +1029,10 @@ static void api_handler(dr_env *env, const dr_http_request *req, dr_http_respons
                                        req->body_size, &arena, &msg, &err)
                      : dr_json_decode(&mesos__master__call__descriptor, (const char *)req->body,
                                       req->body_size, &arena, &msg, &err);
+    /* Resources appear in operator calls too (RESERVE_RESOURCES, volumes,
+     * quota): pre-1.4 ones are upgraded whatever the call, as Mesos does. */
+    if (rc == DR_OK)
+        rc = dr_proto_upgrade_resources(msg, &arena, &err);
     if (rc != DR_OK) {
         dr_http_response_error(res, rc == DR_ETOOBIG ? 413 : 400,
                                n.request_codec == DR_HTTP_CODEC_PROTOBUF

@@ -23,6 +23,12 @@
 /* Roles with a weight set by --weights or UPDATE_WEIGHTS. */
 #define DR_OPERATOR_WEIGHT_COUNT_MAX 4096u
 
+/* master_int.h's bound on a request's decoding arena, until it is there
+ * (/tmp/h/mcrash-master_int.h.patch). */
+#ifndef DR_MASTER_ARENA_SIZE_MAX
+#define DR_MASTER_ARENA_SIZE_MAX(body_size) (16u * (size_t)(body_size) + DR_ARENA_CHUNK_SIZE)
+#endif
+
 typedef struct dr_op_subscriber dr_op_subscriber;
 
 typedef struct dr_op_weight {

@@ -1233,6 +1233,204 @@ static void test_v0_endpoints(void **state)
     world_deinit(&w);
 }
 
+/* Pre-1.4 resources (`role`, `reservation`) in a JSON LAUNCH are upgraded
+ * to `reservations` before validation, as Mesos does: role "*" is
+ * unreserved, role R a STATIC reservation for R (matching what the agent
+ * reserved on its command line), and role R with `reservation` a DYNAMIC one
+ * (not offered here, so that task alone is refused, naming it). */
+static void test_launch_pre_1_4_resources(void **state)
+{
+    DR_UNUSED(state);
+    world w;
+    world_init(&w, NULL);
+    dr_arena arena;
+    dr_arena_init(&arena);
+    dr_sim_host_id ah = dr_sim_host_add(w.sim, "agent-1");
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_pid ap = dr_sim_process_start(w.sim, ah, argv, &err);
+    dr_testagent_opts aopts = {.master_host = "master-1", .master_port = 5050,
+                               .resources = "cpus:2;cpus(web):2;mem:2048",
+                               .task_run_min_ns = 3600 * DR_NS_PER_S,
+                               .task_run_max_ns = 3600 * DR_NS_PER_S};
+    dr_testagent *agent = NULL;
+    assert_int_equal(dr_testagent_create(dr_sim_process_env(w.sim, ap), &aopts, &agent, &err),
+                     DR_OK);
+    run_for(&w, 2 * DR_NS_PER_S);
+    dr_testagent_info ainfo;
+    dr_testagent_get_info(agent, &ainfo);
+    assert_true(ainfo.registered);
+
+    reply sched;
+    const char *body = "{\"type\":\"SUBSCRIBE\",\"subscribe\":{\"framework_info\":"
+                       "{\"user\":\"bob\",\"name\":\"old\",\"role\":\"web\"}}}";
+    request(&w, "POST", "/api/v1/scheduler", json_headers, body, strlen(body), true, &sched);
+    assert_int_equal(sched.status, 200);
+    run_for(&w, 3 * DR_NS_PER_S);
+    char fid[128] = "", oid[128] = "";
+    for (size_t i = 0; i < sched.record_count; i++) {
+        Mesos__Scheduler__Event *ev = decode_sched_event(&sched.records[i], &arena);
+        if (ev->type == MESOS__SCHEDULER__EVENT__TYPE__SUBSCRIBED)
+            snprintf(fid, sizeof fid, "%s", ev->subscribed->framework_id->value);
+        if (ev->type == MESOS__SCHEDULER__EVENT__TYPE__OFFERS && oid[0] == '\0')
+            snprintf(oid, sizeof oid, "%s", ev->offers->offers[0]->id->value);
+    }
+    assert_true(fid[0] != '\0' && oid[0] != '\0');
+
+#define CPUS(extra) "{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":1}" extra "}"
+#define MEM "{\"name\":\"mem\",\"type\":\"SCALAR\",\"scalar\":{\"value\":64},\"role\":\"*\"}"
+#define TASK(id, res)                                                                              \
+    "{\"name\":\"" id "\",\"task_id\":{\"value\":\"" id "\"},\"agent_id\":{\"value\":\"%s\"},"     \
+    "\"resources\":[" res "],\"command\":{\"value\":\"sleep inf\"}}"
+    char accept[4096];
+    snprintf(accept, sizeof accept,
+             "{\"framework_id\":{\"value\":\"%s\"},\"type\":\"ACCEPT\",\"accept\":{"
+             "\"offer_ids\":[{\"value\":\"%s\"}],\"operations\":[{\"type\":\"LAUNCH\","
+             "\"launch\":{\"task_infos\":[" TASK("t-star", CPUS(",\"role\":\"*\"") "," MEM) ","
+             TASK("t-static", CPUS(",\"role\":\"web\"") "," MEM) ","
+             TASK("t-dynamic", CPUS(",\"role\":\"web\",\"reservation\":{\"principal\":\"ops\"}")
+                  "," MEM) "]}}]}}",
+             fid, oid, ainfo.agent_id, ainfo.agent_id, ainfo.agent_id);
+#undef CPUS
+#undef MEM
+#undef TASK
+    const char *const hdrs[] = {"Content-Type", "application/json", "Accept", "application/json",
+                                "Mesos-Stream-Id", sched.stream_id, NULL};
+    reply r;
+    request(&w, "POST", "/api/v1/scheduler", hdrs, accept, strlen(accept), false, &r);
+    assert_int_equal(r.status, 202);
+    reply_deinit(&r);
+    run_for(&w, 2 * DR_NS_PER_S);
+
+    /* t-star and t-static start; t-dynamic gets TASK_ERROR naming the
+     * dynamic reservation (role web, principal ops) the offer does not hold. */
+    bool star = false, stat = false, dyn_error = false;
+    for (size_t i = 0; i < sched.record_count; i++) {
+        Mesos__Scheduler__Event *ev = decode_sched_event(&sched.records[i], &arena);
+        if (ev->type != MESOS__SCHEDULER__EVENT__TYPE__UPDATE)
+            continue;
+        const Mesos__TaskStatus *st = ev->update->status;
+        if (strcmp(st->task_id->value, "t-star") == 0)
+            star = star || st->state == MESOS__TASK_STATE__TASK_STARTING ||
+                   st->state == MESOS__TASK_STATE__TASK_RUNNING;
+        if (strcmp(st->task_id->value, "t-static") == 0)
+            stat = stat || st->state == MESOS__TASK_STATE__TASK_STARTING ||
+                   st->state == MESOS__TASK_STATE__TASK_RUNNING;
+        if (strcmp(st->task_id->value, "t-dynamic") == 0 &&
+            st->state == MESOS__TASK_STATE__TASK_ERROR) {
+            dyn_error = true;
+            /* Mesos's text for a dynamic reservation: "cpus(web, ops):1" */
+            if (st->message == NULL || strstr(st->message, "cpus(web, ops):1") == NULL)
+                fail_msg("t-dynamic: '%s'", st->message != NULL ? st->message : "(none)");
+        }
+    }
+    assert_true(star);
+    assert_true(stat);
+    assert_true(dyn_error);
+
+    /* The master keeps them in the new shape. */
+    call_json(&w, "{\"type\":\"GET_TASKS\"}", &r);
+    Mesos__Master__Response *resp =
+        decode_json_response(&r, &arena, MESOS__MASTER__RESPONSE__TYPE__GET_TASKS);
+    size_t seen = 0;
+    for (size_t i = 0; i < resp->get_tasks->n_tasks; i++) {
+        const Mesos__Task *t = resp->get_tasks->tasks[i];
+        for (size_t j = 0; j < t->n_resources; j++) {
+            const Mesos__Resource *res = t->resources[j];
+            if (strcmp(res->name, "cpus") != 0)
+                continue;
+            assert_null(res->reservation);
+            if (strcmp(t->task_id->value, "t-static") == 0) {
+                assert_int_equal(res->n_reservations, 1);
+                assert_int_equal(res->reservations[0]->type,
+                                 MESOS__RESOURCE__RESERVATION_INFO__TYPE__STATIC);
+                assert_string_equal(res->reservations[0]->role, "web");
+            } else {
+                assert_string_equal(t->task_id->value, "t-star");
+                assert_int_equal(res->n_reservations, 0);
+            }
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    reply_deinit(&r);
+
+    dr_testagent_destroy(agent);
+    reply_deinit(&sched);
+    dr_arena_deinit(&arena);
+    world_deinit(&w);
+}
+
+/* The operator API upgrades pre-1.4 resources too (calls that carry them are
+ * not implemented yet: a bad mix is refused before the 501), and bounds what
+ * a body may decode into: 2-byte empty messages that decode into 48 bytes
+ * each are refused with 413, the master unharmed. */
+static void test_operator_resources_and_arena(void **state)
+{
+    DR_UNUSED(state);
+    world w;
+    world_init(&w, NULL);
+    reply r;
+    call_json(&w,
+              "{\"type\":\"RESERVE_RESOURCES\",\"reserve_resources\":{\"agent_id\":{\"value\":"
+              "\"A\"},\"resources\":[{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":"
+              "1},\"role\":\"web\"}]}}",
+              &r);
+    assert_int_equal(r.status, 501);
+    assert_body(&r, "RESERVE_RESOURCES is not implemented yet");
+    reply_deinit(&r);
+    call_json(&w,
+              "{\"type\":\"RESERVE_RESOURCES\",\"reserve_resources\":{\"agent_id\":{\"value\":"
+              "\"A\"},\"resources\":[{\"name\":\"cpus\",\"type\":\"SCALAR\",\"scalar\":{\"value\":"
+              "1},\"role\":\"web\",\"reservations\":[{\"type\":\"STATIC\",\"role\":\"web\"}]}]}}",
+              &r);
+    assert_int_equal(r.status, 400);
+    if (strstr((const char *)r.body.data, "reserve_resources.resources[0]") == NULL)
+        fail_msg("body: %.*s", (int)r.body.size, (const char *)r.body.data);
+    reply_deinit(&r);
+
+    /* UPDATE_MAINTENANCE_SCHEDULE with 200,000 empty MachineIDs. */
+    enum { N = 200000 };
+    Mesos__MachineID **ids = dr_alloc_array(N, sizeof *ids);
+    Mesos__MachineID empty = MESOS__MACHINE_ID__INIT;
+    for (size_t i = 0; i < N; i++)
+        ids[i] = &empty;
+    Mesos__TimeInfo start = MESOS__TIME_INFO__INIT;
+    Mesos__Unavailability un = MESOS__UNAVAILABILITY__INIT;
+    un.start = &start;
+    Mesos__Maintenance__Window win = MESOS__MAINTENANCE__WINDOW__INIT;
+    win.machine_ids = ids;
+    win.n_machine_ids = N;
+    win.unavailability = &un;
+    Mesos__Maintenance__Window *wins[] = {&win};
+    Mesos__Maintenance__Schedule sch = MESOS__MAINTENANCE__SCHEDULE__INIT;
+    sch.windows = wins;
+    sch.n_windows = 1;
+    Mesos__Master__Call__UpdateMaintenanceSchedule ums =
+        MESOS__MASTER__CALL__UPDATE_MAINTENANCE_SCHEDULE__INIT;
+    ums.schedule = &sch;
+    Mesos__Master__Call call = MESOS__MASTER__CALL__INIT;
+    call.has_type = true;
+    call.type = MESOS__MASTER__CALL__TYPE__UPDATE_MAINTENANCE_SCHEDULE;
+    call.update_maintenance_schedule = &ums;
+    dr_buf body;
+    dr_buf_init(&body);
+    dr_err err;
+    assert_int_equal(dr_proto_encode(&call.base, &body, &err), DR_OK);
+    assert_true(body.size < 3 * N);
+    request(&w, "POST", "/api/v1", pb_headers, body.data, body.size, false, &r);
+    assert_int_equal(r.status, 413);
+    if (strncmp((const char *)r.body.data, "Failed to parse body into Call protobuf: ", 41) != 0)
+        fail_msg("body: %.*s", (int)r.body.size, (const char *)r.body.data);
+    reply_deinit(&r);
+    dr_buf_deinit(&body);
+    dr_free(ids);
+    call_json(&w, "{\"type\":\"GET_HEALTH\"}", &r);
+    assert_int_equal(r.status, 200);
+    reply_deinit(&r);
+    world_deinit(&w);
+}
+
 /* A command's flag table (dromos master passes every flag with its
  * effective value): GET_FLAGS, /flags and /state list all of it, by name,
  * values as given but the port, which shows the one bound. */
@@ -1396,6 +1594,8 @@ int main(void)
         cmocka_unit_test(test_cluster_views),
         cmocka_unit_test(test_allocation_run_percentiles),
         cmocka_unit_test(test_flags_table),
+        cmocka_unit_test(test_launch_pre_1_4_resources),
+        cmocka_unit_test(test_operator_resources_and_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
