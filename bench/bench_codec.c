@@ -404,6 +404,14 @@ int main(int argc, char **argv)
     }
     dr_arena_deinit(&arena);
     dr_buf_deinit(&pb2);
+    /* What a decoded message takes in its arena, for the page faults. */
+    dr_arena_init(&arena);
+    if (dr_proto_decode(desc, pb.data, pb.size, &arena, &back, &err) != DR_OK) {
+        fprintf(stderr, "bench_codec: %s\n", err.msg);
+        return 1;
+    }
+    size_t pb_arena_size = arena.used_size;
+    dr_arena_deinit(&arena);
 
     printf("codec message: GET_STATE response, %zu agents, %zu tasks, protobuf %.1f MB, "
            "JSON %.1f MB, built in %.0f ms, median of %zu runs, thread CPU time\n",
@@ -414,6 +422,8 @@ int main(int argc, char **argv)
     uint64_t jp_ns = median(jp, run_count);
     print_rate("protobuf encode", pb.size, pe_ns, task_count);
     print_rate("protobuf decode", pb.size, pd_ns, task_count);
+    printf("codec protobuf decode arena: %.1f MB, %.1f times the wire size\n",
+           (double)pb_arena_size / 1e6, (double)pb_arena_size / (double)pb.size);
     print_rate("json encode", js.size, je_ns, task_count);
     print_rate("json decode", js.size, jd_ns, task_count);
     print_rate("jansson parse (bare)", js.size, jp_ns, task_count);

@@ -2,9 +2,11 @@
  * input.
  *
  * Decodes the input as a scheduler Call, an executor Call and a master Call,
- * with an arena and without. Where a decode succeeds: encode -> decode ->
- * encode must be stable byte for byte, and its JSON must reach a fixed point.
- * Any violation aborts.
+ * with an arena and without, and with protobuf-c's unpack, the decoder Dromos
+ * had before src/proto/pb_decode.c (tests/unit/proto/pb_reference.h): both
+ * must refuse the input, or both accept it and re-encode it to the same
+ * bytes. Where a decode succeeds: encode -> decode -> encode must be stable
+ * byte for byte, and its JSON must reach a fixed point. Any violation aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 
 #include "src/proto/json.h"
 #include "src/proto/proto.h"
+#include "tests/unit/proto/pb_reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,18 +24,41 @@ static void check(bool ok)
         abort();
 }
 
+/* The message's re-encoding equals protobuf-c's. */
+static void check_same(const ProtobufCMessage *m, const dr_buf *want)
+{
+    dr_buf got;
+    dr_buf_init(&got);
+    dr_err err = {0};
+    check(dr_proto_encode(m, &got, &err) == DR_OK);
+    check(got.size == want->size && memcmp(got.data, want->data, got.size) == 0);
+    dr_buf_deinit(&got);
+}
+
 static void one(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size)
 {
+    dr_buf *want = ref_decode(desc, data, size);
     dr_err err = {0};
     ProtobufCMessage *heap = NULL;
-    if (dr_proto_decode(desc, data, size, NULL, &heap, &err) != DR_OK)
+    dr_code rc = dr_proto_decode(desc, data, size, NULL, &heap, &err);
+    check((rc == DR_OK) == (want != NULL));
+    if (rc != DR_OK) {
+        dr_arena arena;
+        dr_arena_init(&arena);
+        ProtobufCMessage *m = NULL;
+        check(dr_proto_decode(desc, data, size, &arena, &m, &err) != DR_OK && m == NULL);
+        dr_arena_deinit(&arena);
         return;
+    }
+    check_same(heap, want);
     dr_proto_free(heap);
 
     dr_arena arena;
     dr_arena_init(&arena);
     ProtobufCMessage *m = NULL;
     check(dr_proto_decode(desc, data, size, &arena, &m, &err) == DR_OK);
+    check_same(m, want);
+    ref_buf_free(want);
     dr_buf a, b, j;
     dr_buf_init(&a);
     dr_buf_init(&b);

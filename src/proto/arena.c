@@ -13,7 +13,7 @@
 struct dr_arena_chunk {
     dr_arena_chunk *next;
     size_t size;      /* usable bytes after the header */
-    size_t used_size; /* bytes handed out */
+    size_t used_size; /* bytes handed out, alignment padding included */
     _Alignas(16) unsigned char data[];
 };
 
@@ -58,40 +58,78 @@ void dr_arena_deinit(dr_arena *arena)
     arena->used_size = 0;
 }
 
+/* A new chunk with room for size bytes: the head, or, for a block much bigger
+ * than chunks grow to, a chunk of its own behind the head (whose free space
+ * would otherwise be wasted). Chunks double, up to DR_ARENA_CHUNK_SIZE_MAX:
+ * a big message takes few chunks. They come from malloc, not zeroed: big ones
+ * are fresh pages from the kernel either way, and what is handed out is
+ * zeroed (dr_arena_alloc) or written whole (the protobuf decoder) by its
+ * user, not twice. */
+static dr_arena_chunk *grow(dr_arena *arena, size_t size)
+{
+    dr_arena_chunk *c = arena->head;
+    size_t grown_size = DR_ARENA_CHUNK_SIZE;
+    if (c != NULL && c->size <= DR_ARENA_CHUNK_SIZE_MAX / 2)
+        grown_size = DR_MAX(grown_size, c->size * 2);
+    else if (c != NULL)
+        grown_size = DR_ARENA_CHUNK_SIZE_MAX;
+    size_t chunk_size = DR_MAX(size, grown_size);
+    DR_ASSERT(chunk_size <= SIZE_MAX - sizeof *c);
+    dr_arena_chunk *n = dr_realloc(NULL, sizeof *n + chunk_size);
+    n->size = chunk_size;
+    n->used_size = 0;
+    if (c != NULL && chunk_size > grown_size && c->size - c->used_size >= 1024) {
+        n->next = c->next;
+        c->next = n;
+    } else {
+        n->next = c;
+        arena->head = n;
+    }
+    return n;
+}
+
+/* size bytes at a multiple of align (a power of two, at most 16). */
+static void *bump(dr_arena *arena, size_t size, size_t align)
+{
+    DR_ASSERT(align != 0 && align <= 16 && (align & (align - 1)) == 0);
+    dr_arena_chunk *c = arena->head;
+    size_t at = c != NULL ? (c->used_size + align - 1) & ~(align - 1) : 0;
+    if (c == NULL || at > c->size || c->size - at < size) {
+        c = grow(arena, size);
+        at = c->used_size;
+    }
+    DR_ASSERT(at <= c->size && c->size - at >= size);
+    arena->used_size += at + size - c->used_size;
+    c->used_size = at + size;
+    return c->data + at;
+}
+
 void *dr_arena_alloc(dr_arena *arena, size_t size)
 {
     DR_ASSERT(arena->allocator.allocator_data == arena);
-    size_t rounded_size = (size + 15u) & ~(size_t)15u;
-    DR_ASSERT(rounded_size >= size);
-    dr_arena_chunk *c = arena->head;
-    if (c == NULL || c->size - c->used_size < rounded_size) {
-        /* Chunks double (up to DR_ARENA_CHUNK_SIZE_MAX): a big message takes
-         * few chunks, and chunks past malloc's mmap threshold arrive zeroed by
-         * the kernel instead of by memset. */
-        size_t grown_size = DR_ARENA_CHUNK_SIZE;
-        if (c != NULL && c->size <= DR_ARENA_CHUNK_SIZE_MAX / 2)
-            grown_size = DR_MAX(grown_size, c->size * 2);
-        else if (c != NULL)
-            grown_size = DR_ARENA_CHUNK_SIZE_MAX;
-        size_t chunk_size = DR_MAX(rounded_size, grown_size);
-        /* Big blocks get a chunk of their own behind the head, so the head's
-         * free space is not wasted. */
-        dr_arena_chunk *n = dr_alloc(sizeof *n + chunk_size);
-        n->size = chunk_size;
-        if (c != NULL && chunk_size > grown_size && c->size - c->used_size >= 1024) {
-            n->next = c->next;
-            c->next = n;
-        } else {
-            n->next = c;
-            arena->head = n;
-        }
-        c = n;
-    }
-    void *p = c->data + c->used_size;
-    c->used_size += rounded_size;
-    arena->used_size += rounded_size;
-    /* Chunks come zeroed from dr_alloc and are never reused. */
+    void *p = bump(arena, size, 16);
+    memset(p, 0, size);
     return p;
+}
+
+void *dr__arena_alloc_raw(dr_arena *arena, size_t size, size_t align)
+{
+    if (arena->size_max != 0 && size > arena->size_max - DR_MIN(arena->size_max, arena->used_size))
+        return NULL;
+    return bump(arena, size, align);
+}
+
+void dr__arena_reserve(dr_arena *arena, size_t size)
+{
+    dr_arena_chunk *c = arena->head;
+    if (c != NULL && c->size - c->used_size >= size)
+        return;
+    size = DR_MAX(size, DR_ARENA_CHUNK_SIZE);
+    dr_arena_chunk *n = dr_realloc(NULL, sizeof *n + size);
+    n->size = size;
+    n->used_size = 0;
+    n->next = c;
+    arena->head = n;
 }
 
 size_t dr__proto_element_size(const ProtobufCFieldDescriptor *f)

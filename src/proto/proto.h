@@ -62,12 +62,16 @@ void *dr_arena_alloc(dr_arena *arena, size_t size);
 const char *dr_proto_name(const ProtobufCMessageDescriptor *desc);
 
 /* Decodes data[size] (borrows) as desc. *out returns owned: by the arena, or,
- * when arena is NULL, by the caller (malloc'd; free with dr_proto_free). protobuf-c checks required fields.
- * Errors: DR_ETOOBIG above DR_PROTO_MESSAGE_SIZE_MAX; DR_EINVAL "invalid
- * mesos.scheduler.Call protobuf (N bytes): malformed, or a required field is
- * missing", "...: messages nested deeper than DR_PROTO_DEPTH_MAX", "...: field
- * number 0". On failure *out is untouched. Unknown fields are kept and
- * re-encoded, as Mesos does. */
+ * when arena is NULL, by the caller (malloc'd; free with dr_proto_free).
+ * Accepts and refuses what protobuf-c's unpack does (proto2 merges, unknown
+ * fields kept and re-encoded as Mesos does), and also refuses messages nested
+ * deeper than DR_PROTO_DEPTH_MAX and field number 0. Errors: DR_ETOOBIG above
+ * DR_PROTO_MESSAGE_SIZE_MAX or past the arena's size_max; DR_EINVAL "invalid
+ * mesos.scheduler.Call protobuf (N bytes): " then what is wrong, where:
+ * "'subscribe.framework_info.user' is required", "wire type 0 at byte 4,
+ * expected 2 (at 'subscribe.framework_info.user')", "bad varint at byte 9",
+ * "messages nested deeper than 64", "field number 0 at byte 0". On failure
+ * *out is untouched. */
 dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                         size_t size, dr_arena *arena, ProtobufCMessage **out,
                         dr_err *err) DR_MUST_USE;

@@ -22,6 +22,16 @@ const char *dr__proto_path_cstr(const dr_proto_path *path); /* "<root>" when emp
 /* Allocates size zeroed bytes from arena, or with dr_alloc when it is NULL. */
 void *dr__proto_alloc(dr_arena *arena, size_t size);
 
+/* Returns size bytes of arena at a multiple of align (a power of two, at most
+ * 16), not zeroed; NULL when that would take the arena past its size_max. */
+void *dr__arena_alloc_raw(dr_arena *arena, size_t size, size_t align);
+
+/* Makes the arena's next allocations of up to size bytes in all come from
+ * one chunk (allocated now when the head has less room), so that a decoder
+ * that knows about how much it will need does not grow chunk by chunk.
+ * Untouched pages of a big chunk cost address space only. */
+void dr__arena_reserve(dr_arena *arena, size_t size);
+
 /* Bytes one element of a repeated field takes in its array. */
 size_t dr__proto_element_size(const ProtobufCFieldDescriptor *f);
 
@@ -29,5 +39,13 @@ size_t dr__proto_element_size(const ProtobufCFieldDescriptor *f);
  * a missing required field (named), DR_ETOOBIG above size_max. */
 dr_code dr__proto_pack(const ProtobufCMessage *msg, dr_buf *out, size_t size_max,
                        dr_err *err) DR_MUST_USE;
+
+/* Decodes data[size] (borrows) as desc into *out (pb_decode.c): what
+ * dr_proto_decode does after its size check. Owned by arena, or, when it is
+ * NULL, malloc'd block by block (protobuf_c_message_free_unpacked frees it).
+ * On failure *out is untouched and nothing is left allocated outside arena. */
+dr_code dr__proto_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                         size_t size, dr_arena *arena, ProtobufCMessage **out,
+                         dr_err *err) DR_MUST_USE;
 
 #endif /* DR_PROTO_INT_H */

@@ -428,13 +428,13 @@ static void test_missing_required(void **state)
     decode_fails(d, "{\"acknowledge\":{\"agent_id\":{\"value\":\"S\"},\"task_id\":{\"value\":\"t\"}}}",
                  DR_EINVAL, "'acknowledge.uuid' is required");
 
-    /* Protobuf: a missing required field fails the decode, naming the type. */
+    /* Protobuf: a missing required field fails the decode, naming the type and the path. */
     static const uint8_t no_user[] = {0x10, 0x01, 0x1a, 0x05, 0x0a, 0x03, 0x12, 0x01, 'x'};
     ProtobufCMessage *m = NULL;
     dr_err err = {0};
     assert_int_equal(dr_proto_decode(d, no_user, sizeof no_user, NULL, &m, &err), DR_EINVAL);
-    assert_string_equal(err.msg, "invalid mesos.scheduler.Call protobuf (9 bytes): malformed, "
-                                 "or a required field is missing");
+    assert_string_equal(err.msg, "invalid mesos.scheduler.Call protobuf (9 bytes): "
+                                 "'subscribe.framework_info.user' is required");
     assert_null(m);
     static const uint8_t garbage[] = {0xff, 0xff, 0xff};
     assert_int_equal(dr_proto_decode(d, garbage, sizeof garbage, NULL, &m, &err), DR_EINVAL);
@@ -923,7 +923,8 @@ static void test_protobuf_edges(void **state)
     assert_int_equal(dr_proto_decode(&mesos__scheduler__call__descriptor, zero, sizeof zero, &arena,
                                      &m, &err),
                      DR_EINVAL);
-    assert_string_equal(err.msg, "invalid mesos.scheduler.Call protobuf (4 bytes): field number 0");
+    assert_string_equal(err.msg, "invalid mesos.scheduler.Call protobuf (4 bytes): field number 0 at "
+                                 "byte 0");
     m = decode_ok(&mesos__scheduler__event__descriptor, "{\"type\":\"FAILURE\",\"failure\":{\"status\":-1}}",
                   &arena);
     static const uint8_t neg[] = {0x08, 0x06, 0x3a, 0x0b, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff,
