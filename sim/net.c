@@ -10,6 +10,14 @@
  * DR_SIM_STREAM_TIMEOUT_NS reset the connection with DR_ETIMEDOUT; a stall
  * holds it once; a reset kills the connection (both sides see DR_ECONNRESET).
  *
+ * Writes a process makes while handling one event travel together, as a TCP
+ * sender's buffer coalesces a burst of small writes into segments: a write
+ * appends to the tail chunk when that chunk is data written during the same
+ * event (so it was drawn the same latency moments ago; writes a test makes
+ * between events never merge) and the result stays
+ * within DR_STREAM_READ_CHUNK_SIZE. The reader then gets the burst in one
+ * data callback, as it would from one recv().
+ *
  * Back-pressure: a direction's unacked_size counts bytes written and not yet
  * handed to the reader (in flight, or buffered because the reader paused the
  * stream); a write finding DR_STREAM_WRITE_QUEUE_SIZE_MAX there gets
@@ -110,7 +118,7 @@ static void dir_free_chunks(sim_dir *dir)
         dr_free(c);
         c = next;
     }
-    dir->head = dir->tail = NULL;
+    dir->head = dir->tail = dir->before_tail = NULL;
     dir->chunk_count = 0;
     dir->unacked_size = 0;
 }
@@ -142,6 +150,8 @@ static void dir_enqueue(dr_sim *sim, sim_conn *conn, unsigned d, uint8_t type, c
     sim_chunk *c = dr_alloc(sizeof *c + size);
     c->type = type;
     c->size = (uint32_t)size;
+    c->capacity = (uint32_t)size;
+    c->write_seq = sim->current_seq;
     if (size > 0)
         memcpy(c->data, data, size);
     uint64_t due = sim->now_ns + dr__sim_net_latency(sim, conn->host[d], conn->host[1 - d]);
@@ -153,11 +163,39 @@ static void dir_enqueue(dr_sim *sim, sim_conn *conn, unsigned d, uint8_t type, c
         dir->tail->next = c;
     else
         dir->head = c;
+    dir->before_tail = dir->tail;
     dir->tail = c;
     dir->chunk_count++;
     if (!dir->scheduled)
         schedule_head(sim, conn, d, due);
     /* (DATA's unacked_size is added by the caller after its last chunk) */
+}
+
+/* Appends data to dir's tail chunk if it is data written during the current
+ * event, not held back by a fault, and stays within one read's size; false
+ * (nothing done) otherwise. */
+static bool dir_coalesce(dr_sim *sim, sim_dir *dir, const void *data, size_t size)
+{
+    sim_chunk *t = dir->tail;
+    if (!sim->in_event || t == NULL || t->type != CHUNK_DATA || t->write_seq != sim->current_seq ||
+        t->stalled ||
+        t->due_ns < sim->now_ns || size > DR_STREAM_READ_CHUNK_SIZE - t->size)
+        return false;
+    if (t->size + size > t->capacity) {
+        size_t cap = DR_MAX((size_t)t->capacity * 2, (size_t)t->size + size);
+        cap = DR_MIN(cap, (size_t)DR_STREAM_READ_CHUNK_SIZE);
+        sim_chunk *grown = dr_realloc(t, sizeof *t + cap);
+        grown->capacity = (uint32_t)cap;
+        if (dir->before_tail != NULL)
+            dir->before_tail->next = grown;
+        else
+            dir->head = grown;
+        dir->tail = grown;
+        t = grown;
+    }
+    memcpy(t->data + t->size, data, size);
+    t->size += (uint32_t)size;
+    return true;
 }
 
 static void schedule_head(dr_sim *sim, sim_conn *conn, unsigned d, uint64_t due_ns)
@@ -435,6 +473,8 @@ void dr__sim_on_chunk(dr_sim *sim, sim_ev *ev)
     dir->head = c->next;
     if (dir->head == NULL)
         dir->tail = NULL;
+    if (dir->before_tail == c || dir->head == NULL)
+        dir->before_tail = NULL; /* the new head is the tail */
     dir->chunk_count--;
     switch (c->type) {
     case CHUNK_SYN:
@@ -580,6 +620,8 @@ dr_code dr__sim_stream_write(sim_proc *proc, dr_stream *s, const void *data, siz
     }
     const uint8_t *p = data;
     size_t left = size;
+    if (dir_coalesce(proc->sim, dir, p, left))
+        left = 0;
     while (left > 0) {
         size_t n = DR_MIN(left, (size_t)DR_STREAM_READ_CHUNK_SIZE);
         dir_enqueue(proc->sim, conn, s->side, CHUNK_DATA, p, n);

@@ -647,6 +647,7 @@ static bool run_one(dr_sim *sim)
         }
         sim->event_count++;
         sim->current_seq = ev.seq;
+        sim->in_event = true;
         switch ((sim_ev_kind)ev.kind) {
         case EV_FN: {
             sim_fn_call call = *(sim_fn_call *)ev.ptr;
@@ -674,6 +675,7 @@ static bool run_one(dr_sim *sim)
             dr__sim_on_signal(sim, &ev);
             break;
         }
+        sim->in_event = false;
         if ((sim->event_count & (DR_SIM_CHECKPOINT_EVENTS - 1)) == 0)
             checkpoint_take(sim);
         if (sim->step_fn != NULL)

@@ -168,7 +168,9 @@ enum { CHUNK_SYN = 1, CHUNK_SYNACK, CHUNK_DATA, CHUNK_FIN };
 typedef struct sim_chunk {
     struct sim_chunk *next;
     uint64_t due_ns;
+    uint64_t write_seq; /* DATA: the event during which it was written */
     uint32_t size;
+    uint32_t capacity;  /* bytes allocated at data (>= size) */
     uint8_t type;
     bool stalled;
     uint8_t data[];
@@ -178,6 +180,7 @@ typedef struct sim_chunk {
 typedef struct sim_dir {
     sim_chunk *head;
     sim_chunk *tail;
+    sim_chunk *before_tail;    /* the chunk whose next is tail; NULL when head == tail */
     size_t chunk_count;
     uint64_t last_due_ns;      /* FIFO: a later chunk is never due earlier */
     uint64_t blocked_since_ns; /* valid while conn->blocked[d] */
@@ -234,6 +237,7 @@ struct dr_sim {
     uint64_t seq_next;
     uint64_t event_count;
     uint64_t current_seq; /* seq of the event being run */
+    bool in_event;        /* an event is being run (not the harness between events) */
 
     sim_ev *heap;
     size_t heap_count;
