@@ -692,16 +692,26 @@ static void agent_handle(dr_env *env, const dr_http_request *req, dr_http_respon
     }
     switch (call->type) {
     case DROMOS__INTERNAL__AGENT_CALL__TYPE__STATUS_UPDATE:
-        if (call->status_update == NULL) {
-            dr_http_response_error(res, 400, "Expecting 'status_update' to be present");
+        /* One update, a batch, or both (internal.proto): all are checked
+         * before any is applied, then applied in order. */
+        if (call->status_update == NULL && call->n_status_updates == 0) {
+            dr_http_response_error(res, 400,
+                                   "Expecting 'status_update' or 'status_updates' to be present");
             goto out;
         }
-        if (call->status_update->status->has_uuid && call->status_update->status->uuid.len != 16) {
-            m->counters.invalid_status_updates++;
-            dr_http_response_error(res, 400, "STATUS_UPDATE: 'status.uuid' must be 16 bytes");
-            goto out;
+        for (size_t i = 0; i <= call->n_status_updates; i++) {
+            const Dromos__Internal__AgentCall__StatusUpdate *up =
+                i == 0 ? call->status_update : call->status_updates[i - 1];
+            if (up != NULL && up->status->has_uuid && up->status->uuid.len != 16) {
+                m->counters.invalid_status_updates++;
+                dr_http_response_error(res, 400, "STATUS_UPDATE: 'status.uuid' must be 16 bytes");
+                goto out;
+            }
         }
-        dr__agent_status_update(m, agent, call->status_update);
+        if (call->status_update != NULL)
+            dr__agent_status_update(m, agent, call->status_update);
+        for (size_t i = 0; i < call->n_status_updates; i++)
+            dr__agent_status_update(m, agent, call->status_updates[i]);
         break;
     case DROMOS__INTERNAL__AGENT_CALL__TYPE__PONG:
         if (call->pong == NULL) {

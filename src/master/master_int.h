@@ -179,6 +179,9 @@ typedef struct dr_magent {
 
 /* ---- the master ------------------------------------------------------------------------ */
 
+/* Task states are counted by wire number (TASK_UNKNOWN = 13 is the largest). */
+#define DR_MASTER_TASK_STATE_COUNT 16
+
 /* Counters for /metrics (monotonic since start). Gauges (tasks by state,
  * frameworks and agents by state, resources) are computed by walking. */
 typedef struct dr_master_counters {
@@ -193,6 +196,13 @@ typedef struct dr_master_counters {
     uint64_t offers_timed_out;
     uint64_t tasks_launched;
     uint64_t tasks_invalid;        /* answered with TASK_ERROR */
+    /* Transitions into each terminal state (FINISHED, FAILED, KILLED, LOST,
+     * ERROR, DROPPED, GONE, GONE_BY_OPERATOR), by Mesos__TaskState wire
+     * number: Mesos's master/tasks_<state> counters. Bumped once per task
+     * reaching the state (dr__task_count_terminal), including tasks the
+     * master refuses at ACCEPT (TASK_ERROR, TASK_DROPPED/LOST), never by
+     * reconciliation answers. */
+    uint64_t tasks_terminal[DR_MASTER_TASK_STATE_COUNT];
     uint64_t status_updates;       /* from agents */
     uint64_t status_update_acks;   /* from frameworks */
     uint64_t invalid_status_updates;
@@ -374,6 +384,9 @@ void dr__task_hold(dr_master *m, dr_mtask *task); /* counts its resources as use
 void dr__task_remove(dr_master *m, dr_mtask *task); /* to history, resources recovered */
 void dr__task_free(dr_mtask *task);
 bool dr__task_state_terminal(Mesos__TaskState state);
+/* Counts one transition into state in counters.tasks_terminal (no-op for a
+ * state that is not terminal). */
+void dr__task_count_terminal(dr_master *m, Mesos__TaskState state);
 void dr__scheduler_reconcile(dr_master *m, dr_mframework *fw,
                              const Mesos__Scheduler__Call__Reconcile *rec);
 void dr__scheduler_acknowledge(dr_master *m, dr_mframework *fw,

@@ -517,6 +517,7 @@ static void task_error(dr_master *m, dr_mframework *fw, const char *task_id, con
                        Mesos__TaskStatus__Reason reason, const char *message)
 {
     m->counters.tasks_invalid++;
+    dr__task_count_terminal(m, MESOS__TASK_STATE__TASK_ERROR);
     DR_INFO(m->env, "framework %s: task %s invalid: %s", fw->id, task_id, message);
     dr__task_send_generated(m, fw, task_id, agent_id, MESOS__TASK_STATE__TASK_ERROR,
                             MESOS__TASK_STATUS__SOURCE__SOURCE_MASTER, reason, true, message);
@@ -715,10 +716,12 @@ static void drop_tasks(dr_master *m, dr_mframework *fw, const Mesos__Scheduler__
             tis = op->launch_group->task_group->tasks;
             n = op->launch_group->task_group->n_tasks;
         }
-        for (size_t j = 0; j < n; j++)
+        for (size_t j = 0; j < n; j++) {
+            dr__task_count_terminal(m, state);
             dr__task_send_generated(m, fw, tis[j]->task_id->value, tis[j]->agent_id->value,
                                     state, MESOS__TASK_STATUS__SOURCE__SOURCE_MASTER,
                                     MESOS__TASK_STATUS__REASON__REASON_INVALID_OFFERS, true, msg);
+        }
     }
 }
 

@@ -40,6 +40,14 @@ static bool holds_resources(const dr_mtask *t)
     return !dr__task_state_terminal(t->state) && !t->unreachable;
 }
 
+void dr__task_count_terminal(dr_master *m, Mesos__TaskState state)
+{
+    if (!dr__task_state_terminal(state))
+        return;
+    DR_ASSERT((unsigned)state < DR_MASTER_TASK_STATE_COUNT);
+    m->counters.tasks_terminal[state]++;
+}
+
 void dr__task_free(dr_mtask *task)
 {
     if (task == NULL)
@@ -55,7 +63,11 @@ void dr__task_free(dr_mtask *task)
 }
 
 /* Counts t's resources as used (or no longer used) by its framework and
- * agent; with allocator, also recovers them there. */
+ * agent; with allocator, also recovers them there. As in Mesos (the
+ * hierarchical allocator's recoverResources), recovered resources wait for
+ * the next allocation cycle: a finishing task does not trigger an
+ * allocation, so a busy cluster offers in batches instead of re-running the
+ * allocator for every task that ends. */
 static void task_release(dr_master *m, dr_mtask *t, bool allocator)
 {
     dr_mframework *fw = dr__master_framework(m, t->framework_id);
@@ -68,7 +80,6 @@ static void task_release(dr_master *m, dr_mtask *t, bool allocator)
         dr_allocator_recover(m->allocator, t->framework_id, t->agent_id, t->role,
                              (const Mesos__Resource *const *)t->resources.items,
                              t->resources.count, 0, dr_env_now(m->env));
-        dr__allocate_soon(m);
     }
 }
 
@@ -151,8 +162,11 @@ dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
  * the update carries a uuid, the status-update state and uuid an ack must
  * name. t->task was decoded with protobuf-c's default allocator (malloc), so
  * the parts swapped here are malloc'd too and dr_proto_free frees them all. */
-static void task_set_status(dr_mtask *t, Mesos__TaskState latest, const Mesos__TaskStatus *status)
+static void task_set_status(dr_master *m, dr_mtask *t, Mesos__TaskState latest,
+                            const Mesos__TaskStatus *status)
 {
+    if (!dr__task_state_terminal(t->state) && dr__task_state_terminal(latest))
+        dr__task_count_terminal(m, latest);
     Mesos__Task *task = t->task;
     Mesos__TaskStatus st = *status;
     st.has_data = false; /* Mesos strips data from kept statuses */
@@ -198,7 +212,7 @@ void dr__task_update_latest(dr_master *m, dr_mtask *t, Mesos__TaskState latest,
                             const Mesos__TaskStatus *status, bool forward)
 {
     bool held = holds_resources(t);
-    task_set_status(t, latest, status);
+    task_set_status(m, t, latest, status);
     if (held && !holds_resources(t))
         task_release(m, t, true);
     else if (!held && holds_resources(t))

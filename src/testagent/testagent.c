@@ -7,6 +7,14 @@
  * generation and do nothing. Tasks live in launch order in `tasks` and are
  * found through a small open-addressing index keyed by "framework\0task" (the
  * index is never iterated, so order stays deterministic).
+ *
+ * Status updates ready at one moment (STARTING of the tasks of one launch,
+ * RUNNING of tasks started together, heads freed by acks arriving together)
+ * go out as one STATUS_UPDATE call carrying several (internal.proto's
+ * status_updates): send_update queues them in `outbox`, and a 0-delay timer
+ * flushes the queue in order once the current moment's events have run.
+ * Each update keeps its own resend timer, so batching changes only how
+ * many calls carry them.
  */
 #include "src/testagent/testagent.h"
 
@@ -23,6 +31,7 @@
 #define HOST_SIZE_MAX 256
 #define FRAMEWORK_COUNT_MAX 4096u
 #define PING_MISS_COUNT 3u
+#define OUTBOX_BATCH_COUNT_MAX 256u /* updates per STATUS_UPDATE call */
 
 typedef struct ta_task ta_task;
 struct ta_task {
@@ -47,6 +56,12 @@ struct ta_task {
     size_t planted_resent_count;
 #endif
 };
+
+/* An update waiting in the outbox: updates[index] of task. */
+typedef struct ta_outgoing {
+    ta_task *task;
+    size_t index;
+} ta_outgoing;
 
 /* A call in flight; listed so that destroy can free those the client drops. */
 typedef struct call_ctx call_ctx;
@@ -97,6 +112,9 @@ struct dr_testagent {
     ta_framework *frameworks;
     size_t framework_count;
     call_ctx *calls; /* in flight */
+    ta_outgoing *outbox; /* updates to send at flush_timer, in order */
+    size_t outbox_count, outbox_capacity;
+    dr_timer_id flush_timer;
 
     dr_testagent_info info;
 };
@@ -332,6 +350,9 @@ void dr_testagent_destroy(dr_testagent *a)
         dr_env_timer_cancel(a->env, a->watchdog_timer);
     if (a->backoff_timer != 0)
         dr_env_timer_cancel(a->env, a->backoff_timer);
+    if (a->flush_timer != 0)
+        dr_env_timer_cancel(a->env, a->flush_timer);
+    dr_free(a->outbox);
     for (size_t i = 0; i < a->task_count; i++) {
         ta_task *t = a->tasks[i];
         if (t->life_timer != 0)
@@ -444,43 +465,93 @@ static void uuid_draw(dr_testagent *a, uint8_t out[16])
     out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 }
 
-static void send_update(ta_task *t, size_t i)
+/* The wire pieces of one queued update (borrowing from its task). */
+typedef struct update_msg {
+    Dromos__Internal__AgentCall__StatusUpdate su;
+    Mesos__FrameworkID fid;
+    Mesos__TaskStatus st;
+    Mesos__TaskID tid;
+    Mesos__AgentID aid;
+    Mesos__ExecutorID eid;
+} update_msg;
+
+static void update_msg_fill(dr_testagent *a, const ta_outgoing *o, update_msg *um)
 {
-    dr_testagent *a = t->agent;
-    dr_testagent_update *u = &t->updates[i];
-    Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
+    const ta_task *t = o->task;
+    const dr_testagent_update *u = &t->updates[o->index];
     Dromos__Internal__AgentCall__StatusUpdate su = DROMOS__INTERNAL__AGENT_CALL__STATUS_UPDATE__INIT;
     Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
     Mesos__TaskStatus st = MESOS__TASK_STATUS__INIT;
     Mesos__TaskID tid = MESOS__TASK_ID__INIT;
     Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
     Mesos__ExecutorID eid = MESOS__EXECUTOR_ID__INIT;
-    fid.value = t->framework_id;
-    tid.value = t->task_id;
-    aid.value = a->agent_id;
-    st.task_id = &tid;
-    st.state = u->state;
-    st.has_source = true;
-    st.source = MESOS__TASK_STATUS__SOURCE__SOURCE_EXECUTOR;
-    st.agent_id = &aid;
-    st.has_uuid = true;
-    st.uuid.data = u->uuid;
-    st.uuid.len = sizeof u->uuid;
-    st.has_timestamp = true;
-    st.timestamp = (double)dr_env_wall(a->env) / 1e9;
+    um->su = su;
+    um->fid = fid;
+    um->st = st;
+    um->tid = tid;
+    um->aid = aid;
+    um->eid = eid;
+    um->fid.value = t->framework_id;
+    um->tid.value = t->task_id;
+    um->aid.value = a->agent_id;
+    um->st.task_id = &um->tid;
+    um->st.state = u->state;
+    um->st.has_source = true;
+    um->st.source = MESOS__TASK_STATUS__SOURCE__SOURCE_EXECUTOR;
+    um->st.agent_id = &um->aid;
+    um->st.has_uuid = true;
+    um->st.uuid.data = (uint8_t *)u->uuid;
+    um->st.uuid.len = sizeof u->uuid;
+    um->st.has_timestamp = true;
+    um->st.timestamp = (double)dr_env_wall(a->env) / 1e9;
     if (u->state == MESOS__TASK_STATE__TASK_FAILED)
-        st.message = (char *)"command exited with a non-zero status";
+        um->st.message = (char *)"command exited with a non-zero status";
     if (t->executor_id != NULL) {
-        eid.value = t->executor_id;
-        st.executor_id = &eid;
-        su.executor_id = &eid;
+        um->eid.value = t->executor_id;
+        um->st.executor_id = &um->eid;
+        um->su.executor_id = &um->eid;
     }
-    su.framework_id = &fid;
-    su.status = &st;
-    su.has_latest_state = true;
-    su.latest_state = t->state;
-    call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__STATUS_UPDATE;
-    call.status_update = &su;
+    um->su.framework_id = &um->fid;
+    um->su.status = &um->st;
+    um->su.has_latest_state = true;
+    um->su.latest_state = t->state;
+}
+
+/* Sends the outbox in order, OUTBOX_BATCH_COUNT_MAX updates per call. When
+ * no longer registered the updates are dropped: their resend timers send
+ * them again on the next session. */
+static void flush_fire(dr_env *env, void *ctx)
+{
+    (void)env;
+    dr_testagent *a = ctx;
+    DR_ASSERT(a->flush_timer != 0);
+    a->flush_timer = 0;
+    size_t done = 0;
+    while (done < a->outbox_count && a->registered) {
+        size_t n = DR_MIN(a->outbox_count - done, (size_t)OUTBOX_BATCH_COUNT_MAX);
+        update_msg *ums = dr_alloc_array(n, sizeof *ums);
+        Dromos__Internal__AgentCall__StatusUpdate **ptrs = dr_alloc_array(n, sizeof *ptrs);
+        for (size_t i = 0; i < n; i++) {
+            update_msg_fill(a, &a->outbox[done + i], &ums[i]);
+            ptrs[i] = &ums[i].su;
+        }
+        Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
+        call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__STATUS_UPDATE;
+        call.n_status_updates = n;
+        call.status_updates = ptrs;
+        call_send(a, &call);
+        dr_free(ptrs);
+        dr_free(ums);
+        done += n;
+    }
+    a->outbox_count = 0;
+}
+
+/* Queues updates[i] of t for the next flush (see the file comment). */
+static void send_update(ta_task *t, size_t i)
+{
+    dr_testagent *a = t->agent;
+    dr_testagent_update *u = &t->updates[i];
     if (!a->registered)
         return;
     u->send_count++;
@@ -490,7 +561,13 @@ static void send_update(ta_task *t, size_t i)
         a->info.sent_after_ack_count++;
     }
     a->info.update_send_count++;
-    call_send(a, &call);
+    if (a->outbox_count == a->outbox_capacity) {
+        a->outbox_capacity = a->outbox_capacity ? a->outbox_capacity * 2 : 16;
+        a->outbox = dr_realloc(a->outbox, a->outbox_capacity * sizeof *a->outbox);
+    }
+    a->outbox[a->outbox_count++] = (ta_outgoing){.task = t, .index = i};
+    if (a->flush_timer == 0)
+        a->flush_timer = dr_env_timer_add(a->env, 0, flush_fire, a);
 }
 
 static void retry_fire(dr_env *env, void *ctx)

@@ -289,6 +289,8 @@ static void test_accept_launches_and_acks(void **state)
     assert_int_equal(st->reason, MESOS__TASK_STATUS__REASON__REASON_INVALID_OFFERS);
     assert_non_null(strstr(st->message, "is no longer valid"));
     assert_false(st->has_uuid);
+    /* Counted as Mesos's master/tasks_lost. */
+    assert_int_equal(l.w.master->counters.tasks_terminal[MESOS__TASK_STATE__TASK_LOST], 1);
     world_deinit(&l.w);
 }
 
@@ -354,6 +356,8 @@ static void test_invalid_tasks(void **state)
                      202);
     world_run(&l.w, 100 * DR_NS_PER_MS);
     expect_task_error(l.s, "neg", "Task uses invalid resources");
+    /* Each refusal counts as a transition to TASK_ERROR (master/tasks_error). */
+    assert_int_equal(l.w.master->counters.tasks_terminal[MESOS__TASK_STATE__TASK_ERROR], 6);
     /* None reached the agent. */
     assert_int_equal(l.a->event_counts[DROMOS__INTERNAL__AGENT_EVENT__TYPE__RUN_TASK], 1);
     world_deinit(&l.w);
@@ -789,6 +793,8 @@ static void test_terminal_is_final(void **state)
      * a second terminal copy recovers nothing more). */
     agent_send_stale(l.a, t, MESOS__TASK_STATE__TASK_FINISHED);
     world_run(&l.w, 2 * DR_NS_PER_S);
+    /* One task, one transition: the copies count nothing. */
+    assert_int_equal(l.w.master->counters.tasks_terminal[MESOS__TASK_STATE__TASK_FINISHED], 1);
     const Mesos__Offer *o = sched_last(l.s, EV(OFFERS))->offers->offers[0];
     assert_true(offered_cpus(o) == 4.0);
     assert_int_equal(sched_call(l.s,
@@ -801,6 +807,42 @@ static void test_terminal_is_final(void **state)
     world_deinit(&l.w);
 }
 
+/* master/tasks_finished counts transitions, not the bounded history: with
+ * room for one completed task, two finished tasks count 2. */
+static void test_terminal_counters_outlive_history(void **state)
+{
+    DR_UNUSED(state);
+    dr_master_opts opts;
+    dr_master_opts_default(&opts);
+    opts.max_completed_tasks_per_framework = 1;
+    launched l;
+    launch_one(&l, 26, &opts, false, "");
+    const dr_master_counters *c = &l.w.master->counters;
+    assert_int_equal(sched_ack(l.s, last_update(l.s)), 202);
+    agent_set_state(l.a, agent_task(l.a, "t1"), MESOS__TASK_STATE__TASK_FINISHED);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(last_update(l.s)->state, MESOS__TASK_STATE__TASK_FINISHED);
+    assert_int_equal(c->tasks_terminal[MESOS__TASK_STATE__TASK_FINISHED], 1);
+    assert_int_equal(sched_ack(l.s, last_update(l.s)), 202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+
+    const Mesos__Offer *o = next_offer(&l);
+    assert_int_equal(sched_accept_task(l.s, o->id->value, l.agent_id, "t2", RES_SMALL), 202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_string_equal(last_update(l.s)->task_id->value, "t2");
+    assert_int_equal(sched_ack(l.s, last_update(l.s)), 202);
+    agent_set_state(l.a, agent_task(l.a, "t2"), MESOS__TASK_STATE__TASK_FINISHED);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+    assert_int_equal(sched_ack(l.s, last_update(l.s)), 202);
+    world_run(&l.w, 100 * DR_NS_PER_MS);
+
+    dr_mframework *fw = dr__master_framework(l.w.master, l.s->fw_id);
+    assert_non_null(fw);
+    assert_int_equal(fw->completed_count, 1); /* t1 left the history */
+    assert_int_equal(c->tasks_terminal[MESOS__TASK_STATE__TASK_FINISHED], 2);
+    assert_int_equal(c->tasks_terminal[MESOS__TASK_STATE__TASK_FAILED], 0);
+    world_deinit(&l.w);
+}
 
 static void test_create_errors(void **state)
 {
@@ -1138,6 +1180,7 @@ int main(void)
         cmocka_unit_test(test_failover_expiry_kills),
         cmocka_unit_test(test_teardown),
         cmocka_unit_test(test_terminal_is_final),
+        cmocka_unit_test(test_terminal_counters_outlive_history),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_multi_role),
         cmocka_unit_test(test_process_prefix),
