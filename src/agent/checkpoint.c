@@ -11,12 +11,29 @@
  *   .../runs/<c>/tasks/<t>/task.info                         (TaskInfo)
  *   .../runs/<c>/tasks/<t>/task.updates                      (append-only)
  *
- * Every file is a sequence of framed records (checkpoint.h); info files are
- * replaced atomically (dr_env_write_atomic: tmp, fsync, rename, fsync dir),
- * directories are fsync'd into their parents when created, and each update
- * record is appended and fsync'd before it is acknowledged to the executor.
- * Recovery reads it all back into the model; what to do with the executors it
- * found is agent.c's business.
+ * Every file is a sequence of framed records (checkpoint.h).
+ *
+ * Durability. What an acknowledgement depends on is on disk before it is
+ * given; what only matters while the host stays up is not fsync'd at all:
+ * - Durable (for every framework's framework.info and slave.info; for a
+ *   checkpointing framework's executor.info, runs/latest, task.info and
+ *   update records): info files are written to a tmp file, fsync'd and
+ *   renamed; every directory that gained an entry is fsync'd. Within one
+ *   call the directories are collected and each is fsync'd once, deepest
+ *   first, after the files (an executor: executors/, <e>/ and runs/, not two
+ *   fsyncs each for <e>/ and runs/). Each update record is appended and
+ *   fsync'd before the caller acknowledges it to the executor.
+ * - Written without fsync (still tmp + rename, so never torn while the host
+ *   stays up): forked.pid of every executor, and executor.info and
+ *   runs/latest of a framework that does not checkpoint. They exist so that
+ *   an agent restarted after a crash of its process (the page cache
+ *   survives) finds executors to re-adopt or kill. After a reboot (the boot
+ *   id changed) every executor is gone, so recovery never reads them: a
+ *   forked.pid is not read, and the executors of a framework that does not
+ *   checkpoint are only handed to the garbage collector. A host crash may
+ *   tear exactly those files, so they must not be read then.
+ * Recovery reads it all back into the model; what to do with the executors
+ * it found is agent.c's business.
  */
 #include "agent_int.h"
 
@@ -40,8 +57,56 @@ char *dr__agent_meta_path(const dr_agent *a, const char *fmt, ...)
     return out;
 }
 
-/* mkdir -p that also makes each new entry durable in its parent. */
-static dr_code mkdir_durable(dr_agent *a, const char *dir, dr_err *err)
+/* Directories that gained entries during one checkpoint call, fsync'd once
+ * each by sync_dirs (a call touches a handful: a plain array suffices). */
+#define SYNC_DIR_COUNT_MAX 16
+
+typedef struct sync_set {
+    char *dirs[SYNC_DIR_COUNT_MAX]; /* owned */
+    size_t count;
+} sync_set;
+
+/* Notes that dir gained an entry (dir borrowed, copied); duplicates are kept once. */
+static void sync_note(sync_set *set, const char *dir)
+{
+    for (size_t i = 0; i < set->count; i++)
+        if (strcmp(set->dirs[i], dir) == 0)
+            return;
+    DR_ASSERT(set->count < SYNC_DIR_COUNT_MAX);
+    set->dirs[set->count++] = dr_strdup(dir);
+}
+
+static void sync_free(sync_set *set)
+{
+    for (size_t i = 0; i < set->count; i++)
+        dr_free(set->dirs[i]);
+    set->count = 0;
+}
+
+static int cmp_deeper_first(const void *x, const void *y)
+{
+    const char *p = *(char *const *)x, *q = *(char *const *)y;
+    size_t m = strlen(p), n = strlen(q);
+    if (m != n)
+        return m > n ? -1 : 1;
+    return strcmp(p, q);
+}
+
+/* fsyncs every noted directory, deepest first (an entry becomes durable
+ * after what it names), then frees the set. */
+static dr_code sync_dirs(dr_agent *a, sync_set *set, dr_err *err)
+{
+    qsort(set->dirs, set->count, sizeof set->dirs[0], cmp_deeper_first);
+    dr_code rc = DR_OK;
+    for (size_t i = 0; rc == DR_OK && i < set->count; i++)
+        rc = dr_env_fsync_dir(a->env, set->dirs[i], err);
+    sync_free(set);
+    return rc;
+}
+
+/* mkdir -p; with set, each directory that gains an entry is noted in it.
+ * A directory already there is taken as durable in its parent. */
+static dr_code mkdir_noted(dr_agent *a, const char *dir, sync_set *set, dr_err *err)
 {
     dr_file_stat st;
     dr_err ignored;
@@ -52,7 +117,7 @@ static dr_code mkdir_durable(dr_agent *a, const char *dir, dr_err *err)
     dr_code rc = DR_OK;
     if (slash != NULL && slash != parent) {
         *slash = '\0';
-        rc = mkdir_durable(a, parent, err);
+        rc = mkdir_noted(a, parent, set, err);
     }
     if (rc == DR_OK) {
         rc = dr_env_mkdir(a->env, dir, err);
@@ -61,28 +126,97 @@ static dr_code mkdir_durable(dr_agent *a, const char *dir, dr_err *err)
             rc = DR_OK;
         }
     }
-    if (rc == DR_OK && slash != NULL && slash != parent)
-        rc = dr_env_fsync_dir(a->env, parent, err);
+    if (rc == DR_OK && set != NULL && slash != NULL && slash != parent)
+        sync_note(set, parent);
     dr_free(parent);
     return rc;
 }
 
+/* Writes a one-record file at path through a tmp file and a rename, creating
+ * its directory. With set: the tmp file is fsync'd before the rename and the
+ * directory noted (durable once sync_dirs ran); without: nothing is fsync'd
+ * (the file is whole or absent while the host stays up). */
 static dr_code write_framed(dr_agent *a, const char *path, const void *payload, size_t size,
-                            dr_err *err)
+                            sync_set *set, dr_err *err)
 {
     char *dir = dr_strdup(path);
     *strrchr(dir, '/') = '\0';
-    dr_code rc = mkdir_durable(a, dir, err);
-    dr_free(dir);
-    if (rc != DR_OK)
-        return dr_err_wrap(err, "checkpoint '%s'", path);
+    char *tmp = dr_sprintf("%s.tmp", path);
     dr_buf rec;
     dr_buf_init(&rec);
     dr_ckpt_frame(&rec, payload, size);
-    rc = dr_env_write_atomic(a->env, path, rec.data, rec.size, err);
+    dr_file *f = NULL;
+    dr_code rc = mkdir_noted(a, dir, set, err);
+    if (rc == DR_OK)
+        rc = dr_env_open(a->env, tmp, DR_OPEN_WRITE | DR_OPEN_CREATE | DR_OPEN_TRUNC, &f, err);
+    if (rc == DR_OK) {
+        rc = dr_env_pwrite(a->env, f, 0, rec.data, rec.size, err);
+        if (rc == DR_OK && set != NULL)
+            rc = dr_env_fsync(a->env, f, err);
+        dr_env_close(a->env, f);
+        if (rc == DR_OK)
+            rc = dr_env_rename(a->env, tmp, path, err);
+        if (rc != DR_OK) {
+            dr_err ignored;
+            (void)dr_env_unlink(a->env, tmp, &ignored); /* best effort: rc is the error */
+        }
+    }
+    if (rc == DR_OK && set != NULL)
+        sync_note(set, dir);
     dr_buf_deinit(&rec);
+    dr_free(tmp);
+    dr_free(dir);
     if (rc != DR_OK)
         return dr_err_wrap(err, "checkpoint '%s'", path);
+    return DR_OK;
+}
+
+/* A durable write_framed on its own. */
+static dr_code write_framed_durable(dr_agent *a, const char *path, const void *payload,
+                                    size_t size, dr_err *err)
+{
+    sync_set set = {0};
+    dr_code rc = write_framed(a, path, payload, size, &set, err);
+    if (rc != DR_OK) {
+        sync_free(&set);
+        return rc;
+    }
+    rc = sync_dirs(a, &set, err);
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "checkpoint '%s'", path);
+    return DR_OK;
+}
+
+static dr_code encode_msg(const ProtobufCMessage *msg, dr_buf *out, dr_err *err)
+{
+    dr_buf_init(out);
+    dr_code rc = dr_proto_encode(msg, out, err);
+    if (rc != DR_OK)
+        dr_buf_deinit(out);
+    return rc;
+}
+
+/* Replaces the symlink link by one to target (tmp link, rename), creating
+ * its directory; with set, the directories are noted as in write_framed. */
+static dr_code symlink_noted(dr_agent *a, const char *target, const char *link, sync_set *set,
+                             dr_err *err)
+{
+    char *dir = dr_strdup(link);
+    *strrchr(dir, '/') = '\0';
+    char *tmp = dr_sprintf("%s.tmp", link);
+    dr_err ignored;
+    (void)dr_env_unlink(a->env, tmp, &ignored); /* a leftover from a crash, if any */
+    dr_code rc = mkdir_noted(a, dir, set, err);
+    if (rc == DR_OK)
+        rc = dr_env_symlink(a->env, target, tmp, err);
+    if (rc == DR_OK)
+        rc = dr_env_rename(a->env, tmp, link, err);
+    if (rc == DR_OK && set != NULL)
+        sync_note(set, dir);
+    dr_free(tmp);
+    dr_free(dir);
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "symlink '%s'", link);
     return DR_OK;
 }
 
@@ -90,36 +224,31 @@ dr_code dr__agent_ckpt_write_msg(dr_agent *a, const char *path, const ProtobufCM
                            dr_err *err)
 {
     dr_buf payload;
-    dr_buf_init(&payload);
-    dr_code rc = dr_proto_encode(msg, &payload, err);
-    if (rc == DR_OK)
-        rc = write_framed(a, path, payload.data, payload.size, err);
+    dr_code rc = encode_msg(msg, &payload, err);
+    if (rc != DR_OK)
+        return rc;
+    rc = write_framed_durable(a, path, payload.data, payload.size, err);
     dr_buf_deinit(&payload);
     return rc;
 }
 
 dr_code dr__agent_ckpt_write_text(dr_agent *a, const char *path, const char *text, dr_err *err)
 {
-    return write_framed(a, path, text, strlen(text), err);
+    return write_framed_durable(a, path, text, strlen(text), err);
 }
 
 dr_code dr__agent_ckpt_symlink(dr_agent *a, const char *target, const char *link, bool durable,
                                dr_err *err)
 {
-    char *dir = dr_strdup(link);
-    *strrchr(dir, '/') = '\0';
-    char *tmp = dr_sprintf("%s.tmp", link);
-    dr_err ignored;
-    (void)dr_env_unlink(a->env, tmp, &ignored); /* a leftover from a crash, if any */
-    dr_code rc = durable ? mkdir_durable(a, dir, err) : dr_env_mkdir_p(a->env, dir, err);
-    if (rc == DR_OK)
-        rc = dr_env_symlink(a->env, target, tmp, err);
-    if (rc == DR_OK)
-        rc = dr_env_rename(a->env, tmp, link, err);
-    if (rc == DR_OK && durable)
-        rc = dr_env_fsync_dir(a->env, dir, err);
-    dr_free(tmp);
-    dr_free(dir);
+    if (!durable)
+        return symlink_noted(a, target, link, NULL, err);
+    sync_set set = {0};
+    dr_code rc = symlink_noted(a, target, link, &set, err);
+    if (rc != DR_OK) {
+        sync_free(&set);
+        return rc;
+    }
+    rc = sync_dirs(a, &set, err);
     if (rc != DR_OK)
         return dr_err_wrap(err, "symlink '%s'", link);
     return DR_OK;
@@ -138,28 +267,49 @@ dr_code dr__agent_ckpt_framework(dr_agent *a, dr__agent_framework *fw, dr_err *e
     return rc;
 }
 
+/* executor.info, the run's directory and runs/latest in one go: durable
+ * (each directory fsync'd once) when the framework checkpoints, else written
+ * without fsync (they only serve an agent restarted on the same boot). */
 dr_code dr__agent_ckpt_executor(dr_agent *a, dr__agent_executor *ex, dr_err *err)
 {
     char *dir = fw_dir(a, ex->fw);
     char *path = dr_sprintf("%s/executors/%s/executor.info", dir, ex->id);
     char *latest = dr_sprintf("%s/executors/%s/runs/latest", dir, ex->id);
-    dr_code rc = dr__agent_ckpt_write_msg(a, path, &ex->info->base, err);
+    sync_set set = {0};
+    sync_set *noted = ex->fw->checkpoint ? &set : NULL;
+    dr_buf payload;
+    dr_code rc = encode_msg(&ex->info->base, &payload, err);
+    if (rc == DR_OK) {
+        rc = write_framed(a, path, payload.data, payload.size, noted, err);
+        dr_buf_deinit(&payload);
+    } else {
+        dr_err_wrap(err, "checkpoint '%s'", path);
+    }
     if (rc == DR_OK)
-        rc = mkdir_durable(a, ex->meta_run, err);
+        rc = mkdir_noted(a, ex->meta_run, noted, err);
     if (rc == DR_OK)
-        rc = dr__agent_ckpt_symlink(a, ex->container_id, latest, true, err);
+        rc = symlink_noted(a, ex->container_id, latest, noted, err);
+    if (rc == DR_OK) {
+        rc = sync_dirs(a, &set, err);
+        if (rc != DR_OK)
+            dr_err_wrap(err, "checkpoint '%s'", path);
+    } else {
+        sync_free(&set);
+    }
     dr_free(latest);
     dr_free(path);
     dr_free(dir);
     return rc;
 }
 
+/* forked.pid is never fsync'd: a pid means nothing after a reboot, and
+ * recovery after one does not read it (so a torn one does no harm). */
 dr_code dr__agent_ckpt_pid(dr_agent *a, dr__agent_executor *ex, dr_err *err)
 {
     char *path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
     char text[32];
     snprintf(text, sizeof text, "%" PRId64, ex->pid);
-    dr_code rc = dr__agent_ckpt_write_text(a, path, text, err);
+    dr_code rc = write_framed(a, path, text, strlen(text), NULL, err);
     dr_free(path);
     return rc;
 }
@@ -385,13 +535,19 @@ static dr_code recover_updates(dr_agent *a, dr__agent_task *t, const char *path,
     return DR_OK;
 }
 
-static dr_code recover_run(dr_agent *a, dr__agent_executor *ex, dr_err *err)
+/* Recovers one executor run's pid and tasks. After a reboot the pid is not
+ * read: it was never fsync'd (a host crash may have torn it) and names no
+ * process of this boot. */
+static dr_code recover_run(dr_agent *a, dr__agent_executor *ex, bool rebooted, dr_err *err)
 {
     bool skip = false;
     char text[32];
-    char *pid_path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
-    dr_code rc = read_text(a, pid_path, text, sizeof text, &skip, err);
-    dr_free(pid_path);
+    dr_code rc = DR_ENOENT;
+    if (!rebooted) {
+        char *pid_path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
+        rc = read_text(a, pid_path, text, sizeof text, &skip, err);
+        dr_free(pid_path);
+    }
     if (rc == DR_OK && !skip) {
         char *end = NULL;
         long long pid = strtoll(text, &end, 10);
@@ -455,8 +611,48 @@ static dr_code recover_run(dr_agent *a, dr__agent_executor *ex, dr_err *err)
     return DR_OK;
 }
 
-static dr_code recover_executors(dr_agent *a, dr__agent_framework *fw, const char *fwdir, dr_err *err)
+/* Hands every run of every executor under fwdir to the garbage collector
+ * without reading any file: after a reboot, what a framework that does not
+ * checkpoint left (written without fsync, maybe torn) is not read. */
+static void gc_unread_executors(dr_agent *a, dr__agent_framework *fw, const char *fwdir)
 {
+    char *exdir = dr_sprintf("%s/executors", fwdir);
+    dr_dir_list list = {0};
+    dr_err ignored;
+    if (dr_env_list_dir(a->env, exdir, &list, &ignored) == DR_OK) {
+        for (size_t i = 0; i < list.count; i++) {
+            if (skip_name(list.names[i]))
+                continue;
+            char *runs = dr_sprintf("%s/%s/runs", exdir, list.names[i]);
+            dr_dir_list runs_list = {0};
+            if (dr_env_list_dir(a->env, runs, &runs_list, &ignored) == DR_OK) {
+                for (size_t r = 0; r < runs_list.count; r++) {
+                    if (skip_name(runs_list.names[r]))
+                        continue;
+                    char *meta_run = dr_sprintf("%s/%s", runs, runs_list.names[r]);
+                    char *sandbox = dr_sprintf("%s/slaves/%s/frameworks/%s/executors/%s/runs/%s",
+                                               a->opts.work_dir, a->agent_id, fw->id,
+                                               list.names[i], runs_list.names[r]);
+                    dr__agent_gc_schedule(a, sandbox, meta_run, NULL);
+                    dr_free(sandbox);
+                    dr_free(meta_run);
+                }
+                dr_dir_list_free(&runs_list);
+            }
+            dr_free(runs);
+        }
+        dr_dir_list_free(&list);
+    }
+    dr_free(exdir);
+}
+
+static dr_code recover_executors(dr_agent *a, dr__agent_framework *fw, const char *fwdir,
+                                 bool rebooted, dr_err *err)
+{
+    if (rebooted && !fw->checkpoint) {
+        gc_unread_executors(a, fw, fwdir);
+        return DR_OK;
+    }
     char *exdir = dr_sprintf("%s/executors", fwdir);
     dr_dir_list list = {0};
     dr_code rc = dr_env_list_dir(a->env, exdir, &list, err);
@@ -510,7 +706,7 @@ static dr_code recover_executors(dr_agent *a, dr__agent_framework *fw, const cha
             ex->generated = info->name != NULL && strncmp(info->name, "Command Executor", 16) == 0;
             ex->state = DR__EX_LAUNCHED;
             ex->recovered = true;
-            rc = recover_run(a, ex, err);
+            rc = recover_run(a, ex, rebooted, err);
         }
         dr_proto_free(msg);
         dr_free(latest);
@@ -581,7 +777,7 @@ dr_code dr__agent_ckpt_recover(dr_agent *a, bool *rebooted, dr_err *err)
             if (fi->id != NULL && strcmp(fi->id->value, list.names[i]) == 0 &&
                 dr__agent_framework_find(a, fi->id->value) == NULL) {
                 dr__agent_framework *fw = dr__agent_framework_add(a, fi);
-                rc = recover_executors(a, fw, fwdir, err);
+                rc = recover_executors(a, fw, fwdir, *rebooted, err);
             }
             dr_proto_free(msg);
         }

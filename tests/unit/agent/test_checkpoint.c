@@ -1,6 +1,10 @@
 /* tests/unit/agent/test_checkpoint.c — the checkpoint record format: framing
  * round trip, torn tails, corruption with the offending offset, single-record
- * files, and the status update record codec. */
+ * files, and the status update record codec; and, on the simulator (the
+ * harness of test_agent.c), which checkpoint files are durable: what a host
+ * crash may drop or tear (forked.pid, a non-checkpointing framework's
+ * executor files) is never read after the reboot, what it must keep is kept,
+ * and an agent process crash loses none of it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +13,10 @@
 #include <string.h>
 
 #include "src/agent/checkpoint.h"
+#include "src/agent/agent.h"
+#include "tests/unit/agent/harness.h"
+
+#define S DR_NS_PER_S
 
 typedef struct seen {
     size_t count;
@@ -193,6 +201,130 @@ static void test_update_records(void **state)
     dr_buf_deinit(&b);
 }
 
+/* ---- durability, on the simulator ----------------------------------------------- */
+
+static void start_world(world *w, uint64_t seed)
+{
+    world_init(w, seed);
+    assert_true(world_agent_start(w) > 0);
+    world_run(w, 3 * S);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(w), &info);
+    assert_true(info.registered);
+}
+
+static bool exists(world *w, const char *path)
+{
+    dr_file_stat st;
+    dr_err err;
+    return dr_env_stat(w->agent_host_env, path, false, &st, &err) == DR_OK;
+}
+
+/* Size of the file at path as the agent's host sees it; -1 if missing. */
+static int64_t file_size(world *w, const char *path)
+{
+    dr_file_stat st;
+    dr_err err;
+    if (dr_env_stat(w->agent_host_env, path, false, &st, &err) != DR_OK)
+        return -1;
+    return (int64_t)st.size_bytes;
+}
+
+static void restart_host(world *w)
+{
+    dr_sim_host_crash(w->sim, w->agent_host);
+    dr_sim_host_restart(w->sim, w->agent_host);
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_pid blank = dr_sim_process_start(w->sim, w->agent_host, argv, &err);
+    assert_true(blank > 0);
+    w->agent_host_env = dr_sim_process_env(w->sim, blank);
+}
+
+#define F1_RUN "/work/meta/slaves/A-1/frameworks/F1/executors/c1/runs"
+#define F2_DIR "/work/meta/slaves/A-1/frameworks/F2"
+
+/* A task of a checkpointing framework (F1) and one of a framework that does
+ * not checkpoint (F2) run; the host crashes with every unsynced page dropped
+ * (even seeds) or torn (odd ones), and the directory changes not yet fsync'd
+ * cut at a seeded point. The agent must recover under --strict without
+ * skipping anything: F1's executor.info, runs/latest and task.info were
+ * fsync'd, F2's framework.info too; forked.pid (never fsync'd) and F2's
+ * executor files are not read. F1's task is reported lost. */
+static void test_host_crash_reads_only_durable_files(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 40; seed < 48; seed++) {
+        world w;
+        start_world(&w, seed);
+        fm_run_task(&w, "F1", "c1", "run", true, "cpus:1");
+        fm_run_task(&w, "F2", "n1", "run", false, "cpus:1");
+        world_run(&w, 2 * S);
+        assert_int_equal(fm_count(&w, "c1", MESOS__TASK_STATE__TASK_RUNNING), 1);
+        assert_int_equal(fm_count(&w, "n1", MESOS__TASK_STATE__TASK_RUNNING), 1);
+        /* what a process crash would find: everything, in the page cache */
+        assert_true(file_size(&w, F2_DIR "/executors/n1/executor.info") > 0);
+        dr_sim_faults f;
+        memset(&f, 0, sizeof f);
+        f.disk_crash_drop_p = seed % 2 == 0 ? 1.0 : 0.0; /* else all torn */
+        dr_sim_set_faults(w.sim, &f);
+        restart_host(&w);
+        dr_sim_set_faults(w.sim, &(dr_sim_faults){0});
+        /* fsync'd before RUNNING went out */
+        assert_true(file_size(&w, F1_RUN "/../executor.info") > 0);
+        assert_true(exists(&w, F1_RUN "/latest"));
+        char container[64];
+        dr_err err;
+        assert_int_equal(dr_env_readlink(w.agent_host_env, F1_RUN "/latest", container,
+                                         sizeof container, &err),
+                         DR_OK);
+        char *task_info = dr_sprintf(F1_RUN "/%s/tasks/c1/task.info", container);
+        assert_true(file_size(&w, task_info) > 0);
+        dr_free(task_info);
+        assert_true(file_size(&w, F2_DIR "/framework.info") > 0);
+
+        assert_true(world_agent_start(&w) > 0);
+        world_run(&w, 5 * S);
+        if (world_agent(&w) == NULL)
+            fail_msg("seed %llu: the agent did not recover", (unsigned long long)seed);
+        dr_agent_info info;
+        dr_agent_get_info(world_agent(&w), &info);
+        assert_true(info.registered);
+        assert_int_equal(info.checkpoint_records_skipped, 0);
+        const fm_update *u = fm_last(&w, "c1");
+        assert_int_equal(u->state, MESOS__TASK_STATE__TASK_LOST);
+        assert_string_equal(u->message, "the agent's host rebooted");
+        assert_int_equal(info.executor_count, 0);
+        world_deinit(&w);
+    }
+}
+
+/* The same two tasks, but only the agent's process crashes: the files
+ * written without fsync are all there (the page cache survives), so the
+ * checkpointing framework's executor is adopted again (its task finishes
+ * after the restart) and the other framework's executor is found and
+ * killed. */
+static void test_process_crash_reads_unsynced_files(void **state)
+{
+    (void)state;
+    world w;
+    start_world(&w, 50);
+    fm_run_task(&w, "F1", "c1", "finish3", true, "cpus:1");
+    fm_run_task(&w, "F2", "n1", "run", false, "cpus:1");
+    world_run(&w, 1 * S);
+    world_agent_crash(&w);
+    world_run(&w, 1 * S);
+    assert_true(world_agent_start(&w) > 0);
+    world_run(&w, 20 * S);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_true(info.registered);
+    assert_int_equal(info.checkpoint_records_skipped, 0);
+    assert_int_equal(fm_last(&w, "c1")->state, MESOS__TASK_STATE__TASK_FINISHED);
+    assert_int_equal(info.executor_count, 0); /* n1's executor was killed */
+    world_deinit(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +333,8 @@ int main(void)
         cmocka_unit_test(test_corruption_in_the_middle),
         cmocka_unit_test(test_single),
         cmocka_unit_test(test_update_records),
+        cmocka_unit_test(test_host_crash_reads_only_durable_files),
+        cmocka_unit_test(test_process_crash_reads_unsynced_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
