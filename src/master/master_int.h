@@ -203,6 +203,11 @@ typedef struct dr_master_counters {
      * master refuses at ACCEPT (TASK_ERROR, TASK_DROPPED/LOST), never by
      * reconciliation answers. */
     uint64_t tasks_terminal[DR_MASTER_TASK_STATE_COUNT];
+    /* Offer operations dropped in ACCEPT (RESERVE, UNRESERVE, CREATE,
+     * DESTROY until reservations land; malformed LAUNCH/LAUNCH_GROUP), by
+     * Offer.Operation.Type wire number (0 also for numbers beyond): Mesos's
+     * master/operations/error and master/operations/<type>/error. */
+    uint64_t operations_error[16];
     uint64_t status_updates;       /* from agents */
     uint64_t status_update_acks;   /* from frameworks */
     uint64_t invalid_status_updates;

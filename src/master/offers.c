@@ -2,7 +2,10 @@
  * 0-delay timer that coalesces event-triggered allocations into one batch),
  * turning allocator grants into OFFERS events, offer timeouts, rescinds,
  * DECLINE with filters, and ACCEPT with Mesos's offer and task validation
- * (LAUNCH and LAUNCH_GROUP; reservation and volume operations are refused).
+ * (LAUNCH and LAUNCH_GROUP; reservation and volume operations are dropped
+ * as Mesos drops an invalid operation: logged and counted, and reported to
+ * the framework with UPDATE_OPERATION_STATUS / OPERATION_ERROR when the
+ * operation carries an id).
  *
  * Every outstanding offer is in m->offers, its framework's and its agent's
  * `offers` maps, and counted in their offered_resources; its resources count
@@ -691,9 +694,82 @@ static const char *operation_name(Mesos__Offer__Operation__Type t)
         return "CREATE";
     case MESOS__OFFER__OPERATION__TYPE__DESTROY:
         return "DESTROY";
+    case MESOS__OFFER__OPERATION__TYPE__LAUNCH:
+        return "LAUNCH";
+    case MESOS__OFFER__OPERATION__TYPE__LAUNCH_GROUP:
+        return "LAUNCH_GROUP";
     default:
         return "UNKNOWN";
     }
+}
+
+/* Offer.Operation.id (field 12, Mesos 1.5+: the framework asks for operation
+ * feedback), or NULL. Read through the message descriptor so that this holds
+ * whether or not the generated struct has the field yet (additions.txt adds
+ * it); both codecs fill the struct from the same descriptor. */
+static const char *operation_id(const Mesos__Offer__Operation *op)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(op->base.descriptor, "id");
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return NULL;
+    const Mesos__OperationID *id;
+    memcpy(&id, (const char *)op + f->offset, sizeof id);
+    return id != NULL ? id->value : NULL;
+}
+
+/* Drops an operation of an ACCEPT that this master cannot apply, as Mesos's
+ * Master::drop: logged, counted (counters.operations_error), and, when the
+ * operation has an id, answered with UPDATE_OPERATION_STATUS in state
+ * OPERATION_ERROR saying why (no agent id and no uuid: nothing to
+ * acknowledge). The other operations of the call go on. */
+static void drop_operation(dr_master *m, dr_mframework *fw, const Mesos__Offer__Operation *op,
+                           Mesos__Offer__Operation__Type type)
+{
+    char why[256];
+    switch (type) {
+    case MESOS__OFFER__OPERATION__TYPE__LAUNCH:
+        snprintf(why, sizeof why, "Invalid LAUNCH operation: expecting 'launch' to be present");
+        break;
+    case MESOS__OFFER__OPERATION__TYPE__LAUNCH_GROUP:
+        snprintf(why, sizeof why,
+                 "Invalid LAUNCH_GROUP operation: expecting 'launch_group' with 'executor' and "
+                 "'task_group' to be present");
+        break;
+    case MESOS__OFFER__OPERATION__TYPE__RESERVE:
+    case MESOS__OFFER__OPERATION__TYPE__UNRESERVE:
+    case MESOS__OFFER__OPERATION__TYPE__CREATE:
+    case MESOS__OFFER__OPERATION__TYPE__DESTROY:
+        snprintf(why, sizeof why,
+                 "%s operations are not supported by this master yet (no dynamic reservations "
+                 "or persistent volumes)",
+                 operation_name(type));
+        break;
+    default:
+        snprintf(why, sizeof why, "Unknown offer operation type %d", (int)type);
+        break;
+    }
+    const char *id = operation_id(op);
+    DR_WARN(m->env, "Dropping %s operation%s%s from framework %s: %s", operation_name(type),
+            id != NULL ? " " : "", id != NULL ? id : "", fw->id, why);
+    unsigned slot = (unsigned)type < DR_ARRAY_COUNT(m->counters.operations_error) ? (unsigned)type : 0;
+    m->counters.operations_error[slot]++;
+    if (id == NULL)
+        return;
+    Mesos__OperationID oid = MESOS__OPERATION_ID__INIT;
+    oid.value = (char *)id;
+    Mesos__OperationStatus st = MESOS__OPERATION_STATUS__INIT;
+    st.operation_id = &oid;
+    st.state = MESOS__OPERATION_STATE__OPERATION_ERROR;
+    st.message = why;
+    Mesos__Scheduler__Event__UpdateOperationStatus u =
+        MESOS__SCHEDULER__EVENT__UPDATE_OPERATION_STATUS__INIT;
+    u.status = &st;
+    Mesos__Scheduler__Event ev = MESOS__SCHEDULER__EVENT__INIT;
+    ev.has_type = true;
+    ev.type = MESOS__SCHEDULER__EVENT__TYPE__UPDATE_OPERATION_STATUS;
+    ev.update_operation_status = &u;
+    dr__scheduler_send(m, fw, &ev);
 }
 
 /* The tasks of an ACCEPT whose offers are invalid: TASK_DROPPED for a
@@ -791,10 +867,7 @@ void dr__scheduler_accept(dr_master *m, dr_mframework *fw, Mesos__Scheduler__Cal
                    op->launch_group->task_group != NULL) {
             accept_launch_group(m, fw, agent, role, op->launch_group, &available, &launched);
         } else {
-            DR_WARN(m->env,
-                    "framework %s: operation %s refused: this master supports only LAUNCH and "
-                    "LAUNCH_GROUP (no dynamic reservations or persistent volumes yet)",
-                    fw->id, operation_name(type));
+            drop_operation(m, fw, op, type);
         }
     }
     dr_idmap_deinit(&launched);
