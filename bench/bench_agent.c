@@ -54,6 +54,7 @@
 #define RUNS_MAX 64
 #define TASKS_MAX 5000
 #define RSS_SAMPLE_COUNT 5
+#define MEM_BATCH_COUNT 100
 
 typedef enum phase {
     P_STARTING,    /* master and agent starting; the scheduler subscribing */
@@ -112,6 +113,7 @@ typedef struct bench {
     double rate_per_s[2][RUNS_MAX]; /* [checkpoint][run] */
     double cpu_ms_per_task[2][RUNS_MAX];
     uint32_t mem_step;              /* 0: low, 1: high */
+    uint32_t mem_launched;          /* sleeping tasks launched so far */
     uint32_t rss_sample_index;
     uint64_t rss_samples_kib[RSS_SAMPLE_COUNT];
     uint64_t rss_kib[2];
@@ -373,11 +375,17 @@ static void on_offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, vo
             if (used)
                 b->phase = P_RATE_RUN;
         } else if (b->phase == P_MEM_OFFER) {
-            uint32_t from = b->mem_step == 0 ? 0 : b->mem_low;
-            uint32_t to = b->mem_step == 0 ? b->mem_low : b->mem_high;
+            /* in batches, each followed to TASK_RUNNING before the next: a
+             * thousand executors starting at once on two cores would outlast
+             * the registration timeout */
+            uint32_t from = b->mem_launched;
+            uint32_t to = DR_MIN(from + MEM_BATCH_COUNT,
+                                 b->mem_step == 0 ? b->mem_low : b->mem_high);
             used = launch(b, s, o, from, to, "sleep 1000");
-            if (used)
+            if (used) {
+                b->mem_launched = to;
                 b->phase = P_MEM_RUN;
+            }
         }
         if (!used) {
             const char *oid = o->id->value;
@@ -407,9 +415,12 @@ static void task_done(bench *b)
         b->run_index++;
         next_step(b);
     } else if (b->phase == P_MEM_RUN) {
-        uint32_t need = b->mem_step == 0 ? b->mem_low : b->mem_high - b->mem_low;
-        if (b->done_count < need)
+        if (b->done_count < b->mem_launched)
             return;
+        if (b->mem_launched < (b->mem_step == 0 ? b->mem_low : b->mem_high)) {
+            b->phase = P_MEM_OFFER; /* the next batch */
+            return;
+        }
         b->phase = P_MEM_SETTLE;
         b->rss_sample_index = 0;
         /* let the agent finish its turn (acks, checkpoints) before sampling */
@@ -587,7 +598,6 @@ static void settle_fire(dr_env *env, void *ctx)
     b->rss_kib[b->mem_step] = b->rss_samples_kib[RSS_SAMPLE_COUNT / 2];
     if (b->mem_step == 0) {
         b->mem_step = 1;
-        b->done_count = 0; /* counts the high step's new tasks */
         b->phase = P_MEM_OFFER;
         return;
     }
@@ -623,6 +633,7 @@ static void start_poll_fire(dr_env *env, void *ctx)
                                   "--resources=" AGENT_RESOURCES, "--switch_user=false",
                                   "--registration_backoff_factor=100ms",
                                   "--executor_shutdown_grace_period=1secs",
+                                  "--executor_registration_timeout=5mins",
                                   "--log_level=warn", NULL};
             dr_err err;
             if (proc_spawn(b, &b->agent, argv, &err) != DR_OK) {
@@ -660,6 +671,47 @@ static void stop_proc(bench *b, proc *p, uint64_t limit_ns)
         while (p->running)
             dr_env_real_run_once(b->env, 50 * DR_NS_PER_MS);
     }
+}
+
+/* After a failure: SIGKILL the process group of every executor the agent
+ * recorded (meta/.../runs/<c>/pids/forked.pid: a 16-byte record header, then
+ * the pid in decimal), so that nothing the bench started outlives it. */
+static void kill_leftovers(bench *b, const char *dir, int depth)
+{
+    static const char *const levels[] = {"slaves", "*", "frameworks", "*", "executors", "*",
+                                         "runs", "*", "pids"};
+    if (depth == (int)DR_ARRAY_COUNT(levels)) {
+        char *path = dr_sprintf("%s/forked.pid", dir);
+        uint8_t *data = NULL;
+        size_t size = 0;
+        dr_err err;
+        if (dr_env_read_all(b->env, path, 4096, &data, &size, &err) == DR_OK) {
+            long long pid = size > 16 ? strtoll((const char *)data + 16, NULL, 10) : 0;
+            if (pid > 1)
+                (void)dr_env_signal(b->env, (dr_pid)pid, SIGKILL, true, &err); /* gone: fine */
+            dr_free(data);
+        }
+        dr_free(path);
+        return;
+    }
+    if (strcmp(levels[depth], "*") != 0) {
+        char *next = dr_sprintf("%s/%s", dir, levels[depth]);
+        kill_leftovers(b, next, depth + 1);
+        dr_free(next);
+        return;
+    }
+    dr_dir_list list = {0};
+    dr_err err;
+    if (dr_env_list_dir(b->env, dir, &list, &err) != DR_OK)
+        return;
+    for (size_t i = 0; i < list.count; i++) {
+        if (strcmp(list.names[i], "latest") == 0)
+            continue;
+        char *next = dr_sprintf("%s/%s", dir, list.names[i]);
+        kill_leftovers(b, next, depth + 1);
+        dr_free(next);
+    }
+    dr_dir_list_free(&list);
 }
 
 static void print_rate(const bench *b, bool checkpoint)
@@ -766,10 +818,11 @@ int main(int argc, char **argv)
     }
 
     if (b.sched != NULL) {
-        if (!b.failed && dr_sched_teardown(b.sched, &err) != DR_OK)
+        if (dr_sched_teardown(b.sched, &err) != DR_OK)
             fail(&b, "teardown: %s", err.msg);
-        /* let the teardown reach the master before the scheduler goes */
-        uint64_t until = dr_env_now(b.env) + 200 * DR_NS_PER_MS;
+        /* let the teardown reach the master (and, after a failure, the agent
+         * kill what still runs) before the scheduler goes */
+        uint64_t until = dr_env_now(b.env) + (b.failed ? 3000 : 200) * DR_NS_PER_MS;
         while (dr_env_now(b.env) < until)
             dr_env_real_run_once(b.env, 50 * DR_NS_PER_MS);
         dr_sched_destroy(b.sched);
@@ -777,6 +830,11 @@ int main(int argc, char **argv)
     dr_sched_destroy(b.retired);
     stop_proc(&b, &b.agent, 10 * DR_NS_PER_S);
     stop_proc(&b, &b.master, 10 * DR_NS_PER_S);
+    if (b.failed) {
+        char *meta = dr_sprintf("%s/agent/meta", b.dir);
+        kill_leftovers(&b, meta, 0);
+        dr_free(meta);
+    }
 
     if (!b.failed) {
         print_rate(&b, true);
