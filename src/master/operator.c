@@ -976,34 +976,36 @@ static Mesos__Master__Response *call_get(dr_operator *op, dr_arena *arena,
     }
 }
 
-/* Mesos's operator call validation: the type, and the message it needs. */
+/* Mesos's operator call validation (master/validation.cpp): the type, and
+ * for each call that has one its message, named after the call
+ * ("reserve_resources" for RESERVE_RESOURCES), checked through the
+ * descriptor so calls added later are covered too. GET_METRICS alone may
+ * leave get_metrics out (Mesos insists on it; the only field, timeout, is
+ * optional, and tools send the bare call). */
 static bool call_validate(const Mesos__Master__Call *call, char *why, size_t why_size)
 {
-    if (!call->has_type ||
-        protobuf_c_enum_descriptor_get_value(&mesos__master__call__type__descriptor,
-                                             (int)call->type) == NULL) {
+    const ProtobufCEnumValue *type =
+        call->has_type ? protobuf_c_enum_descriptor_get_value(
+                             &mesos__master__call__type__descriptor, (int)call->type)
+                       : NULL;
+    if (type == NULL) {
         snprintf(why, why_size, "Expecting 'type' to be present");
         return false;
     }
-    const char *needed = NULL;
-    switch (call->type) {
-    case MESOS__MASTER__CALL__TYPE__SET_LOGGING_LEVEL:
-        needed = call->set_logging_level == NULL ? "set_logging_level" : NULL;
-        break;
-    case MESOS__MASTER__CALL__TYPE__UPDATE_WEIGHTS:
-        needed = call->update_weights == NULL ? "update_weights" : NULL;
-        break;
-    case MESOS__MASTER__CALL__TYPE__TEARDOWN:
-        needed = call->teardown == NULL ? "teardown" : NULL;
-        break;
-    case MESOS__MASTER__CALL__TYPE__MARK_AGENT_GONE:
-        needed = call->mark_agent_gone == NULL ? "mark_agent_gone" : NULL;
-        break;
-    default:
-        break;
-    }
-    if (needed != NULL) {
-        snprintf(why, why_size, "Expecting '%s' to be present", needed);
+    if (call->type == MESOS__MASTER__CALL__TYPE__GET_METRICS)
+        return true;
+    char field[64];
+    size_t n = 0;
+    for (const char *c = type->name; *c != '\0' && n + 1 < sizeof field; c++)
+        field[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    field[n] = '\0';
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(&mesos__master__call__descriptor, field);
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return true;
+    const void *sub = *(const void *const *)((const char *)call + f->offset);
+    if (sub == NULL) {
+        snprintf(why, why_size, "Expecting '%s' to be present", field);
         return false;
     }
     return true;

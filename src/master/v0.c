@@ -1,5 +1,5 @@
 /* src/master/v0.c — the master's plain HTTP endpoints that tools still poll:
- * GET /health, /version, /metrics/snapshot, and Mesos's v0 JSON views
+ * GET /health, /version, /flags, /metrics/snapshot, and Mesos's v0 JSON views
  * /state, /state-summary and /redirect (each also under the "/master"
  * process prefix, which the master's HTTP server strips).
  *
@@ -599,10 +599,71 @@ static void state_summary_json(dr_master *m, dr_buf *out)
 
 /* ---- handlers ---------------------------------------------------------------------------------- */
 
-static void send_json(dr_http_response *res, dr_buf *body)
+/* Mesos's `?jsonp=callback`: the JSON wrapped as "callback(...);" in
+ * text/javascript. Mesos echoes any name; here it must look like a
+ * JavaScript name (letters, digits, '_', '$', '.'), so a request cannot make
+ * the master serve script of its choosing. */
+static bool jsonp_ok(const char *name)
 {
-    dr_http_response_send(res, 200, "application/json", body->data, body->size);
+    size_t n = strlen(name);
+    if (n == 0 || n > 128 || (name[0] >= '0' && name[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '$' || c == '.';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Checks the query of a JSON endpoint; answers 400 and returns false when
+ * it is bad. */
+static bool query_ok(const dr_http_request *req, dr_http_response *res)
+{
+    const char *jsonp = dr_http_params_get(&req->query, "jsonp");
+    if (jsonp != NULL && !jsonp_ok(jsonp)) {
+        dr_http_response_error(res, 400,
+                               "Invalid jsonp callback '%.128s': expected a JavaScript name "
+                               "(letters, digits, '_', '$', '.')",
+                               jsonp);
+        return false;
+    }
+    return true;
+}
+
+/* Sends body (taken) as the answer, as JSONP when the query asks for it. */
+static void send_json(const dr_http_request *req, dr_http_response *res, dr_buf *body)
+{
+    const char *jsonp = dr_http_params_get(&req->query, "jsonp");
+    if (jsonp != NULL) {
+        DR_ASSERT(jsonp_ok(jsonp)); /* query_ok ran first */
+        dr_buf wrapped;
+        dr_buf_init(&wrapped);
+        dr_buf_printf(&wrapped, "%s(", jsonp);
+        dr_buf_append(&wrapped, body->data, body->size);
+        dr_buf_append_str(&wrapped, ");");
+        dr_http_response_send(res, 200, "text/javascript", wrapped.data, wrapped.size);
+        dr_buf_deinit(&wrapped);
+    } else {
+        dr_http_response_send(res, 200, "application/json", body->data, body->size);
+    }
     dr_buf_deinit(body);
+}
+
+/* stout's Duration::parse: a number and one of its units ("5secs", "1.5mins"). */
+static bool duration_ok(const char *text)
+{
+    static const char *const units[] = {"ns", "us", "ms", "secs", "mins", "hrs", "days", "weeks"};
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (end == text || !(v >= 0.0) || v > 1e18)
+        return false;
+    for (size_t i = 0; i < DR_ARRAY_COUNT(units); i++)
+        if (strcmp(end, units[i]) == 0)
+            return true;
+    return false;
 }
 
 static void health_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
@@ -618,20 +679,32 @@ static void version_handler(dr_env *env, const dr_http_request *req, dr_http_res
                             void *ctx)
 {
     DR_UNUSED(env);
-    DR_UNUSED(req);
+    if (!query_ok(req, res))
+        return;
     json_t *o = json_object();
     add_version_fields(ctx, o);
     dr_buf body;
     dr_buf_init(&body);
     dump(o, &body);
-    send_json(res, &body);
+    send_json(req, res, &body);
 }
 
 static void metrics_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
                             void *ctx)
 {
     DR_UNUSED(env);
-    DR_UNUSED(req);
+    if (!query_ok(req, res))
+        return;
+    /* Mesos's ?timeout= bounds how long slow metrics may take; a snapshot
+     * here is immediate, but a bad value is refused as Mesos refuses it. */
+    const char *timeout = dr_http_params_get(&req->query, "timeout");
+    if (timeout != NULL && !duration_ok(timeout)) {
+        dr_http_response_error(res, 400,
+                               "Invalid timeout '%.64s': expected a number and a unit (ns, us, "
+                               "ms, secs, mins, hrs, days, weeks)",
+                               timeout);
+        return;
+    }
     dr_metrics ms;
     dr_metrics_init(&ms);
     dr__metrics_collect(ctx, &ms);
@@ -639,29 +712,31 @@ static void metrics_handler(dr_env *env, const dr_http_request *req, dr_http_res
     dr_buf_init(&body);
     dr_metrics_json(&ms, &body);
     dr_metrics_deinit(&ms);
-    send_json(res, &body);
+    send_json(req, res, &body);
 }
 
 static void state_handler(dr_env *env, const dr_http_request *req, dr_http_response *res,
                           void *ctx)
 {
     DR_UNUSED(env);
-    DR_UNUSED(req);
+    if (!query_ok(req, res))
+        return;
     dr_buf body;
     dr_buf_init(&body);
     dr__v0_state_json(ctx, &body);
-    send_json(res, &body);
+    send_json(req, res, &body);
 }
 
 static void state_summary_handler(dr_env *env, const dr_http_request *req,
                                   dr_http_response *res, void *ctx)
 {
     DR_UNUSED(env);
-    DR_UNUSED(req);
+    if (!query_ok(req, res))
+        return;
     dr_buf body;
     dr_buf_init(&body);
     state_summary_json(ctx, &body);
-    send_json(res, &body);
+    send_json(req, res, &body);
 }
 
 /* Mesos's /flags: {"flags": {"name": "value", ...}}, every flag of the
@@ -670,7 +745,8 @@ static void flags_handler(dr_env *env, const dr_http_request *req, dr_http_respo
                           void *ctx)
 {
     DR_UNUSED(env);
-    DR_UNUSED(req);
+    if (!query_ok(req, res))
+        return;
     json_t *o = json_object();
     flags_obj fo = {json_object()};
     dr__operator_flags(ctx, flag_to_json, &fo);
@@ -678,7 +754,7 @@ static void flags_handler(dr_env *env, const dr_http_request *req, dr_http_respo
     dr_buf body;
     dr_buf_init(&body);
     dump(o, &body);
-    send_json(res, &body);
+    send_json(req, res, &body);
 }
 
 /* 307 to the leading master: this one until masters replicate. */

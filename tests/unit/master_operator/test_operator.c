@@ -465,13 +465,39 @@ static void test_http_rules_and_errors(void **state)
     assert_non_null(strstr((const char *)dr_buf_cstr(&r.body), "duration"));
     reply_deinit(&r);
 
+    /* A call without the message it needs is refused as Mesos refuses it,
+     * implemented or not; GET_METRICS alone may go without its message. */
+    static const char *const needs[][2] = {
+        {"RESERVE_RESOURCES", "reserve_resources"}, {"LIST_FILES", "list_files"},
+        {"TEARDOWN", "teardown"},                   {"MARK_AGENT_GONE", "mark_agent_gone"},
+        {"SET_QUOTA", "set_quota"},                 {"START_MAINTENANCE", "start_maintenance"},
+    };
+    for (size_t i = 0; i < DR_ARRAY_COUNT(needs); i++) {
+        char call[96], expect[128];
+        snprintf(call, sizeof call, "{\"type\":\"%s\"}", needs[i][0]);
+        snprintf(expect, sizeof expect,
+                 "Failed to validate master::Call: Expecting '%s' to be present", needs[i][1]);
+        call_json(&w, call, &r);
+        assert_int_equal(r.status, 400);
+        assert_body(&r, expect);
+        reply_deinit(&r);
+    }
+    call_json(&w, "{\"type\":\"GET_METRICS\"}", &r);
+    assert_int_equal(r.status, 200);
+    reply_deinit(&r);
+
     /* Known calls not implemented yet: 501 with the name. */
-    static const char *const unimplemented[] = {"GET_QUOTA", "RESERVE_RESOURCES",
-                                                "GET_MAINTENANCE_STATUS", "LIST_FILES"};
+    static const char *const unimplemented[][2] = {
+        {"GET_QUOTA", ""},
+        {"RESERVE_RESOURCES", ",\"reserve_resources\":{\"agent_id\":{\"value\":\"A\"}}"},
+        {"GET_MAINTENANCE_STATUS", ""},
+        {"LIST_FILES", ",\"list_files\":{\"path\":\"/\"}"},
+    };
     for (size_t i = 0; i < DR_ARRAY_COUNT(unimplemented); i++) {
-        char call[96], expect[96];
-        snprintf(call, sizeof call, "{\"type\":\"%s\"}", unimplemented[i]);
-        snprintf(expect, sizeof expect, "%s is not implemented yet", unimplemented[i]);
+        char call[160], expect[96];
+        snprintf(call, sizeof call, "{\"type\":\"%s\"%s}", unimplemented[i][0],
+                 unimplemented[i][1]);
+        snprintf(expect, sizeof expect, "%s is not implemented yet", unimplemented[i][0]);
         call_json(&w, call, &r);
         assert_int_equal(r.status, 501);
         assert_body(&r, expect);
@@ -1431,6 +1457,45 @@ static void test_operator_resources_and_arena(void **state)
     world_deinit(&w);
 }
 
+/* The v0 endpoints' query: Mesos's jsonp (a JavaScript name, else 400) and
+ * /metrics/snapshot's timeout (a stout duration, else 400 naming it). */
+static void test_v0_query(void **state)
+{
+    DR_UNUSED(state);
+    world w;
+    world_init(&w, NULL);
+    reply r;
+    request(&w, "GET", "/master/state?jsonp=window.cb_1", NULL, NULL, 0, false, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "text/javascript");
+    const char *body = dr_buf_cstr(&r.body);
+    assert_true(strncmp(body, "window.cb_1({", 13) == 0);
+    assert_true(r.body.size > 15 && strcmp(body + r.body.size - 3, "});") == 0);
+    reply_deinit(&r);
+    static const char *const bad_jsonp[] = {"/state?jsonp=alert(1)//", "/flags?jsonp=",
+                                            "/version?jsonp=1x", "/state-summary?jsonp=a%3Cb"};
+    for (size_t i = 0; i < DR_ARRAY_COUNT(bad_jsonp); i++) {
+        request(&w, "GET", bad_jsonp[i], NULL, NULL, 0, false, &r);
+        assert_int_equal(r.status, 400);
+        if (strstr(dr_buf_cstr(&r.body), "Invalid jsonp callback '") != dr_buf_cstr(&r.body))
+            fail_msg("%s: %s", bad_jsonp[i], dr_buf_cstr(&r.body));
+        reply_deinit(&r);
+    }
+    request(&w, "GET", "/metrics/snapshot?timeout=5secs", NULL, NULL, 0, false, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "application/json");
+    reply_deinit(&r);
+    request(&w, "GET", "/metrics/snapshot?timeout=soon", NULL, NULL, 0, false, &r);
+    assert_int_equal(r.status, 400);
+    assert_body(&r, "Invalid timeout 'soon': expected a number and a unit (ns, us, ms, secs, "
+                    "mins, hrs, days, weeks)");
+    reply_deinit(&r);
+    request(&w, "GET", "/metrics/snapshot?timeout=5", NULL, NULL, 0, false, &r);
+    assert_int_equal(r.status, 400);
+    reply_deinit(&r);
+    world_deinit(&w);
+}
+
 /* A command's flag table (dromos master passes every flag with its
  * effective value): GET_FLAGS, /flags and /state list all of it, by name,
  * values as given but the port, which shows the one bound. */
@@ -1594,6 +1659,7 @@ int main(void)
         cmocka_unit_test(test_cluster_views),
         cmocka_unit_test(test_allocation_run_percentiles),
         cmocka_unit_test(test_flags_table),
+        cmocka_unit_test(test_v0_query),
         cmocka_unit_test(test_launch_pre_1_4_resources),
         cmocka_unit_test(test_operator_resources_and_arena),
     };
