@@ -1,7 +1,7 @@
 /* sim/env.c — the dr_env of a simulated process: every op of src/env/env.h on
  * the virtual clock (the host's drifted view of true time), the process's seeded
  * random stream, the simulated network (net.c), the host's disk (sim/disk.h)
- * and the process table (proc.c).
+ * and the process table and user database (proc.c).
  *
  * File operations go to the host's dr_sim_disk; in a build without sim/disk.c
  * (DR_SIM_HAVE_DISK undefined) they return DR_ENOTSUP. Logging goes to
@@ -372,6 +372,28 @@ static dr_code env_signal(void *self, dr_pid pid, int signo, bool group, dr_err 
     return dr__sim_signal(proc->sim, proc, pid, signo, group, err);
 }
 
+/* ---- users --------------------------------------------------------------------------------- */
+
+static dr_code env_user_lookup(void *self, const char *name, dr_user_info *out, dr_err *err)
+{
+    sim_proc *proc = self;
+    return dr__sim_user_lookup(proc->sim, proc, name, out, err);
+}
+
+/* The disk keeps no owners: chown checks what chown(2) would (the path
+ * exists, only root may give files away) and changes nothing. */
+static dr_code env_chown(void *self, const char *path, uint32_t uid, uint32_t gid, dr_err *err)
+{
+    sim_proc *proc = self;
+    dr_file_stat st;
+    dr_code rc = env_stat(self, path, true, &st, err);
+    if (rc != DR_OK)
+        return rc;
+    if (proc->creds->uid != 0 && (uid != proc->creds->uid || gid != proc->creds->gid))
+        return dr_err_set(err, DR_EACCES, "chown '%s': Operation not permitted", path);
+    return DR_OK;
+}
+
 /* ---- host facts ------------------------------------------------------------------------- */
 
 static dr_code env_host_info(void *self, dr_host_info *out, dr_err *err)
@@ -484,6 +506,8 @@ static const dr_env_ops sim_env_ops = {
     .spawn = env_spawn,
     .watch = env_watch,
     .signal = env_signal,
+    .user_lookup = env_user_lookup,
+    .chown = env_chown,
     .host_info = env_host_info,
     .disk_space = env_disk_space,
     .resolve = env_resolve,

@@ -1,6 +1,8 @@
 /* sim/proc.c — the simulated process table: registered programs started
  * in-process, generic programs (seeded run time, output and exit status),
- * spawn and watch with exit callbacks, signals, crash, stop, pause and resume.
+ * spawn and watch with exit callbacks, signals, crash, stop, pause and resume;
+ * and the user database with each process's credentials and resource limits
+ * (checked as setrlimit and setuid would check them, recorded for tests).
  *
  * A pid is never reused: events aimed at a process carry its pid, and once the
  * process has ended its table slot is NULL and those events are dropped (see
@@ -50,6 +52,8 @@ static sim_proc *proc_new(dr_sim *sim, sim_host *host, const char *argv0)
     proc->seed = dr_seed_derive(sim->opts.seed, purpose);
     dr_rng_init(&proc->rng, proc->seed);
     proc->argv0 = dr_strdup(argv0);
+    proc->creds = dr_alloc(sizeof *proc->creds); /* root, no limits */
+    proc->creds->group_count = 1;
     sim_link_init(&proc->streams);
     sim_link_init(&proc->listeners);
     sim_link_init(&proc->files);
@@ -72,6 +76,69 @@ static void watch_add(sim_proc *proc, dr_pid watcher, dr_exit_fn *fn, void *ctx)
     proc->watches[proc->watch_count++] = (sim_watch){watcher, fn, ctx};
 }
 
+/* What the child of parent (NULL: a process started by the simulator, as
+ * root) runs with: its parent's credentials, then opts's limits and user,
+ * refused where setrlimit or setuid would refuse (the messages are the real
+ * env's). */
+static dr_code creds_plan(const sim_proc *parent, const dr_spawn_opts *opts, dr_sim_creds *out,
+                          dr_err *err)
+{
+    const char *program = opts->argv[0];
+    memset(out, 0, sizeof *out);
+    out->group_count = 1; /* root's group 0 */
+    if (parent != NULL)
+        *out = *parent->creds;
+    if (opts->rlimit_count > DR_SPAWN_RLIMIT_COUNT_MAX)
+        return dr_err_set(err, DR_ETOOBIG, "spawn '%s': more than %u resource limits", program,
+                          DR_SPAWN_RLIMIT_COUNT_MAX);
+    for (size_t i = 0; i < opts->rlimit_count; i++) {
+        const dr_rlimit *l = &opts->rlimits[i];
+        if (l->resource < DR_RLIMIT_AS || l->resource > DR_RLIMIT_RESOURCE_MAX)
+            return dr_err_set(err, DR_EINVAL, "spawn '%s': unknown resource limit %d", program,
+                              (int)l->resource);
+        if (l->soft > l->hard)
+            return dr_err_set(err, DR_EINVAL,
+                              "spawn '%s': resource limit %d: soft %llu above hard %llu",
+                              program, (int)l->resource, (unsigned long long)l->soft,
+                              (unsigned long long)l->hard);
+        size_t at = out->rlimit_count;
+        for (size_t j = 0; j < out->rlimit_count; j++)
+            if (out->rlimits[j].resource == l->resource)
+                at = j;
+        for (size_t j = 0; j < i; j++)
+            if (opts->rlimits[j].resource == l->resource)
+                return dr_err_set(err, DR_EINVAL, "spawn '%s': resource limit %d set twice",
+                                  program, (int)l->resource);
+        /* only root raises a hard limit */
+        if (at < out->rlimit_count && out->uid != 0 && l->hard > out->rlimits[at].hard)
+            return dr_err_set(err, DR_EACCES,
+                              "spawn '%s': setrlimit %d (soft %llu, hard %llu): Operation not "
+                              "permitted",
+                              program, (int)l->resource, (unsigned long long)l->soft,
+                              (unsigned long long)l->hard);
+        out->rlimits[at] = *l;
+        if (at == out->rlimit_count)
+            out->rlimit_count++;
+    }
+    if (!opts->set_user)
+        return DR_OK;
+    if (opts->group_count > DR_USER_GROUP_COUNT_MAX)
+        return dr_err_set(err, DR_ETOOBIG, "spawn '%s': more than %u groups", program,
+                          DR_USER_GROUP_COUNT_MAX);
+    if (out->uid != 0 && opts->uid == out->uid && opts->gid == out->gid)
+        return DR_OK; /* already that user, as the real env */
+    if (out->uid != 0)
+        return dr_err_set(err, DR_EACCES, "spawn '%s': %s %u: Operation not permitted", program,
+                          opts->gid != out->gid ? "setgid" : "setuid",
+                          opts->gid != out->gid ? (unsigned)opts->gid : (unsigned)opts->uid);
+    out->uid = opts->uid;
+    out->gid = opts->gid;
+    out->group_count = opts->group_count;
+    for (size_t i = 0; i < opts->group_count; i++)
+        out->groups[i] = opts->groups[i];
+    return DR_OK;
+}
+
 dr_code dr__sim_spawn(dr_sim *sim, sim_host *host, dr_pid parent, const dr_spawn_opts *opts,
                       dr_exit_fn *fn, void *ctx, dr_pid *out, dr_err *err)
 {
@@ -87,9 +154,14 @@ dr_code dr__sim_spawn(dr_sim *sim, sim_host *host, dr_pid parent, const dr_spawn
     if (!host->up)
         return dr_err_set(err, DR_ESRCH, "spawn '%s': host '%s' is down", opts->argv[0],
                           host->name);
+    sim_proc *parent_proc = dr__sim_proc(sim, parent);
+    dr_sim_creds creds;
+    dr_code rc = creds_plan(parent_proc, opts, &creds, err);
+    if (rc != DR_OK)
+        return rc;
     const dr_sim_program *program = program_find(sim, opts->argv[0]);
     sim_proc *proc = proc_new(sim, host, opts->argv[0]);
-    sim_proc *parent_proc = dr__sim_proc(sim, parent);
+    *proc->creds = creds;
     if (parent_proc != NULL && !opts->new_session)
         proc->pgid = parent_proc->pgid;
     if (parent != 0 && fn != NULL)
@@ -213,6 +285,7 @@ static void proc_end(dr_sim *sim, sim_proc *proc, end_how how, dr_exit_status st
     dr_free(proc->watches);
     dr_free(proc->generic_stdout);
     dr_free(proc->argv0);
+    dr_free(proc->creds);
     dr_free(proc);
 }
 
@@ -284,6 +357,87 @@ void dr_sim_process_resume(dr_sim *sim, dr_pid pid)
 }
 
 bool dr_sim_process_alive(const dr_sim *sim, dr_pid pid) { return dr__sim_proc(sim, pid) != NULL; }
+
+bool dr_sim_process_creds(const dr_sim *sim, dr_pid pid, dr_sim_creds *out)
+{
+    sim_proc *proc = dr__sim_proc(sim, pid);
+    if (proc == NULL)
+        return false;
+    *out = *proc->creds;
+    return true;
+}
+
+/* ---- users ------------------------------------------------------------------- */
+
+static const sim_user builtin_users[] = {
+    {"root", 0, 0, {0}, 1},
+    {"daemon", 1, 1, {1}, 1},
+    {"nobody", 65534, 65534, {65534}, 1},
+};
+
+void dr_sim_user_add(dr_sim *sim, const char *name, uint32_t uid, uint32_t gid,
+                     const uint32_t *groups, size_t group_count)
+{
+    DR_ASSERT(name[0] != '\0');
+    DR_ASSERT(strlen(name) < sizeof sim->users[0].name);
+    DR_ASSERT(group_count <= SIM_USER_GROUP_COUNT_MAX);
+    size_t at = sim->user_count;
+    for (size_t i = 0; i < sim->user_count; i++)
+        if (strcmp(sim->users[i].name, name) == 0 || sim->users[i].uid == uid)
+            at = i;
+    DR_ASSERT(at < SIM_USER_COUNT_MAX);
+    sim_user *u = &sim->users[at];
+    memset(u, 0, sizeof *u);
+    dr_strlcpy(u->name, name, sizeof u->name);
+    u->uid = uid;
+    u->gid = gid;
+    for (size_t i = 0; i < group_count; i++)
+        u->groups[i] = groups[i];
+    u->group_count = group_count;
+    if (at == sim->user_count)
+        sim->user_count++;
+}
+
+/* Added users first: one added under a built-in name or uid replaces it. */
+static const sim_user *user_find(const dr_sim *sim, const char *name, uint32_t uid)
+{
+    for (size_t i = 0; i < sim->user_count; i++)
+        if (name != NULL ? strcmp(sim->users[i].name, name) == 0 : sim->users[i].uid == uid)
+            return &sim->users[i];
+    for (size_t i = 0; i < DR_ARRAY_COUNT(builtin_users); i++) {
+        const sim_user *u = &builtin_users[i];
+        bool shadowed = false;
+        for (size_t j = 0; j < sim->user_count; j++)
+            shadowed = shadowed || strcmp(sim->users[j].name, u->name) == 0 ||
+                       sim->users[j].uid == u->uid;
+        if (!shadowed && (name != NULL ? strcmp(u->name, name) == 0 : u->uid == uid))
+            return u;
+    }
+    return NULL;
+}
+
+dr_code dr__sim_user_lookup(const dr_sim *sim, sim_proc *from, const char *name,
+                            dr_user_info *out, dr_err *err)
+{
+    if (name != NULL && (name[0] == '\0' || strlen(name) >= DR_USER_NAME_SIZE_MAX))
+        return dr_err_set(err, DR_EINVAL, "user '%.64s': name must be 1-%u bytes", name,
+                          DR_USER_NAME_SIZE_MAX - 1);
+    const sim_user *u = user_find(sim, name, from->creds->uid);
+    if (u == NULL)
+        return name != NULL ? dr_err_set(err, DR_ENOTFOUND, "user '%s': no such user", name)
+                            : dr_err_set(err, DR_ENOTFOUND,
+                                         "user id %u: not in the user database",
+                                         (unsigned)from->creds->uid);
+    memset(out, 0, sizeof *out);
+    dr_strlcpy(out->name, u->name, sizeof out->name);
+    snprintf(out->home, sizeof out->home, "%s", u->uid == 0 ? "/root" : "/nonexistent");
+    out->uid = u->uid;
+    out->gid = u->gid;
+    for (size_t i = 0; i < u->group_count; i++)
+        out->groups[i] = u->groups[i];
+    out->group_count = u->group_count;
+    return DR_OK;
+}
 
 dr_env *dr_sim_process_env(dr_sim *sim, dr_pid pid)
 {

@@ -122,6 +122,24 @@ bool dr_sim_process_alive(const dr_sim *sim, dr_pid pid);
 dr_env *dr_sim_process_env(dr_sim *sim, dr_pid pid); /* NULL if not alive */
 void *dr_sim_process_state(dr_sim *sim, dr_pid pid); /* what start returned; NULL if not alive */
 
+/* Users, the same on every host (what dr_env_user_lookup reads): root (uid
+ * and gid 0), daemon (1) and nobody (65534) are built in; add others before
+ * use (at most 16; name 1-31 bytes, borrowed, copied; groups at most 8, the
+ * primary gid first). A process runs as its spawner's user unless the spawn
+ * sets one; the first process of a host runs as root. */
+void dr_sim_user_add(dr_sim *sim, const char *name, uint32_t uid, uint32_t gid,
+                     const uint32_t *groups, size_t group_count);
+/* The credentials and resource limits a live process was spawned with. */
+typedef struct dr_sim_creds {
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t groups[DR_USER_GROUP_COUNT_MAX];
+    size_t group_count;
+    dr_rlimit rlimits[DR_SPAWN_RLIMIT_COUNT_MAX]; /* as given to spawn */
+    size_t rlimit_count;
+} dr_sim_creds;
+bool dr_sim_process_creds(const dr_sim *sim, dr_pid pid, dr_sim_creds *out); /* false if not alive */
+
 /* Network faults on demand. A one-way partition drops what a sends to b. */
 void dr_sim_partition(dr_sim *sim, dr_sim_host_id a, dr_sim_host_id b, bool one_way);
 void dr_sim_heal(dr_sim *sim); /* removes every partition */

@@ -148,7 +148,19 @@ typedef struct sim_proc {
     dr_exit_status generic_status;
     char *generic_stdout; /* owned; NULL: /dev/null */
     char *argv0;          /* owned */
+    dr_sim_creds *creds;  /* owned: the credentials and limits it runs with */
 } sim_proc;
+
+/* A user added with dr_sim_user_add (sim/proc.c). */
+#define SIM_USER_COUNT_MAX 16
+#define SIM_USER_GROUP_COUNT_MAX 8
+typedef struct sim_user {
+    char name[32];
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t groups[SIM_USER_GROUP_COUNT_MAX];
+    size_t group_count;
+} sim_user;
 
 /* ---- network ------------------------------------------------------------------ */
 
@@ -278,6 +290,9 @@ struct dr_sim {
 
     dr_sim_step_fn *step_fn;
     void *step_ctx;
+
+    sim_user users[SIM_USER_COUNT_MAX]; /* besides the built-in ones (sim/proc.c) */
+    size_t user_count;
 };
 
 /* sim.c */
@@ -311,6 +326,8 @@ dr_code dr__sim_spawn(dr_sim *sim, sim_host *host, dr_pid parent, const dr_spawn
                       dr_exit_fn *fn, void *ctx, dr_pid *out, dr_err *err);
 dr_code dr__sim_watch(dr_sim *sim, sim_proc *watcher, dr_pid pid, dr_exit_fn *fn, void *ctx,
                       dr_err *err);
+dr_code dr__sim_user_lookup(const dr_sim *sim, sim_proc *from, const char *name,
+                            dr_user_info *out, dr_err *err);
 dr_code dr__sim_signal(dr_sim *sim, sim_proc *from, dr_pid pid, int signo, bool group,
                        dr_err *err);
 void dr__sim_proc_hold(sim_proc *proc, const sim_ev *ev);

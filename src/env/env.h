@@ -82,6 +82,47 @@ typedef struct dr_dir_list {
 
 /* ---- processes ------------------------------------------------------------ */
 
+/* A resource limit (setrlimit), numbered as Mesos's RLimitInfo.RLimit.Type
+ * (RLMT_AS = 1 ... RLMT_STACK = 16) so that the agent maps them one to one. */
+typedef enum dr_rlimit_resource {
+    DR_RLIMIT_AS = 1,
+    DR_RLIMIT_CORE = 2,
+    DR_RLIMIT_CPU = 3,
+    DR_RLIMIT_DATA = 4,
+    DR_RLIMIT_FSIZE = 5,
+    DR_RLIMIT_LOCKS = 6,
+    DR_RLIMIT_MEMLOCK = 7,
+    DR_RLIMIT_MSGQUEUE = 8,
+    DR_RLIMIT_NICE = 9,
+    DR_RLIMIT_NOFILE = 10,
+    DR_RLIMIT_NPROC = 11,
+    DR_RLIMIT_RSS = 12,
+    DR_RLIMIT_RTPRIO = 13,
+    DR_RLIMIT_RTTIME = 14,
+    DR_RLIMIT_SIGPENDING = 15,
+    DR_RLIMIT_STACK = 16,
+} dr_rlimit_resource;
+
+#define DR_RLIMIT_RESOURCE_MAX 16 /* the highest dr_rlimit_resource */
+#define DR_RLIMIT_UNLIMITED UINT64_MAX
+#define DR_SPAWN_RLIMIT_COUNT_MAX 16 /* one per resource */
+#define DR_USER_GROUP_COUNT_MAX 128  /* groups of one user, primary included */
+#define DR_USER_NAME_SIZE_MAX 64     /* bytes, with NUL */
+
+typedef struct dr_rlimit {
+    dr_rlimit_resource resource;
+    uint64_t soft; /* DR_RLIMIT_UNLIMITED: no limit; soft <= hard */
+    uint64_t hard;
+} dr_rlimit;
+
+/* What a launcher asks of a new process. The child does, in this order:
+ * signals reset, setsid (new_session), setrlimit for each of rlimits, then
+ * (set_user) setgroups(groups), setgid(gid), setuid(uid), the stdio files,
+ * chdir(cwd) and exec; any failure is an error from spawn that names the
+ * step (spawn 'sh': setuid 65534: Operation not permitted), never an exit
+ * callback. Limits are set before the user changes, so a privileged spawner
+ * may raise hard limits the user could not. A spawner that is not root may
+ * "switch" only to its own uid: then nothing changes. */
 typedef struct dr_spawn_opts {
     const char *const *argv; /* argv[0]: a path, or a name searched in PATH; NULL-terminated */
     const char *const *envp; /* NULL-terminated "K=V"; NULL means an empty environment */
@@ -91,7 +132,24 @@ typedef struct dr_spawn_opts {
     const char *stderr_path; /* NULL: /dev/null; created or appended to */
     bool new_session;        /* setsid(): own session and process group, so a
                                 group signal reaches the whole tree */
+    bool set_user;           /* false: the child keeps the spawner's credentials */
+    uint32_t uid;            /* with set_user */
+    uint32_t gid;            /* with set_user: the primary group */
+    const uint32_t *groups;  /* with set_user: exactly these supplementary groups; borrowed */
+    size_t group_count;      /* at most DR_USER_GROUP_COUNT_MAX */
+    const dr_rlimit *rlimits; /* borrowed; each resource at most once */
+    size_t rlimit_count;      /* at most DR_SPAWN_RLIMIT_COUNT_MAX */
 } dr_spawn_opts;
+
+/* A user account of the host (the passwd and group databases). */
+typedef struct dr_user_info {
+    char name[DR_USER_NAME_SIZE_MAX];
+    uint32_t uid;
+    uint32_t gid;                             /* primary group */
+    char home[DR_PATH_SIZE_MAX];
+    uint32_t groups[DR_USER_GROUP_COUNT_MAX]; /* every group of the user, gid included */
+    size_t group_count;
+} dr_user_info;
 
 typedef struct dr_exit_status {
     bool signaled; /* true: killed by signal `code`; false: exited with `code` */
@@ -174,6 +232,11 @@ typedef struct dr_env_ops {
                      dr_pid *out, dr_err *err);
     dr_code (*watch)(void *self, dr_pid pid, dr_exit_fn *fn, void *ctx, dr_err *err);
     dr_code (*signal)(void *self, dr_pid pid, int signo, bool group, dr_err *err);
+
+    /* users (may be NULL in an env without users: the wrappers then report
+     * DR_ENOTSUP) */
+    dr_code (*user_lookup)(void *self, const char *name, dr_user_info *out, dr_err *err);
+    dr_code (*chown)(void *self, const char *path, uint32_t uid, uint32_t gid, dr_err *err);
 
     /* host facts */
     dr_code (*host_info)(void *self, dr_host_info *out, dr_err *err);
@@ -378,6 +441,27 @@ static inline dr_code dr_env_signal(dr_env *env, dr_pid pid, int signo, bool gro
     return env->ops->signal(env->self, pid, signo, group, err);
 }
 
+/* Users. user_lookup: the account named name (NULL: the process's own
+ * effective user), its groups from the group database; synchronous (as
+ * resolve). DR_ENOTFOUND "user 'ghost': no such user"; DR_ETOOBIG when it is
+ * in more than DR_USER_GROUP_COUNT_MAX groups. chown: sets the owner and
+ * group of path (links followed); DR_EACCES when the process may not. */
+static inline dr_code dr_env_user_lookup(dr_env *env, const char *name, dr_user_info *out,
+                                         dr_err *err)
+{
+    if (env->ops->user_lookup == NULL)
+        return dr_err_set(err, DR_ENOTSUP, "user '%s': this env has no users",
+                          name != NULL ? name : "(self)");
+    return env->ops->user_lookup(env->self, name, out, err);
+}
+static inline dr_code dr_env_chown(dr_env *env, const char *path, uint32_t uid, uint32_t gid,
+                                   dr_err *err)
+{
+    if (env->ops->chown == NULL)
+        return dr_err_set(err, DR_ENOTSUP, "chown '%s': this env has no users", path);
+    return env->ops->chown(env->self, path, uid, gid, err);
+}
+
 /* Host facts. */
 static inline dr_code dr_env_host_info(dr_env *env, dr_host_info *out, dr_err *err)
 {
@@ -422,6 +506,12 @@ dr_code dr_env_read_all(dr_env *env, const char *path, size_t max_size, uint8_t 
 /* Writes a file atomically and durably: tmp file, fsync, rename, fsync dir. */
 dr_code dr_env_write_atomic(dr_env *env, const char *path, const void *data, size_t size,
                             dr_err *err) DR_MUST_USE;
+/* The last line of a text file that has any text (trailing blank lines and
+ * whitespace dropped), from its final DR_ENV_TAIL_SIZE_MAX bytes, into out
+ * (NUL-terminated; a longer line keeps its end). "" for an empty file. */
+#define DR_ENV_TAIL_SIZE_MAX 4096u
+dr_code dr_env_read_last_line(dr_env *env, const char *path, char *out, size_t out_size,
+                              dr_err *err) DR_MUST_USE;
 /* rm -rf: removes a file or a directory tree; a missing path is DR_OK. */
 dr_code dr_env_remove_tree(dr_env *env, const char *path, dr_err *err) DR_MUST_USE;
 

@@ -121,6 +121,42 @@ fail:
     return rc;
 }
 
+static bool is_blank(char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; }
+
+dr_code dr_env_read_last_line(dr_env *env, const char *path, char *out, size_t out_size,
+                              dr_err *err)
+{
+    DR_ASSERT(out_size > 0);
+    dr_file *f = NULL;
+    dr_code rc = dr_env_open(env, path, DR_OPEN_READ, &f, err);
+    if (rc != DR_OK)
+        return rc;
+    uint64_t size = 0;
+    rc = dr_env_file_size(env, f, &size, err);
+    char tail[DR_ENV_TAIL_SIZE_MAX];
+    size_t want = (size_t)DR_MIN(size, (uint64_t)sizeof tail);
+    size_t got = 0;
+    if (rc == DR_OK && want > 0)
+        rc = dr_env_pread(env, f, size - want, tail, want, &got, err);
+    dr_env_close(env, f);
+    if (rc != DR_OK)
+        return rc;
+    size_t end = got;
+    while (end > 0 && is_blank(tail[end - 1]))
+        end--;
+    size_t start = end;
+    while (start > 0 && tail[start - 1] != '\n')
+        start--;
+    size_t n = end - start;
+    if (n > out_size - 1) { /* keep the end: that is where the reason is */
+        start = end - (out_size - 1);
+        n = out_size - 1;
+    }
+    memcpy(out, tail + start, n);
+    out[n] = '\0';
+    return DR_OK;
+}
+
 static void dir_of(const char *path, char *out, size_t out_size)
 {
     const char *slash = strrchr(path, '/');

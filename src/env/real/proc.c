@@ -3,12 +3,20 @@
  * incarnation, and signals.
  *
  * spawn does everything that can fail with a useful message in the parent
- * (PATH search, opening the stdio files), then forks. The child resets its
- * signal mask and dispositions, optionally calls setsid(), moves the stdio
+ * (checking the options, PATH search, opening the stdio files), then forks.
+ * The child resets its signal mask and dispositions, optionally calls
+ * setsid(), sets the resource limits, changes user (setgroups, setgid,
+ * setuid: limits first, while it may still raise hard ones), moves the stdio
  * files onto 0-2, marks every other descriptor close-on-exec, changes
- * directory and execs. If any step fails it writes {stage, errno} to a
+ * directory (as the new user: a sandbox it may not enter is an error) and
+ * execs. If any step fails it writes {stage, errno, detail} to a
  * close-on-exec pipe and exits 127; the parent reads that pipe until exec
  * closes it, so a failed exec is an error from spawn, never an exit callback.
+ * The stdio files are opened by the spawner, before the user changes: the
+ * child writes to them whoever owns them.
+ *
+ * Users come from the passwd and group databases (getpwnam_r, getgrouplist),
+ * looked up synchronously in the caller; chown is plain chown(2).
  *
  * Exits are watched with pidfd_open (Linux >= 5.3): the pidfd becomes
  * readable when the process ends, then waitpid(WNOHANG) reaps a child and
@@ -27,10 +35,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -53,11 +64,16 @@ typedef enum child_stage {
     STAGE_STDIO,
     STAGE_CHDIR,
     STAGE_EXEC,
+    STAGE_RLIMIT,
+    STAGE_SETGROUPS,
+    STAGE_SETGID,
+    STAGE_SETUID,
 } child_stage;
 
 typedef struct child_report {
     int stage;
     int errno_value;
+    long long detail; /* the limit's index, or the gid or uid being set */
 } child_report;
 
 /* Everything the child needs, prepared before fork (the child may only make
@@ -70,6 +86,15 @@ typedef struct child_plan {
     int stdio_fds[3];
     int report_fd;
     bool new_session;
+    struct rlimit limits[DR_SPAWN_RLIMIT_COUNT_MAX];
+    int limit_resources[DR_SPAWN_RLIMIT_COUNT_MAX];
+    size_t limit_count;
+    bool set_user; /* false also when the spawner already is that user */
+    bool set_groups; /* only root may; others keep theirs */
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[DR_USER_GROUP_COUNT_MAX];
+    size_t group_count;
 } child_plan;
 
 static const char *const default_path = "/usr/local/bin:/usr/bin:/bin";
@@ -92,9 +117,9 @@ bool dr__real_probe_pidfd(void)
 
 /* ---- the child -------------------------------------------------------------------- */
 
-static _Noreturn void child_fail(const child_plan *plan, child_stage stage)
+static _Noreturn void child_fail(const child_plan *plan, child_stage stage, long long detail)
 {
-    child_report report = {.stage = (int)stage, .errno_value = errno};
+    child_report report = {.stage = (int)stage, .errno_value = errno, .detail = detail};
     ssize_t n = write(plan->report_fd, &report, sizeof report);
     DR_UNUSED(n); /* nothing else to do: the parent sees an empty pipe and exit 127 */
     _exit(127);
@@ -112,16 +137,29 @@ static _Noreturn void child_run(const child_plan *plan)
         (void)sigaction(sig, &dfl, NULL); /* fails for SIGKILL, SIGSTOP: fine */
 
     if (plan->new_session && setsid() < 0)
-        child_fail(plan, STAGE_SETSID);
+        child_fail(plan, STAGE_SETSID, 0);
+    for (size_t i = 0; i < plan->limit_count; i++)
+        if (setrlimit((__rlimit_resource_t)plan->limit_resources[i], &plan->limits[i]) != 0)
+            child_fail(plan, STAGE_RLIMIT, (long long)i);
+    if (plan->set_user) {
+        /* groups, then gid, then uid: each later step gives up the right to
+         * do the earlier ones */
+        if (plan->set_groups && setgroups(plan->group_count, plan->groups) != 0)
+            child_fail(plan, STAGE_SETGROUPS, (long long)plan->gid);
+        if (setgid(plan->gid) != 0)
+            child_fail(plan, STAGE_SETGID, (long long)plan->gid);
+        if (setuid(plan->uid) != 0)
+            child_fail(plan, STAGE_SETUID, (long long)plan->uid);
+    }
     for (int i = 0; i < 3; i++)
         if (dup2(plan->stdio_fds[i], i) < 0) /* dup2's copy is not close-on-exec */
-            child_fail(plan, STAGE_STDIO);
+            child_fail(plan, STAGE_STDIO, 0);
     /* Descriptors someone opened without O_CLOEXEC must not leak. */
     (void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     if (plan->cwd != NULL && chdir(plan->cwd) < 0)
-        child_fail(plan, STAGE_CHDIR);
+        child_fail(plan, STAGE_CHDIR, 0);
     execve(plan->path, plan->argv, plan->envp);
-    child_fail(plan, STAGE_EXEC);
+    child_fail(plan, STAGE_EXEC, 0);
 }
 
 /* ---- spawn ------------------------------------------------------------------------- */
@@ -190,6 +228,86 @@ static dr_code open_stdio(const char *program, const char *which, const char *pa
         fd = high;
     }
     *out = fd;
+    return DR_OK;
+}
+
+static int rlimit_resource_of(dr_rlimit_resource r)
+{
+    switch (r) {
+    case DR_RLIMIT_AS: return RLIMIT_AS;
+    case DR_RLIMIT_CORE: return RLIMIT_CORE;
+    case DR_RLIMIT_CPU: return RLIMIT_CPU;
+    case DR_RLIMIT_DATA: return RLIMIT_DATA;
+    case DR_RLIMIT_FSIZE: return RLIMIT_FSIZE;
+    case DR_RLIMIT_LOCKS: return RLIMIT_LOCKS;
+    case DR_RLIMIT_MEMLOCK: return RLIMIT_MEMLOCK;
+    case DR_RLIMIT_MSGQUEUE: return RLIMIT_MSGQUEUE;
+    case DR_RLIMIT_NICE: return RLIMIT_NICE;
+    case DR_RLIMIT_NOFILE: return RLIMIT_NOFILE;
+    case DR_RLIMIT_NPROC: return RLIMIT_NPROC;
+    case DR_RLIMIT_RSS: return RLIMIT_RSS;
+    case DR_RLIMIT_RTPRIO: return RLIMIT_RTPRIO;
+    case DR_RLIMIT_RTTIME: return RLIMIT_RTTIME;
+    case DR_RLIMIT_SIGPENDING: return RLIMIT_SIGPENDING;
+    case DR_RLIMIT_STACK: return RLIMIT_STACK;
+    }
+    return -1;
+}
+
+static rlim_t rlim_of(uint64_t value)
+{
+    return value == DR_RLIMIT_UNLIMITED || value >= (uint64_t)RLIM_INFINITY ? RLIM_INFINITY
+                                                                           : (rlim_t)value;
+}
+
+/* Checks the credentials and limits of opts and writes them into plan. */
+static dr_code plan_credentials(const dr_spawn_opts *opts, const char *program, child_plan *plan,
+                                dr_err *err)
+{
+    if (opts->rlimit_count > DR_SPAWN_RLIMIT_COUNT_MAX)
+        return dr_err_set(err, DR_ETOOBIG, "spawn '%s': more than %u resource limits", program,
+                          DR_SPAWN_RLIMIT_COUNT_MAX);
+    if (opts->rlimit_count > 0 && opts->rlimits == NULL)
+        return dr_err_set(err, DR_EINVAL, "spawn '%s': rlimits missing", program);
+    for (size_t i = 0; i < opts->rlimit_count; i++) {
+        const dr_rlimit *l = &opts->rlimits[i];
+        int resource = rlimit_resource_of(l->resource);
+        if (resource < 0)
+            return dr_err_set(err, DR_EINVAL, "spawn '%s': unknown resource limit %d", program,
+                              (int)l->resource);
+        if (l->soft > l->hard)
+            return dr_err_set(err, DR_EINVAL,
+                              "spawn '%s': resource limit %d: soft %llu above hard %llu",
+                              program, (int)l->resource, (unsigned long long)l->soft,
+                              (unsigned long long)l->hard);
+        for (size_t j = 0; j < i; j++)
+            if (opts->rlimits[j].resource == l->resource)
+                return dr_err_set(err, DR_EINVAL, "spawn '%s': resource limit %d set twice",
+                                  program, (int)l->resource);
+        plan->limit_resources[i] = resource;
+        plan->limits[i].rlim_cur = rlim_of(l->soft);
+        plan->limits[i].rlim_max = rlim_of(l->hard);
+    }
+    plan->limit_count = opts->rlimit_count;
+    if (!opts->set_user)
+        return DR_OK;
+    if (opts->group_count > DR_USER_GROUP_COUNT_MAX)
+        return dr_err_set(err, DR_ETOOBIG, "spawn '%s': more than %u groups", program,
+                          DR_USER_GROUP_COUNT_MAX);
+    if (opts->group_count > 0 && opts->groups == NULL)
+        return dr_err_set(err, DR_EINVAL, "spawn '%s': groups missing", program);
+    if (opts->uid == (uint32_t)-1 || opts->gid == (uint32_t)-1)
+        return dr_err_set(err, DR_EINVAL, "spawn '%s': uid or gid -1 is not a user", program);
+    uid_t euid = geteuid();
+    if (euid != 0 && (uid_t)opts->uid == euid && (gid_t)opts->gid == getegid())
+        return DR_OK; /* already that user; an unprivileged spawner cannot setgroups */
+    plan->set_user = true;
+    plan->set_groups = euid == 0;
+    plan->uid = (uid_t)opts->uid;
+    plan->gid = (gid_t)opts->gid;
+    for (size_t i = 0; i < opts->group_count; i++)
+        plan->groups[i] = (gid_t)opts->groups[i];
+    plan->group_count = opts->group_count;
     return DR_OK;
 }
 
@@ -268,6 +386,9 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
 
     child_plan plan = {.path = path, .cwd = opts->cwd, .new_session = opts->new_session,
                        .stdio_fds = {-1, -1, -1}, .report_fd = -1};
+    rc = plan_credentials(opts, program, &plan, err);
+    if (rc != DR_OK)
+        return rc;
     int report_pipe[2] = {-1, -1};
     /* execve takes char *const[]; it does not write through them. */
     static const char *const no_env[] = {NULL};
@@ -305,13 +426,27 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
     } while (n < 0 && errno == EINTR);
     if (n == (ssize_t)sizeof report) {
         reap_blocking(pid);
-        static const char *const stage_names[] = {"?", "setsid", "stdio", "chdir", "exec"};
+        static const char *const stage_names[] = {"?",      "setsid",    "stdio",
+                                                  "chdir",  "exec",      "setrlimit",
+                                                  "setgroups", "setgid", "setuid"};
         const char *stage = (unsigned)report.stage < DR_ARRAY_COUNT(stage_names)
                                 ? stage_names[report.stage]
                                 : "?";
-        const char *what = report.stage == STAGE_CHDIR ? opts->cwd : path;
-        rc = dr_err_set(err, dr__real_code_of_errno(report.errno_value), "spawn '%s': %s '%s': %s",
-                        program, stage, what, strerror(report.errno_value));
+        dr_code code = dr__real_code_of_errno(report.errno_value);
+        const char *why = strerror(report.errno_value);
+        if (report.stage == STAGE_RLIMIT && report.detail >= 0 &&
+            (size_t)report.detail < opts->rlimit_count) {
+            const dr_rlimit *l = &opts->rlimits[report.detail];
+            rc = dr_err_set(err, code, "spawn '%s': setrlimit %d (soft %llu, hard %llu): %s",
+                            program, (int)l->resource, (unsigned long long)l->soft,
+                            (unsigned long long)l->hard, why);
+        } else if (report.stage >= STAGE_RLIMIT) {
+            rc = dr_err_set(err, code, "spawn '%s': %s %lld: %s", program, stage, report.detail,
+                            why);
+        } else {
+            const char *what = report.stage == STAGE_CHDIR ? opts->cwd : path;
+            rc = dr_err_set(err, code, "spawn '%s': %s '%s': %s", program, stage, what, why);
+        }
         goto fail_pipe;
     }
     if (n != 0) {
@@ -435,4 +570,72 @@ void dr__real_proc_destroy_all(dr__real *r)
 {
     while (r->proc_head != NULL)
         proc_remove(r->proc_head);
+}
+
+/* ---- users ------------------------------------------------------------------------- */
+
+dr_code dr__real_user_lookup(void *self, const char *name, dr_user_info *out, dr_err *err)
+{
+    DR_UNUSED(self);
+    const char *shown = name != NULL ? name : "(self)";
+    if (name != NULL && (name[0] == '\0' || strlen(name) >= DR_USER_NAME_SIZE_MAX))
+        return dr_err_set(err, DR_EINVAL, "user '%.64s': name must be 1-%u bytes", name,
+                          DR_USER_NAME_SIZE_MAX - 1);
+    size_t buf_size = 16 * 1024;
+    char *buf = NULL;
+    struct passwd pw, *found = NULL;
+    int e;
+    for (;;) {
+        buf = dr_realloc(buf, buf_size);
+        errno = 0;
+        e = name != NULL ? getpwnam_r(name, &pw, buf, buf_size, &found)
+                         : getpwuid_r(geteuid(), &pw, buf, buf_size, &found);
+        if (e != ERANGE || buf_size >= 1024 * 1024)
+            break;
+        buf_size *= 2;
+    }
+    dr_code rc = DR_OK;
+    if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM) {
+        rc = dr_err_set(err, dr__real_code_of_errno(e), "user '%s': %s", shown, strerror(e));
+        goto out;
+    }
+    if (found == NULL) {
+        rc = name != NULL ? dr_err_set(err, DR_ENOTFOUND, "user '%s': no such user", name)
+                          : dr_err_set(err, DR_ENOTFOUND, "user id %u: not in the user database",
+                                       (unsigned)geteuid());
+        goto out;
+    }
+    if (strlen(pw.pw_name) >= sizeof out->name || strlen(pw.pw_dir) >= sizeof out->home) {
+        rc = dr_err_set(err, DR_ETOOBIG, "user '%s': name or home directory too long", shown);
+        goto out;
+    }
+    gid_t groups[DR_USER_GROUP_COUNT_MAX];
+    int group_count = (int)DR_ARRAY_COUNT(groups);
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &group_count) < 0) {
+        rc = dr_err_set(err, DR_ETOOBIG, "user '%s': in more than %u groups", shown,
+                        DR_USER_GROUP_COUNT_MAX);
+        goto out;
+    }
+    memset(out, 0, sizeof *out);
+    dr_strlcpy(out->name, pw.pw_name, sizeof out->name);
+    dr_strlcpy(out->home, pw.pw_dir, sizeof out->home);
+    out->uid = (uint32_t)pw.pw_uid;
+    out->gid = (uint32_t)pw.pw_gid;
+    for (int i = 0; i < group_count; i++)
+        out->groups[i] = (uint32_t)groups[i];
+    out->group_count = (size_t)group_count;
+out:
+    dr_free(buf);
+    return rc;
+}
+
+dr_code dr__real_chown(void *self, const char *path, uint32_t uid, uint32_t gid, dr_err *err)
+{
+    DR_UNUSED(self);
+    dr_code rc = dr__real_check_path("chown", path, err);
+    if (rc != DR_OK)
+        return rc;
+    if (chown(path, (uid_t)uid, (gid_t)gid) != 0)
+        return dr__real_sys_fail(err, errno, "chown", path);
+    return DR_OK;
 }

@@ -1216,6 +1216,147 @@ static void test_spawn_exit_code(void **state)
     dr_free(out);
 }
 
+static bool has_group(const dr_user_info *u, uint32_t gid)
+{
+    for (size_t i = 0; i < u->group_count; i++)
+        if (u->groups[i] == gid)
+            return true;
+    return false;
+}
+
+static void test_user_lookup(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    dr_user_info *u = dr_alloc(sizeof *u);
+    dr_err err;
+    assert_int_equal(dr_env_user_lookup(env, "root", u, &err), DR_OK);
+    assert_string_equal(u->name, "root");
+    assert_int_equal(u->uid, 0);
+    assert_int_equal(u->gid, 0);
+    assert_string_equal(u->home, "/root");
+    assert_true(has_group(u, 0));
+    assert_int_equal(dr_env_user_lookup(env, NULL, u, &err), DR_OK);
+    assert_int_equal(u->uid, (uint32_t)geteuid());
+    assert_int_equal(dr_env_user_lookup(env, "no-such-user-dromos", u, &err), DR_ENOTFOUND);
+    assert_string_equal(err.msg, "user 'no-such-user-dromos': no such user");
+    assert_int_equal(dr_env_user_lookup(env, "", u, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "user '': name must be 1-63 bytes");
+    dr_free(u);
+}
+
+/* As root: a child switched to nobody, with a descriptor limit, in a
+ * sandbox chowned to it, reports its ids and limits from inside. */
+static void test_spawn_as_user(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    if (geteuid() != 0)
+        skip(); /* only root may switch users */
+    dr_user_info *nobody = dr_alloc(sizeof *nobody);
+    dr_err err;
+    assert_int_equal(dr_env_user_lookup(env, "nobody", nobody, &err), DR_OK);
+    assert_true(nobody->uid != 0);
+    assert_true(has_group(nobody, nobody->gid));
+    assert_int_equal(chmod(fx->dir, 0755), 0);
+    char *box = path_in(fx, "box");
+    assert_int_equal(dr_env_mkdir(env, box, &err), DR_OK);
+    assert_int_equal(dr_env_chown(env, box, nobody->uid, nobody->gid, &err), DR_OK);
+    struct stat st;
+    assert_int_equal(stat(box, &st), 0);
+    assert_int_equal(st.st_uid, nobody->uid);
+    assert_int_equal(st.st_gid, nobody->gid);
+
+    const char *argv[] = {"/bin/sh", "-c",
+                          "{ id -u; id -g; id -G; ulimit -n; ulimit -Hn; } > ids && touch mine",
+                          NULL};
+    const char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+    dr_rlimit limits[] = {{DR_RLIMIT_NOFILE, 100, 200}, {DR_RLIMIT_CORE, 0, 0}};
+    char *out = path_in(fx, "box/stdout");
+    dr_spawn_opts opts = {.argv = argv, .envp = envp, .cwd = box, .stdout_path = out,
+                          .stderr_path = out, .set_user = true, .uid = nobody->uid,
+                          .gid = nobody->gid, .groups = nobody->groups,
+                          .group_count = nobody->group_count, .rlimits = limits,
+                          .rlimit_count = 2};
+    exit_seen seen = {0};
+    dr_pid pid = 0;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_OK);
+    run_until(env, &seen.done);
+    assert_false(seen.status.signaled);
+    assert_int_equal(seen.status.code, 0);
+    char *ids_path = path_in(fx, "box/ids");
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal(dr_env_read_all(env, ids_path, 1000, &data, &size, &err), DR_OK);
+    char want[256];
+    int n = snprintf(want, sizeof want, "%u\n%u\n%u", nobody->uid, nobody->gid, nobody->gid);
+    for (size_t i = 0; i < nobody->group_count; i++) /* id -G: the gid first, then the rest */
+        if (nobody->groups[i] != nobody->gid)
+            n += snprintf(want + n, sizeof want - (size_t)n, " %u", nobody->groups[i]);
+    snprintf(want + n, sizeof want - (size_t)n, "\n100\n200\n");
+    assert_string_equal((char *)data, want);
+    dr_free(data);
+    char *mine = path_in(fx, "box/mine");
+    assert_int_equal(stat(mine, &st), 0);
+    assert_int_equal(st.st_uid, nobody->uid);
+
+    /* chdir runs as the user: a directory only root may enter is refused */
+    char *private_dir = path_in(fx, "private");
+    assert_int_equal(mkdir(private_dir, 0700), 0);
+    opts.cwd = private_dir;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_EACCES);
+    char *msg = dr_sprintf("spawn '/bin/sh': chdir '%s': Permission denied", private_dir);
+    assert_string_equal(err.msg, msg);
+    dr_free(msg);
+
+    /* bad limits are refused before anything starts */
+    opts.cwd = box;
+    limits[0].soft = 300;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "spawn '/bin/sh': resource limit 10: soft 300 above hard 200");
+    limits[0].soft = 100;
+    limits[1].resource = DR_RLIMIT_NOFILE;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "spawn '/bin/sh': resource limit 10 set twice");
+    /* a hard limit above the system's maximum fails in the child, named */
+    dr_rlimit huge = {DR_RLIMIT_NOFILE, 1u << 30, 1u << 30};
+    opts.rlimits = &huge;
+    opts.rlimit_count = 1;
+    assert_int_not_equal(dr_env_spawn(env, &opts, exit_record, &seen, &pid, &err), DR_OK);
+    assert_string_equal(err.msg, "spawn '/bin/sh': setrlimit 10 (soft 1073741824, hard "
+                                 "1073741824): Operation not permitted");
+    dr_free(private_dir);
+    dr_free(mine);
+    dr_free(ids_path);
+    dr_free(out);
+    dr_free(box);
+    dr_free(nobody);
+}
+
+static void test_read_last_line(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    dr_err err;
+    char *path = path_in(fx, "log");
+    char line[17];
+    const char *body = "first\nfetch: 'x': gone  \n\n";
+    assert_int_equal(dr_env_write_atomic(env, path, body, strlen(body), &err), DR_OK);
+    assert_int_equal(dr_env_read_last_line(env, path, line, sizeof line, &err), DR_OK);
+    assert_string_equal(line, "fetch: 'x': gone"); /* exactly 16 bytes fit */
+    body = "0123456789abcdefghijklmnopqrstuvwxyz";
+    assert_int_equal(dr_env_write_atomic(env, path, body, strlen(body), &err), DR_OK);
+    assert_int_equal(dr_env_read_last_line(env, path, line, sizeof line, &err), DR_OK);
+    assert_string_equal(line, "klmnopqrstuvwxyz"); /* a long line keeps its end */
+    assert_int_equal(dr_env_write_atomic(env, path, "", 0, &err), DR_OK);
+    assert_int_equal(dr_env_read_last_line(env, path, line, sizeof line, &err), DR_OK);
+    assert_string_equal(line, "");
+    char *missing = path_in(fx, "missing");
+    assert_int_equal(dr_env_read_last_line(env, missing, line, sizeof line, &err), DR_ENOENT);
+    dr_free(missing);
+    dr_free(path);
+}
+
 static void test_spawn_errors(void **state)
 {
     fixture *fx = *state;
@@ -1390,6 +1531,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_util_helpers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_exit_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_as_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_last_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_signal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_group_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_facts, setup, teardown),
