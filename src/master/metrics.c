@@ -211,12 +211,12 @@ static void count_task(uint64_t *counts, const dr_mtask *t)
         counts[slot]++;
 }
 
+/* Live tasks only: terminal states are counters, so the completed
+ * histories (up to max_completed_tasks_per_framework each) are not walked. */
 static void count_framework_tasks(uint64_t *counts, const dr_mframework *fw)
 {
     for (size_t i = 0; i < fw->tasks.count; i++)
         count_task(counts, fw->tasks.items[i].value);
-    for (size_t i = 0; i < fw->completed_count; i++)
-        count_task(counts, fw->completed_tasks[i]);
 }
 
 static void set_resource_metrics(dr_metrics *ms, const char *name, double total, double used)
@@ -285,19 +285,22 @@ void dr__metrics_collect(dr_master *m, dr_metrics *ms)
             fw_disconnected++;
         count_framework_tasks(task_counts, fw);
     }
-    for (size_t i = 0; i < m->completed_framework_count; i++)
-        count_framework_tasks(task_counts, m->completed_frameworks[i]);
     dr_metrics_set(ms, "master/frameworks_active", (double)fw_connected);
     dr_metrics_set(ms, "master/frameworks_inactive", (double)fw_disconnected);
     dr_metrics_set(ms, "master/frameworks_connected", (double)fw_connected);
     dr_metrics_set(ms, "master/frameworks_disconnected", (double)fw_disconnected);
 
-    /* Tasks: gauges for live states, and for terminal ones the tasks the
-     * master still remembers (live or in the bounded history). */
+    /* Tasks, as Mesos: gauges for the live states (staging, starting,
+     * running, killing, unreachable), and for the terminal ones monotonic
+     * counters of transitions (dr_master_counters.tasks_terminal), which the
+     * bounded completed-task history cannot give. */
     for (size_t i = 0; i < DR_ARRAY_COUNT(task_states); i++) {
         char key[96];
         snprintf(key, sizeof key, "master/tasks_%s", task_states[i].name);
-        dr_metrics_set(ms, key, (double)task_counts[i]);
+        Mesos__TaskState state = task_states[i].state;
+        double value = dr__task_state_terminal(state) ? (double)c->tasks_terminal[state]
+                                                      : (double)task_counts[i];
+        dr_metrics_set(ms, key, value);
     }
 
     /* Offers and messages. */
