@@ -145,8 +145,9 @@ void dr_metrics_set_timer(dr_metrics *ms, const char *name, const dr_timer_stat 
                      {"p99", 0.99},  {"p999", 0.999}, {"p9999", 0.9999}};
     char key[96];
     dr_metrics_set(ms, name, ns_to_ms(t->last_ns));
+    /* libprocess's Statistics: count is the samples in the window. */
     snprintf(key, sizeof key, "%s/count", name);
-    dr_metrics_set(ms, key, (double)t->total_count);
+    dr_metrics_set(ms, key, (double)t->sample_count);
     /* One sort of the window for every statistic. */
     uint64_t sorted[DR_TIMER_STAT_SAMPLE_COUNT_MAX];
     size_t n = t->sample_count;

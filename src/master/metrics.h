@@ -16,7 +16,8 @@ typedef struct dr_master dr_master;
 
 /* ---- timer statistic --------------------------------------------------------- */
 
-/* Samples kept for percentiles (the newest ones; Mesos keeps a time window). */
+/* Samples kept for percentiles: the newest ones (Mesos keeps an hour of
+ * them, thinned to 1000; at one cycle a second this window is ~17 minutes). */
 #define DR_TIMER_STAT_SAMPLE_COUNT_MAX 1000u
 
 typedef struct dr_timer_stat {
@@ -55,9 +56,11 @@ void dr_metrics_deinit(dr_metrics *ms);
 void dr_metrics_set(dr_metrics *ms, const char *name, double value);
 /* The value of name, or NAN when absent (for tests). */
 double dr_metrics_get(const dr_metrics *ms, const char *name);
-/* Adds a timer's metrics: name (last, ms), name/count, /min_ms... as Mesos:
- * name/count, name/min, name/max, name/p50, /p90, /p95, /p99, /p999, /p9999,
- * all in milliseconds. */
+/* Adds a timer's metrics as libprocess's Timer<Milliseconds> does: name (the
+ * last sample), then over the window name/count (samples in it), name/min,
+ * name/max, name/p50, /p90, /p95, /p99, /p999, /p9999, in milliseconds.
+ * Mesos leaves the statistics out below two samples; here they are 0 then, so
+ * the set of names never changes. */
 void dr_metrics_set_timer(dr_metrics *ms, const char *name, const dr_timer_stat *t);
 
 /* Takes a snapshot of the master's metrics into ms (initialized; cleared
