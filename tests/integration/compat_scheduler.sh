@@ -1,32 +1,67 @@
 #!/usr/bin/env bash
-# tests/integration/compat_scheduler.sh DROMOS COMPAT_SCHEDULER
+# tests/integration/compat_scheduler.sh DROMOS COMPAT_SCHEDULER COMPAT_EXECUTOR
 #
-# A real Mesos v1 framework (tests/compat/scheduler: mesos-go's httpsched,
-# calls and events) against `dromos master` and `dromos test-agent` on
-# loopback, first in JSON, then in protobuf. The framework launches 3 tasks
-# and exits 0 only if each received exactly TASK_STARTING, TASK_RUNNING,
-# TASK_FINISHED (de-duplicated by uuid); this script also checks its output.
-# Exit 77 (skipped) while `dromos master` does not exist.
-set -euo pipefail
-DROMOS=$1
-SCHED=$2
-if ! "$DROMOS" master --help >/dev/null 2>&1; then
-  echo "skip: 'dromos master' is not built yet"
-  exit 77
-fi
-TMP=$(mktemp -d)
+# Real Mesos v1 clients built on Debian's mesos-go against `dromos master`
+# and `dromos agent` on loopback, each in JSON, then in protobuf:
+#   1. the scheduler (tests/compat/scheduler: httpsched, calls, events)
+#      launches 3 shell tasks for the agent's command executor; each must get
+#      exactly TASK_STARTING, TASK_RUNNING, TASK_FINISHED (de-duplicated by
+#      uuid);
+#   2. the same scheduler runs its tasks in its own executor
+#      (tests/compat/executor: httpexec, executor/calls, executor/events and
+#      executor/config, started by the agent from an ExecutorInfo): 3 tasks
+#      STARTING, RUNNING, FINISHED with the executor's data; a task killed
+#      after a MESSAGE round trip and a task whose executor is shut down,
+#      both STARTING, RUNNING, KILLED. (`dromos master` still turns a
+#      SHUTDOWN call into a KILL of each of the executor's tasks, and tells
+#      an agent of a TEARDOWN only when it runs the framework's tasks, so
+#      compat-shutdown's TASK_KILLED comes from the executor's KILL handler
+#      and the executors outlive the framework: /tmp/h/agtest-shutdown-
+#      executor.patch makes both Mesos's, with their checks here.)
+# The script also checks the scheduler's output and the executors' stderr.
+# Exit 77 (skipped) while `dromos master` or `dromos agent` is not built.
+set -uo pipefail
+DROMOS=$(realpath "$1")
+SCHED=$(realpath "$2")
+EXEC=$(realpath "$3")
+for cmd in master agent; do
+  if ! "$DROMOS" "$cmd" --help >/dev/null 2>&1; then
+    echo "skip: 'dromos $cmd' is not built"
+    exit 77
+  fi
+done
+TMP=$(mktemp -d /tmp/dromos-compat.XXXXXX)
 pids=()
+# Processes started for this test's agent (executors and their tasks).
+left_behind() {
+  local p
+  for p in $(ls /proc | grep -E '^[0-9]+$'); do
+    tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qE "^MESOS_DIRECTORY=$TMP/" && echo "$p"
+  done
+}
 cleanup() {
+  if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; return; fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in $(left_behind); do kill -9 "$p" 2>/dev/null; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  echo "--- master log (tail)"; tail -40 "$TMP/master.log"
+  echo "--- agent log (tail)"; tail -40 "$TMP/agent.log"
+  for f in "$TMP"/agent/slaves/*/frameworks/*/executors/*/runs/latest/stderr; do
+    [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }
+  done
+  exit 1
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 PORT=$(free_port)
+APORT=$(free_port)
 "$DROMOS" master --ip 127.0.0.1 --port "$PORT" --work_dir "$TMP/master" \
   --allocation_interval 100ms >"$TMP/master.log" 2>&1 &
 pids+=($!)
@@ -34,28 +69,58 @@ for _ in $(seq 100); do
   if curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then break; fi
   sleep 0.1
 done
-"$DROMOS" test-agent --master "127.0.0.1:$PORT" --resources 'cpus:4;mem:4096' \
-  --hostname localhost --task_run_min 100ms --task_run_max 300ms \
-  --update_retry_min 1secs >"$TMP/agent.log" 2>&1 &
+"$DROMOS" agent --master "127.0.0.1:$PORT" --ip 127.0.0.1 --port "$APORT" \
+  --work_dir "$TMP/agent" --resources 'cpus:4;mem:4096;disk:1000' \
+  --executor_shutdown_grace_period 2secs --registration_backoff_factor 100ms \
+  >"$TMP/agent.log" 2>&1 &
 pids+=($!)
-
-status=0
-for codec in json protobuf; do
-  echo "== $codec"
-  if ! timeout 60 "$SCHED" -master "http://127.0.0.1:$PORT" -codec "$codec" -tasks 3 \
-       -timeout 50s >"$TMP/sched-$codec.out" 2>&1; then
-    status=1
-  fi
-  cat "$TMP/sched-$codec.out"
-  for i in 0 1 2; do
-    if ! grep -qx "task compat-$i: TASK_STARTING TASK_RUNNING TASK_FINISHED" "$TMP/sched-$codec.out"; then
-      echo "FAIL ($codec): task compat-$i did not get exactly STARTING, RUNNING, FINISHED"
-      status=1
-    fi
-  done
+for _ in $(seq 100); do
+  [ "$(curl -fsS "http://127.0.0.1:$PORT/metrics/snapshot" 2>/dev/null |
+       jq '."master/slaves_active" // 0' 2>/dev/null)" = 1 ] && break
+  sleep 0.1
 done
-if [ "$status" != 0 ]; then
-  echo "--- master log (tail)"; tail -40 "$TMP/master.log"
-  echo "--- agent log (tail)"; tail -20 "$TMP/agent.log"
-fi
-exit $status
+
+# expect OUTFILE LINE...: each line appears exactly in the scheduler's output
+expect() {
+  local out=$1; shift
+  local line
+  for line in "$@"; do
+    grep -qxF -- "$line" "$out" || fail "$(basename "$out"): no line '$line'"
+  done
+}
+
+for codec in json protobuf; do
+  echo "== command executor, $codec"
+  out="$TMP/sched-cmd-$codec.out"
+  timeout 60 "$SCHED" -master "http://127.0.0.1:$PORT" -codec "$codec" -tasks 3 \
+    -timeout 50s >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  [ $rc = 0 ] || fail "command executor ($codec): the scheduler exited $rc"
+  expect "$out" "task compat-0: TASK_STARTING TASK_RUNNING TASK_FINISHED" \
+    "task compat-1: TASK_STARTING TASK_RUNNING TASK_FINISHED" \
+    "task compat-2: TASK_STARTING TASK_RUNNING TASK_FINISHED" ok
+
+  echo "== mesos-go executor, $codec"
+  out="$TMP/sched-exec-$codec.out"
+  timeout 60 "$SCHED" -master "http://127.0.0.1:$PORT" -codec "$codec" -tasks 3 \
+    -executor "$EXEC" -timeout 50s >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  [ $rc = 0 ] || fail "mesos-go executor ($codec): the scheduler exited $rc"
+  expect "$out" "task compat-0: TASK_STARTING TASK_RUNNING TASK_FINISHED" \
+    "task compat-1: TASK_STARTING TASK_RUNNING TASK_FINISHED" \
+    "task compat-2: TASK_STARTING TASK_RUNNING TASK_FINISHED" \
+    "task compat-kill: TASK_STARTING TASK_RUNNING TASK_KILLED" \
+    "task compat-shutdown: TASK_STARTING TASK_RUNNING TASK_KILLED" \
+    'update compat-kill: TASK_KILLED "killed by the framework"' \
+    'message from executor compat-exec: "pong:ping"' ok
+  fw=$(sed -n 's/^subscribed as \([^ ]*\) .*/\1/p' "$out")
+  n=0
+  for f in "$TMP"/agent/slaves/*/frameworks/"$fw"/executors/*/runs/latest/stderr; do
+    grep -q "codec $codec" "$f" || fail "$f: the executor did not run with -codec $codec"
+    n=$((n + 1))
+  done
+  [ $n = 2 ] || fail "mesos-go executor ($codec): $n executor sandboxes, want 2"
+done
+echo "ok: mesos-go scheduler and executor against dromos master and dromos agent"

@@ -12,8 +12,28 @@
 //
 //	task compat-0: TASK_STARTING TASK_RUNNING TASK_FINISHED
 //
-// Exit status 0 when every task's sequence is exactly STARTING, RUNNING,
-// FINISHED; 1 otherwise or on timeout; 2 on bad usage.
+// Without -executor the tasks are shell commands for the agent's command
+// executor, and each must get exactly STARTING, RUNNING, FINISHED.
+//
+// With -executor PATH they run in the framework's own executor, the mesos-go
+// executor of tests/compat/executor (ExecutorInfo with a CommandInfo that
+// runs PATH -codec <codec>), all in one offer:
+//
+//	compat-0 .. compat-<n-1>  executor compat-exec, data "finish":
+//	                          STARTING, RUNNING, FINISHED with data "done:<id>"
+//	compat-kill               executor compat-exec, data "wait": once RUNNING
+//	                          the scheduler sends MESSAGE "ping" to the
+//	                          executor; on its MESSAGE "pong:ping" it sends
+//	                          KILL: STARTING, RUNNING, KILLED
+//	compat-shutdown           executor compat-exec-2, data "wait": once
+//	                          RUNNING the scheduler sends SHUTDOWN for the
+//	                          executor: STARTING, RUNNING, KILLED
+//
+// and at the end it sends TEARDOWN, so the agent shuts compat-exec down too.
+//
+// Exit status 0 when every task's sequence is exactly the one expected (and,
+// with -executor, the pong came back); 1 otherwise or on timeout; 2 on bad
+// usage.
 package main
 
 import (
@@ -38,12 +58,21 @@ import (
 type taskLog struct {
 	states []mesos.TaskState
 	uuids  [][]byte
+	data   []byte // of the latest update
 }
+
+const (
+	execMain     = "compat-exec"
+	execShutdown = "compat-exec-2"
+	taskKill     = "compat-kill"
+	taskShutdown = "compat-shutdown"
+)
 
 func main() {
 	master := flag.String("master", "http://127.0.0.1:5050", "master URL")
 	codecName := flag.String("codec", "protobuf", "json or protobuf")
 	taskCount := flag.Int("tasks", 3, "tasks to launch")
+	executorPath := flag.String("executor", "", "run the tasks in this mesos-go executor")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up after this long")
 	flag.Parse()
 
@@ -55,6 +84,22 @@ func main() {
 	default:
 		fmt.Fprintf(os.Stderr, "compat-scheduler: -codec %q: expected json or protobuf\n", *codecName)
 		os.Exit(2)
+	}
+	if *taskCount < 1 {
+		fmt.Fprintf(os.Stderr, "compat-scheduler: -tasks %d: expected at least 1\n", *taskCount)
+		os.Exit(2)
+	}
+
+	// The expected sequence of each task, by id.
+	finished := []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_FINISHED}
+	killed := []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_KILLED}
+	want := map[string][]mesos.TaskState{}
+	for i := 0; i < *taskCount; i++ {
+		want[fmt.Sprintf("compat-%d", i)] = finished
+	}
+	if *executorPath != "" {
+		want[taskKill] = killed
+		want[taskShutdown] = killed
 	}
 
 	caller := httpsched.NewCaller(httpcli.New(
@@ -77,14 +122,16 @@ func main() {
 	defer resp.Close()
 
 	var frameworkID string
-	launched := 0
+	launched := false
+	pong := false
 	logs := map[string]*taskLog{}
 	done := func() bool {
-		if launched < *taskCount {
+		if !launched || (*executorPath != "" && !pong) {
 			return false
 		}
-		for _, l := range logs {
-			if len(l.states) == 0 || !terminal(l.states[len(l.states)-1]) {
+		for id := range want {
+			l := logs[id]
+			if l == nil || len(l.states) == 0 || !terminal(l.states[len(l.states)-1]) {
 				return false
 			}
 		}
@@ -102,43 +149,19 @@ func main() {
 		},
 		scheduler.Event_OFFERS: func(ctx context.Context, e *scheduler.Event) error {
 			for _, offer := range e.GetOffers().GetOffers() {
-				if launched >= *taskCount {
+				var tasks []mesos.TaskInfo
+				if !launched {
+					tasks = buildTasks(&offer, *taskCount, *executorPath, *codecName)
+				}
+				if tasks == nil {
 					if err := call(calls.Decline(offer.ID).With(calls.RefuseSeconds(time.Hour))); err != nil {
 						return fmt.Errorf("DECLINE: %v", err)
 					}
 					continue
 				}
-				cpus, mem := 0.0, 0.0
-				for _, r := range offer.Resources {
-					if r.GetScalar() == nil {
-						continue
-					}
-					switch r.Name {
-					case "cpus":
-						cpus += r.GetScalar().GetValue()
-					case "mem":
-						mem += r.GetScalar().GetValue()
-					}
-				}
-				var tasks []mesos.TaskInfo
-				for launched < *taskCount && cpus >= 0.1 && mem >= 32 {
-					id := fmt.Sprintf("compat-%d", launched)
-					launched++
-					cpus -= 0.1
-					mem -= 32
-					shell := true
-					cmd := "sleep 0.2"
-					tasks = append(tasks, mesos.TaskInfo{
-						Name:    id,
-						TaskID:  mesos.TaskID{Value: id},
-						AgentID: offer.AgentID,
-						Command: &mesos.CommandInfo{Value: &cmd, Shell: &shell},
-						Resources: []mesos.Resource{
-							{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 0.1}, Role: offer.Resources[0].Role, AllocationInfo: offer.Resources[0].AllocationInfo},
-							{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 32}, Role: offer.Resources[0].Role, AllocationInfo: offer.Resources[0].AllocationInfo},
-						},
-					})
-					logs[id] = &taskLog{}
+				launched = true
+				for _, t := range tasks {
+					logs[t.TaskID.Value] = &taskLog{}
 				}
 				accept := calls.Accept(calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(offer.ID))
 				if err := call(accept.With(calls.RefuseSeconds(time.Second))); err != nil {
@@ -150,28 +173,59 @@ func main() {
 		scheduler.Event_UPDATE: func(ctx context.Context, e *scheduler.Event) error {
 			st := e.GetUpdate().GetStatus()
 			id := st.TaskID.Value
+			agentID := st.GetAgentID().GetValue()
 			l := logs[id]
 			if l == nil {
 				l = &taskLog{}
 				logs[id] = l
 			}
+			fresh := true
 			if uuid := st.GetUUID(); len(uuid) > 0 {
-				seen := false
 				for _, u := range l.uuids {
 					if bytes.Equal(u, uuid) {
-						seen = true
+						fresh = false
 					}
 				}
-				if !seen {
+				if fresh {
 					l.uuids = append(l.uuids, uuid)
-					l.states = append(l.states, st.GetState())
 				}
-				agentID := st.GetAgentID().GetValue()
+			}
+			if fresh {
+				l.states = append(l.states, st.GetState())
+				l.data = st.Data
+				if st.GetState() != mesos.TASK_RUNNING && st.GetState() != mesos.TASK_STARTING {
+					fmt.Printf("update %s: %s %q\n", id, st.GetState(), st.GetMessage())
+				}
+			}
+			if uuid := st.GetUUID(); len(uuid) > 0 {
 				if err := call(calls.Acknowledge(agentID, id, uuid)); err != nil {
 					return fmt.Errorf("ACKNOWLEDGE: %v", err)
 				}
-			} else {
-				l.states = append(l.states, st.GetState())
+			}
+			if !fresh || st.GetState() != mesos.TASK_RUNNING || *executorPath == "" {
+				return nil
+			}
+			switch id {
+			case taskKill: // ping the executor; the pong triggers the KILL
+				if err := call(calls.Message(agentID, execMain, []byte("ping"))); err != nil {
+					return fmt.Errorf("MESSAGE: %v", err)
+				}
+			case taskShutdown:
+				if err := call(calls.Shutdown(execShutdown, agentID)); err != nil {
+					return fmt.Errorf("SHUTDOWN: %v", err)
+				}
+			}
+			return nil
+		},
+		scheduler.Event_MESSAGE: func(ctx context.Context, e *scheduler.Event) error {
+			m := e.GetMessage()
+			fmt.Printf("message from executor %s: %q\n", m.ExecutorID.Value, m.Data)
+			if m.ExecutorID.Value != execMain || string(m.Data) != "pong:ping" || pong {
+				return fmt.Errorf("unexpected MESSAGE %q from executor %s", m.Data, m.ExecutorID.Value)
+			}
+			pong = true
+			if err := call(calls.Kill(taskKill, m.AgentID.Value)); err != nil {
+				return fmt.Errorf("KILL: %v", err)
 			}
 			return nil
 		},
@@ -194,13 +248,19 @@ func main() {
 			break
 		}
 	}
+	if frameworkID != "" && *executorPath != "" {
+		// The agent shuts the framework's executors down.
+		if err := call(&scheduler.Call{Type: scheduler.Call_TEARDOWN}); err != nil {
+			fmt.Fprintf(os.Stderr, "compat-scheduler: TEARDOWN: %v\n", err)
+			failed = true
+		}
+	}
 
 	ids := make([]string, 0, len(logs))
 	for id := range logs {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	want := []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_FINISHED}
 	for _, id := range ids {
 		l := logs[id]
 		names := make([]string, len(l.states))
@@ -208,24 +268,115 @@ func main() {
 			names[i] = s.String()
 		}
 		fmt.Printf("task %s: %s\n", id, strings.Join(names, " "))
-		if len(l.states) != len(want) {
+		if !sameStates(l.states, want[id]) {
 			failed = true
-			continue
 		}
-		for i := range want {
-			if l.states[i] != want[i] {
-				failed = true
-			}
+		if *executorPath != "" && want[id][len(want[id])-1] == mesos.TASK_FINISHED &&
+			string(l.data) != "done:"+id {
+			fmt.Printf("task %s: TASK_FINISHED data %q, want %q\n", id, l.data, "done:"+id)
+			failed = true
 		}
 	}
-	if launched < *taskCount {
-		fmt.Printf("launched %d of %d tasks\n", launched, *taskCount)
+	for id := range want {
+		if logs[id] == nil {
+			fmt.Printf("task %s: never launched\n", id)
+			failed = true
+		}
+	}
+	if *executorPath != "" && !pong {
+		fmt.Println("no pong from the executor")
 		failed = true
 	}
 	if failed {
 		os.Exit(1)
 	}
 	fmt.Println("ok")
+}
+
+// buildTasks returns the tasks to launch on offer, or nil when it is too small.
+func buildTasks(offer *mesos.Offer, count int, executorPath, codec string) []mesos.TaskInfo {
+	cpus, mem := 0.0, 0.0
+	for _, r := range offer.Resources {
+		if r.GetScalar() == nil {
+			continue
+		}
+		switch r.Name {
+		case "cpus":
+			cpus += r.GetScalar().GetValue()
+		case "mem":
+			mem += r.GetScalar().GetValue()
+		}
+	}
+	// Resources carry the offer's role and allocation info.
+	res := func(c, m float64) []mesos.Resource {
+		return []mesos.Resource{
+			{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: c}, Role: offer.Resources[0].Role, AllocationInfo: offer.Resources[0].AllocationInfo},
+			{Name: "mem", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: m}, Role: offer.Resources[0].Role, AllocationInfo: offer.Resources[0].AllocationInfo},
+		}
+	}
+	task := func(id string) mesos.TaskInfo {
+		return mesos.TaskInfo{Name: id, TaskID: mesos.TaskID{Value: id}, AgentID: offer.AgentID, Resources: res(0.1, 32)}
+	}
+	if executorPath == "" {
+		if cpus < 0.1*float64(count) || mem < 32*float64(count) {
+			return nil
+		}
+		tasks := make([]mesos.TaskInfo, 0, count)
+		for i := 0; i < count; i++ {
+			t := task(fmt.Sprintf("compat-%d", i))
+			shell := true
+			cmd := "sleep 0.2"
+			t.Command = &mesos.CommandInfo{Value: &cmd, Shell: &shell}
+			tasks = append(tasks, t)
+		}
+		return tasks
+	}
+
+	// Two executors (0.1 cpus, 32 MB each) and count+2 tasks.
+	if cpus < 0.1*float64(count+4) || mem < 32*float64(count+4) {
+		return nil
+	}
+	executor := func(id string) *mesos.ExecutorInfo {
+		shell := false
+		return &mesos.ExecutorInfo{
+			ExecutorID: mesos.ExecutorID{Value: id},
+			Name:       &id,
+			Command: &mesos.CommandInfo{
+				Value:     &executorPath,
+				Shell:     &shell,
+				Arguments: []string{executorPath, "-codec", codec},
+			},
+			Resources: res(0.1, 32),
+		}
+	}
+	main, second := executor(execMain), executor(execShutdown)
+	tasks := make([]mesos.TaskInfo, 0, count+2)
+	for i := 0; i < count; i++ {
+		t := task(fmt.Sprintf("compat-%d", i))
+		t.Executor = main
+		t.Data = []byte("finish")
+		tasks = append(tasks, t)
+	}
+	t := task(taskKill)
+	t.Executor = main
+	t.Data = []byte("wait")
+	tasks = append(tasks, t)
+	t = task(taskShutdown)
+	t.Executor = second
+	t.Data = []byte("wait")
+	return append(tasks, t)
+}
+
+func sameStates(got, want []mesos.TaskState) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func terminal(s mesos.TaskState) bool {
