@@ -1,10 +1,12 @@
-/* sim/scenarios/master_cluster.c — the master_* scenario harness (see
- * master_cluster.h): programs wrapping the master, the test agent and a
- * simulated framework; the fault timeline; the checkers.
+/* sim/scenarios/master_cluster.c — the master_* and agent_* scenario harness
+ * (see master_cluster.h): programs wrapping the master, the test agent and a
+ * simulated framework; the fault timeline; the checkers. Real agents are
+ * started and read through plan->real_agents (agent_cluster.c).
  *
  * Timeline (virtual time): 0 s master, agents and frameworks start; until
  * FAULT_END faults run (per plan: latency, resets, stalls, an agent
- * partition, a framework failover, a master restart); at FAULT_END every
+ * partition, a framework failover, a master restart, agent process crashes,
+ * agent host reboots); at FAULT_END every
  * fault stops and everything down comes back; at RECONCILE_AT every framework
  * reconciles its tasks explicitly; at END the liveness and convergence checks
  * run. Then every process is stopped gracefully.
@@ -37,6 +39,12 @@
 #define END_NS (125 * DR_NS_PER_S)
 #define TASK_CPUS 0.5
 #define TASK_MEM 128.0
+#define TASK_RESOURCES "cpus:0.5;mem:128"
+#define AGENT_RESOURCES "cpus:2;mem:1024;disk:1024;ports:[31000-31099]"
+#define AGENT_FAULT_MAX 16u
+/* With real agents a framework keeps at most this many finite tasks in
+ * flight, so launches (and their updates) spread over the fault window. */
+#define REAL_TASKS_IN_FLIGHT_MAX 3u
 
 typedef struct mc mc;
 
@@ -54,6 +62,7 @@ typedef struct mc_task {
     Mesos__TaskState last_state;  /* latest uuid-bearing update received */
     bool have_state;
     bool kill_sent;
+    bool ended;          /* a terminal update arrived (any source) */
     size_t received_distinct; /* updates of the agent's stream received so far */
     bool have_answer;
     Mesos__TaskState answer; /* latest reconciliation answer */
@@ -91,7 +100,16 @@ typedef struct mc_agent {
     dr_sim_host_id host;
     dr_pid pid;
     bool partitioned;
+    bool host_down; /* rebooting */
 } mc_agent;
+
+/* A scheduled agent crash or host reboot (its restart follows). */
+typedef struct mc_agent_fault {
+    mc *c;
+    uint32_t agent;
+    bool reboot;
+    uint64_t at_ns, down_ns;
+} mc_agent_fault;
 
 struct mc {
     dr_sim *sim;
@@ -115,6 +133,12 @@ struct mc {
     uint64_t failover_at_ns;
     uint32_t failover_fw;
     uint64_t restart_at_ns;
+    mc_agent_fault agent_faults[AGENT_FAULT_MAX];
+    uint32_t agent_fault_count;
+    /* real agents */
+    void *rt;               /* plan->real_agents' reader */
+    dr_resources agent_total; /* what each real agent is given */
+    dr_resources task_res;    /* what each task holds */
 };
 
 const char *dr_mcheck_name(dr_mcheck check)
@@ -140,6 +164,13 @@ static void violation(mc *c, dr_mcheck check, const char *fmt, ...)
     }
 }
 
+/* Ground truth, whatever the kind of agent (the section "ground truth"). */
+static const char *truth_agent_id(mc *c, uint32_t i);
+static int truth_agent_by_id(mc *c, const char *agent_id);
+static bool truth_task(mc *c, uint32_t i, const char *framework_id, const char *task_id,
+                       dr_mtruth_task *out);
+static dr_mtruth_task *truth_tasks(mc *c, uint32_t i, size_t *count);
+
 /* ---- the master program ------------------------------------------------------------ */
 
 static void *master_start(dr_env *env, int argc, char **argv)
@@ -163,11 +194,9 @@ static void *master_start(dr_env *env, int argc, char **argv)
     return m;
 }
 
-/* A crash must not touch the env (its streams are already gone) and the
- * master has no memory-only teardown yet: the scenarios stop the master
- * gracefully instead, and this is reached only if a run is torn down with the
- * master alive. The memory is left behind. */
-static void master_crash(void *state) { (void)state; }
+/* A crash must not touch the env (its streams are already gone):
+ * dr_master_forget frees the master's memory and nothing else. */
+static void master_crash(void *state) { dr_master_forget(state); }
 
 static void master_stop(void *state) { dr_master_destroy(state); }
 
@@ -261,6 +290,14 @@ static void set_resource(Mesos__Resource *r, Mesos__Value__Scalar *sc, const cha
     r->allocation_info = alloc;
 }
 
+static uint32_t fw_in_flight(const mc_fw *fw)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < fw->task_count; i++)
+        n += !fw->tasks[i].forever && !fw->tasks[i].ended;
+    return n;
+}
+
 static const char *pick_command(mc_sched *ms, char *buf, size_t size, bool *forever)
 {
     uint64_t roll = dr_rng_below(&ms->rng, 100);
@@ -336,11 +373,13 @@ static void on_offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, vo
         Mesos__Resource *r_ptrs[16][2];
         Mesos__Value__Scalar scs[16][2];
         char cmd_bufs[16][32];
+        char cmd_named[16][128];
         Mesos__Resource__AllocationInfo alloc = MESOS__RESOURCE__ALLOCATION_INFO__INIT;
         alloc.role = (char *)role;
         size_t n = 0;
         while (n < 16 && fw->task_count < fw->task_target && cpus >= TASK_CPUS - 1e-9 &&
-               mem >= TASK_MEM - 1e-9) {
+               mem >= TASK_MEM - 1e-9 &&
+               (c->rt == NULL || fw_in_flight(fw) < REAL_TASKS_IN_FLIGHT_MAX)) {
             mc_task *t = &fw->tasks[fw->task_count];
             memset(t, 0, sizeof *t);
             snprintf(t->id, sizeof t->id, "%s-t%u", fw->name, fw->task_count);
@@ -354,6 +393,10 @@ static void on_offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, vo
             tis[n].task_id = &tids[n];
             tis[n].agent_id = o->agent_id;
             cmds[n].value = (char *)pick_command(ms, cmd_bufs[n], sizeof cmd_bufs[n], &t->forever);
+            if (c->rt != NULL) { /* the simulated shell learns its task from the command */
+                snprintf(cmd_named[n], sizeof cmd_named[n], "%s # %s", cmds[n].value, t->id);
+                cmds[n].value = cmd_named[n];
+            }
             tis[n].command = &cmds[n];
             set_resource(&rs[n][0], &scs[n][0], "cpus", TASK_CPUS, &alloc);
             set_resource(&rs[n][1], &scs[n][1], "mem", TASK_MEM, &alloc);
@@ -410,6 +453,9 @@ static void on_update(dr_sched *s, const Mesos__Scheduler__Event__Update *ev, vo
     if (st == NULL || st->task_id == NULL)
         return;
     mc_task *t = fw_task(fw, st->task_id->value);
+    if (t != NULL && dr_testagent_state_terminal(st->state) &&
+        !(st->has_reason && st->reason == MESOS__TASK_STATUS__REASON__REASON_RECONCILIATION))
+        t->ended = true;
     if (st->has_reason && st->reason == MESOS__TASK_STATUS__REASON__REASON_RECONCILIATION &&
         !st->has_uuid) {
         if (t != NULL) {
@@ -427,48 +473,40 @@ static void on_update(dr_sched *s, const Mesos__Scheduler__Event__Update *ev, vo
              st->uuid.len > 1 ? st->uuid.data[0] : 0, st->uuid.len > 1 ? st->uuid.data[1] : 0);
     /* The updates checker: find the agent that generated it. */
     const char *agent_id = st->agent_id != NULL ? st->agent_id->value : "";
-    dr_testagent *agent = NULL;
-    for (uint32_t i = 0; i < c->agent_count; i++) {
-        dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
-        if (a == NULL)
-            continue;
-        dr_testagent_info info;
-        dr_testagent_get_info(a, &info);
-        if (strcmp(info.agent_id, agent_id) == 0)
-            agent = a;
-    }
-    if (agent == NULL || t == NULL) {
+    int agent = truth_agent_by_id(c, agent_id);
+    if (agent < 0 || t == NULL) {
         violation(c, DR_MCHECK_UPDATES, "%s: update %s for task '%s' from unknown agent '%s'",
                   fw->name, dr_testagent_state_name(st->state), st->task_id->value, agent_id);
         return;
     }
-    size_t index = dr_testagent_task_find(agent, fw->id, t->id);
-    if (index == SIZE_MAX) {
+    dr_mtruth_task *truth = dr_alloc(sizeof *truth);
+    if (!truth_task(c, (uint32_t)agent, fw->id, t->id, truth)) {
         violation(c, DR_MCHECK_UPDATES, "%s: update for task '%s' the agent does not know",
                   fw->name, t->id);
+        dr_free(truth);
         return;
     }
-    dr_testagent_task truth;
-    dr_testagent_task_at(agent, index, &truth);
+    size_t known = DR_MIN(truth->update_count, (size_t)DR_MTRUTH_UPDATE_MAX);
     bool dup = false;
-    for (size_t k = 0; k < t->received_distinct && k < truth.update_count; k++)
-        if (st->uuid.len == 16 && memcmp(truth.updates[k].uuid, st->uuid.data, 16) == 0)
+    for (size_t k = 0; k < t->received_distinct && k < known; k++)
+        if (st->uuid.len == 16 && memcmp(truth->updates[k].uuid, st->uuid.data, 16) == 0)
             dup = true;
     if (!dup) {
         size_t k = t->received_distinct;
-        if (k >= truth.update_count || st->uuid.len != 16 ||
-            memcmp(truth.updates[k].uuid, st->uuid.data, 16) != 0) {
+        if (k >= known || st->uuid.len != 16 ||
+            memcmp(truth->updates[k].uuid, st->uuid.data, 16) != 0) {
             violation(c, DR_MCHECK_UPDATES,
                       "%s: task '%s': received %s out of order (expected update %zu of %zu: %s)",
-                      fw->name, t->id, dr_testagent_state_name(st->state), k, truth.update_count,
-                      k < truth.update_count ? dr_testagent_state_name(truth.updates[k].state)
-                                             : "none");
+                      fw->name, t->id, dr_testagent_state_name(st->state), k,
+                      truth->update_count,
+                      k < known ? dr_testagent_state_name(truth->updates[k].state) : "none");
         } else {
             t->received_distinct++;
             t->last_state = st->state;
             t->have_state = true;
         }
     }
+    dr_free(truth);
     dr_err err;
     if (dr_sched_acknowledge(s, agent_id, st->task_id->value, st->uuid.data, st->uuid.len, &err) !=
         DR_OK)
@@ -519,10 +557,10 @@ static const dr_sched_cbs sched_cbs = {
     .disconnected = on_disconnected,
 };
 
-/* argv: simsched NAME FRAMEWORK_ID|- json|protobuf */
+/* argv: simsched NAME FRAMEWORK_ID|- json|protobuf [checkpoint] */
 static void *sched_start(dr_env *env, int argc, char **argv)
 {
-    if (argc != 4)
+    if (argc != 4 && argc != 5)
         return NULL;
     Mesos__FrameworkInfo fi = MESOS__FRAMEWORK_INFO__INIT;
     Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
@@ -530,6 +568,12 @@ static void *sched_start(dr_env *env, int argc, char **argv)
     fi.name = argv[1];
     fi.has_failover_timeout = true;
     fi.failover_timeout = 3600;
+    /* Real agents recover a checkpointing framework's executors and tasks
+     * after a crash (and keep their update streams on disk, the truth). */
+    if (argc == 5 && strcmp(argv[4], "checkpoint") == 0) {
+        fi.has_checkpoint = true;
+        fi.checkpoint = true;
+    }
     if (strcmp(argv[2], "-") != 0) {
         fid.value = argv[2];
         fi.id = &fid;
@@ -642,6 +686,12 @@ static void agent_launch(mc *c, uint32_t i)
 {
     char master[64];
     snprintf(master, sizeof master, "master:%d", MASTER_PORT);
+    if (c->rt != NULL) {
+        /* 0 only if it could not start (printed): a later restart retries */
+        c->agents[i].pid =
+            c->plan->real_agents->agent_start(c->rt, c->agents[i].host, master, AGENT_RESOURCES);
+        return;
+    }
     const char *argv[] = {"testagent",
                           "--master", master,
                           "--resources", "cpus:2;mem:1024;disk:1024;ports:[31000-31099]",
@@ -659,7 +709,8 @@ static void fw_launch(mc *c, uint32_t i)
 {
     mc_fw *fw = &c->fws[i];
     const char *argv[] = {"simsched", fw->name, fw->id[0] ? fw->id : "-",
-                          fw->json ? "json" : "protobuf", NULL};
+                          fw->json ? "json" : "protobuf", c->rt != NULL ? "checkpoint" : NULL,
+                          NULL};
     dr_err err;
     fw->pid = dr_sim_process_start(c->sim, fw->host, argv, &err);
     DR_ASSERT(fw->pid != 0);
@@ -705,11 +756,13 @@ static void failover_start(dr_sim *sim, void *ctx)
         fw_launch(c, c->failover_fw);
 }
 
+/* The master process crashes (SIGKILL: its memory and connections are gone;
+ * it keeps no state on disk) and a new one starts later. */
 static void restart_stop(dr_sim *sim, void *ctx)
 {
     mc *c = ctx;
     if (c->master_pid != 0)
-        dr_sim_process_stop(sim, c->master_pid);
+        dr_sim_process_crash(sim, c->master_pid);
     c->master_pid = 0;
     dr_sim_trace_note(sim, "mc.master_restart", 0);
 }
@@ -720,6 +773,43 @@ static void restart_start(dr_sim *sim, void *ctx)
     mc *c = ctx;
     if (c->master_pid == 0)
         master_launch(c);
+}
+
+/* An agent process is killed (SIGKILL: its memory is gone, what it wrote
+ * stays in the page cache; its executors and tasks keep running), or its
+ * whole host crashes (every process on it ends; unsynced pages are dropped
+ * or torn; the boot id changes). */
+static void agent_fault_begin(dr_sim *sim, void *ctx)
+{
+    mc_agent_fault *f = ctx;
+    mc *c = f->c;
+    mc_agent *a = &c->agents[f->agent];
+    if (a->host_down || c->ended)
+        return;
+    if (f->reboot) {
+        dr_sim_host_crash(sim, a->host);
+        a->host_down = true;
+        a->pid = 0;
+    } else {
+        if (a->pid == 0 || !dr_sim_process_alive(sim, a->pid))
+            return;
+        dr_sim_process_crash(sim, a->pid);
+        a->pid = 0;
+    }
+    dr_sim_trace_note(sim, f->reboot ? "mc.host_reboot" : "mc.agent_crash", f->agent);
+}
+
+static void agent_fault_end(dr_sim *sim, void *ctx)
+{
+    mc_agent_fault *f = ctx;
+    mc *c = f->c;
+    mc_agent *a = &c->agents[f->agent];
+    if (a->host_down) {
+        dr_sim_host_restart(sim, a->host);
+        a->host_down = false;
+    }
+    if (a->pid == 0 || !dr_sim_process_alive(sim, a->pid))
+        agent_launch(c, f->agent);
 }
 
 static void probe_fire(dr_sim *sim, void *ctx)
@@ -739,13 +829,106 @@ static void faults_end(dr_sim *sim, void *ctx)
     none.net_latency_mean_ns = 500 * DR_NS_PER_US;
     dr_sim_set_faults(sim, &none);
     dr_sim_heal(sim);
-    for (uint32_t i = 0; i < c->agent_count; i++)
-        c->agents[i].partitioned = false;
+    for (uint32_t i = 0; i < c->agent_count; i++) {
+        mc_agent *a = &c->agents[i];
+        a->partitioned = false;
+        if (a->host_down) {
+            dr_sim_host_restart(sim, a->host);
+            a->host_down = false;
+        }
+        if (c->rt != NULL && (a->pid == 0 || !dr_sim_process_alive(sim, a->pid)))
+            agent_launch(c, i);
+    }
     if (c->master_pid == 0)
         master_launch(c);
     for (uint32_t i = 0; i < c->fw_count; i++)
         if (c->fws[i].pid == 0)
             fw_launch(c, i);
+}
+
+/* ---- ground truth ------------------------------------------------------------------------ */
+
+/* The agent id agent i holds by its own record (the test agent's memory, the
+ * real agent's checkpoint); "" when none (yet). */
+static const char *truth_agent_id(mc *c, uint32_t i)
+{
+    if (c->rt != NULL)
+        return c->plan->real_agents->agent_id(c->rt, c->agents[i].host);
+    dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
+    if (a == NULL)
+        return "";
+    dr_testagent_info info;
+    dr_testagent_get_info(a, &info);
+    return info.agent_id;
+}
+
+static int truth_agent_by_id(mc *c, const char *agent_id)
+{
+    if (agent_id[0] == '\0')
+        return -1;
+    for (uint32_t i = 0; i < c->agent_count; i++)
+        if (strcmp(truth_agent_id(c, i), agent_id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void truth_from_testagent(const dr_testagent_task *t, dr_mtruth_task *out)
+{
+    memset(out, 0, sizeof *out);
+    dr_strlcpy(out->framework_id, t->framework_id, sizeof out->framework_id);
+    dr_strlcpy(out->task_id, t->task_id, sizeof out->task_id);
+    out->state = t->state;
+    out->update_count = t->update_count;
+    out->overflow = t->update_count > DR_MTRUTH_UPDATE_MAX;
+    for (size_t k = 0; k < t->update_count && k < DR_MTRUTH_UPDATE_MAX; k++) {
+        out->updates[k].state = t->updates[k].state;
+        memcpy(out->updates[k].uuid, t->updates[k].uuid, sizeof out->updates[k].uuid);
+    }
+    out->acked_count = t->acked_count;
+}
+
+static bool truth_task(mc *c, uint32_t i, const char *framework_id, const char *task_id,
+                       dr_mtruth_task *out)
+{
+    if (c->rt != NULL)
+        return c->plan->real_agents->task(c->rt, c->agents[i].host, framework_id, task_id, out);
+    dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
+    size_t k = a != NULL ? dr_testagent_task_find(a, framework_id, task_id) : SIZE_MAX;
+    if (k == SIZE_MAX)
+        return false;
+    dr_testagent_task t;
+    dr_testagent_task_at(a, k, &t);
+    truth_from_testagent(&t, out);
+    return true;
+}
+
+static dr_mtruth_task *truth_tasks(mc *c, uint32_t i, size_t *count)
+{
+    if (c->rt != NULL)
+        return c->plan->real_agents->tasks(c->rt, c->agents[i].host, count);
+    *count = 0;
+    dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
+    if (a == NULL)
+        return NULL;
+    size_t n = dr_testagent_task_count(a);
+    dr_mtruth_task *out = dr_alloc_array(n + 1, sizeof *out);
+    for (size_t k = 0; k < n; k++) {
+        dr_testagent_task t;
+        dr_testagent_task_at(a, k, &t);
+        truth_from_testagent(&t, &out[k]);
+    }
+    *count = n;
+    return out;
+}
+
+/* Whether the task is live on agent i: its agent says so (not terminal)
+ * and, for real agents, its process runs. */
+static bool truth_live(mc *c, uint32_t i, const dr_mtruth_task *t)
+{
+    if (dr_testagent_state_terminal(t->state))
+        return false;
+    return c->rt == NULL ||
+           c->plan->real_agents->task_runs(c->rt, c->agents[i].host, t->task_id);
 }
 
 /* ---- checkers ---------------------------------------------------------------------------- */
@@ -755,6 +938,8 @@ static uint64_t versions(mc *c)
     uint64_t v = 0;
     for (uint32_t i = 0; i < c->fw_count; i++)
         v += c->fws[i].offer_version;
+    if (c->rt != NULL)
+        return v + c->plan->real_agents->step(c->rt) * 7;
     for (uint32_t i = 0; i < c->agent_count; i++) {
         dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
         if (a == NULL)
@@ -774,6 +959,36 @@ static uint64_t versions(mc *c)
     return v;
 }
 
+static void add_task_res(const char *task_id, void *ctx)
+{
+    (void)task_id;
+    void **args = ctx;
+    dr_resources_add(args[0], args[1]);
+}
+
+/* What agent i really runs (fills used, initialized), its real total and
+ * what it advertises; false when there is nothing to check (agent gone). */
+static bool truth_resources(mc *c, uint32_t i, dr_resources *used, const dr_resources **total,
+                            const dr_resources **advertised)
+{
+    if (c->rt != NULL) {
+        /* every task process holds a task's resources until it ends, even
+         * when no agent or executor accounts for it any more */
+        void *args[2] = {used, &c->task_res};
+        c->plan->real_agents->running(c->rt, c->agents[i].host, add_task_res, args);
+        *total = &c->agent_total;
+        *advertised = &c->agent_total;
+        return true;
+    }
+    dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
+    if (a == NULL)
+        return false;
+    dr_resources_copy(used, dr_testagent_used(a));
+    *total = dr_testagent_total(a);
+    *advertised = dr_testagent_advertised(a);
+    return true;
+}
+
 static void check_resources(mc *c)
 {
     uint64_t v = versions(c);
@@ -781,33 +996,37 @@ static void check_resources(mc *c)
         return;
     c->seen_version = v;
     for (uint32_t i = 0; i < c->agent_count; i++) {
-        dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
-        if (a == NULL)
+        dr_resources used;
+        dr_resources_init(&used);
+        const dr_resources *total = NULL, *advertised = NULL;
+        if (!truth_resources(c, i, &used, &total, &advertised)) {
+            dr_resources_deinit(&used);
             continue;
-        const dr_resources *used = dr_testagent_used(a);
-        if (!dr_resources_contains(dr_testagent_total(a), used)) {
-            char *u = dr_resources_to_string(used);
-            char *t = dr_resources_to_string(dr_testagent_total(a));
+        }
+        if (!dr_resources_contains(total, &used)) {
+            char *u = dr_resources_to_string(&used);
+            char *t = dr_resources_to_string(total);
             violation(c, DR_MCHECK_OVERCOMMIT, "agent %s runs %s, more than its %s",
                       dr_sim_host_name(c->sim, c->agents[i].host), u, t);
             dr_free(u);
             dr_free(t);
         }
-        dr_testagent_info info;
-        dr_testagent_get_info(a, &info);
-        if (info.agent_id[0] == '\0')
+        const char *agent_id = truth_agent_id(c, i);
+        if (agent_id[0] == '\0') {
+            dr_resources_deinit(&used);
             continue;
+        }
         dr_resources sum;
         dr_resources_init(&sum);
-        dr_resources_copy(&sum, used);
+        dr_resources_copy(&sum, &used);
         bool any = false;
         for (uint32_t f = 0; f < c->fw_count; f++)
             for (size_t k = 0; k < c->fws[f].offer_count; k++)
-                if (strcmp(c->fws[f].offers[k].agent_id, info.agent_id) == 0) {
+                if (strcmp(c->fws[f].offers[k].agent_id, agent_id) == 0) {
                     dr_resources_add(&sum, &c->fws[f].offers[k].res);
                     any = true;
                 }
-        if (any && !dr_resources_contains(dr_testagent_advertised(a), &sum)) {
+        if (any && !dr_resources_contains(advertised, &sum)) {
             char *s = dr_resources_to_string(&sum);
             violation(c, DR_MCHECK_OFFERS,
                       "agent %s: outstanding offers plus running tasks hold %s, more than it has",
@@ -815,11 +1034,14 @@ static void check_resources(mc *c)
             dr_free(s);
         }
         dr_resources_deinit(&sum);
+        dr_resources_deinit(&used);
     }
 }
 
 static void check_no_resend_after_ack(mc *c)
 {
+    if (c->rt != NULL)
+        return; /* the real agent keeps no send log; the updates checker covers order */
     for (uint32_t i = 0; i < c->agent_count; i++) {
         dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
         if (a == NULL)
@@ -850,56 +1072,67 @@ static mc_fw *fw_by_id(mc *c, const char *id)
     return NULL;
 }
 
+static bool state_live(Mesos__TaskState s)
+{
+    return s == MESOS__TASK_STATE__TASK_RUNNING || s == MESOS__TASK_STATE__TASK_STARTING ||
+           s == MESOS__TASK_STATE__TASK_STAGING;
+}
+
 /* At the end: everything generated was received and acknowledged; the
- * reconciliation answers match the agents' truth. */
+ * reconciliation answers match the agents' truth; for real agents, what an
+ * agent reports matches what runs. */
 static void check_end(mc *c)
 {
     for (uint32_t i = 0; i < c->agent_count; i++) {
-        dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
-        if (a == NULL)
-            continue;
-        size_t n = dr_testagent_task_count(a);
+        size_t n = 0;
+        dr_mtruth_task *tasks = truth_tasks(c, i, &n);
         for (size_t k = 0; k < n; k++) {
-            dr_testagent_task t;
-            dr_testagent_task_at(a, k, &t);
-            c->report.updates_generated += t.update_count;
-            mc_fw *fw = fw_by_id(c, t.framework_id);
+            const dr_mtruth_task *t = &tasks[k];
+            c->report.updates_generated += t->update_count;
+            if (c->rt != NULL) {
+                bool runs = c->plan->real_agents->task_runs(c->rt, c->agents[i].host, t->task_id);
+                if (runs && dr_testagent_state_terminal(t->state))
+                    violation(c, DR_MCHECK_CONVERGE,
+                              "task '%s' is %s on its agent %s, but its process still runs",
+                              t->task_id, dr_testagent_state_name(t->state),
+                              dr_sim_host_name(c->sim, c->agents[i].host));
+                else if (!runs && !dr_testagent_state_terminal(t->state))
+                    violation(c, DR_MCHECK_CONVERGE,
+                              "task '%s' is %s on its agent %s, but no process runs it",
+                              t->task_id, dr_testagent_state_name(t->state),
+                              dr_sim_host_name(c->sim, c->agents[i].host));
+            }
+            mc_fw *fw = fw_by_id(c, t->framework_id);
             if (fw == NULL)
                 continue;
-            mc_task *ft = fw_task(fw, t.task_id);
+            mc_task *ft = fw_task(fw, t->task_id);
             if (ft == NULL)
                 continue;
-            if (ft->received_distinct != t.update_count || t.acked_count != t.update_count)
+            if (ft->received_distinct != t->update_count || t->acked_count != t->update_count)
                 violation(c, DR_MCHECK_UPDATES,
                           "task '%s': %zu updates generated, %zu received, %zu acknowledged",
-                          t.task_id, t.update_count, ft->received_distinct, t.acked_count);
+                          t->task_id, t->update_count, ft->received_distinct, t->acked_count);
             if (!ft->have_answer) {
                 violation(c, DR_MCHECK_CONVERGE, "task '%s' (%s on the agent): no reconcile answer",
-                          t.task_id, dr_testagent_state_name(t.state));
-            } else if (!dr_testagent_state_terminal(t.state) && ft->answer != t.state) {
+                          t->task_id, dr_testagent_state_name(t->state));
+            } else if ((!dr_testagent_state_terminal(t->state) && ft->answer != t->state) ||
+                       (dr_testagent_state_terminal(t->state) && state_live(ft->answer))) {
                 violation(c, DR_MCHECK_CONVERGE, "task '%s' is %s on its agent, the master says %s",
-                          t.task_id, dr_testagent_state_name(t.state),
-                          dr_testagent_state_name(ft->answer));
-            } else if (dr_testagent_state_terminal(t.state) &&
-                       (ft->answer == MESOS__TASK_STATE__TASK_RUNNING ||
-                        ft->answer == MESOS__TASK_STATE__TASK_STARTING ||
-                        ft->answer == MESOS__TASK_STATE__TASK_STAGING)) {
-                violation(c, DR_MCHECK_CONVERGE, "task '%s' is %s on its agent, the master says %s",
-                          t.task_id, dr_testagent_state_name(t.state),
+                          t->task_id, dr_testagent_state_name(t->state),
                           dr_testagent_state_name(ft->answer));
             }
         }
+        dr_free(tasks);
     }
     /* tasks no agent knows must not be reported live */
+    dr_mtruth_task *scratch = dr_alloc(sizeof *scratch);
     for (uint32_t f = 0; f < c->fw_count; f++) {
         mc_fw *fw = &c->fws[f];
         for (uint32_t k = 0; k < fw->task_count; k++) {
             mc_task *t = &fw->tasks[k];
             bool known = false;
-            for (uint32_t i = 0; i < c->agent_count && !known; i++) {
-                dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
-                known = a != NULL && dr_testagent_task_find(a, fw->id, t->id) != SIZE_MAX;
-            }
+            for (uint32_t i = 0; i < c->agent_count && !known; i++)
+                known = truth_task(c, i, fw->id, t->id, scratch);
             if (!known && t->have_answer &&
                 (t->answer == MESOS__TASK_STATE__TASK_RUNNING ||
                  t->answer == MESOS__TASK_STATE__TASK_STARTING))
@@ -907,6 +1140,7 @@ static void check_end(mc *c)
                           t->id, dr_testagent_state_name(t->answer));
         }
     }
+    dr_free(scratch);
 }
 
 /* The master's /state against the agents' truth: every task an agent runs
@@ -940,16 +1174,12 @@ static void check_state(mc *c)
     }
     size_t listed = 0;
     for (uint32_t i = 0; i < c->agent_count; i++) {
-        dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
-        if (a == NULL)
-            continue;
-        dr_testagent_info info;
-        dr_testagent_get_info(a, &info);
-        size_t n = dr_testagent_task_count(a);
+        const char *agent_id = truth_agent_id(c, i);
+        size_t n = 0;
+        dr_mtruth_task *tasks = truth_tasks(c, i, &n);
         for (size_t k = 0; k < n; k++) {
-            dr_testagent_task t;
-            dr_testagent_task_at(a, k, &t);
-            if (dr_testagent_state_terminal(t.state))
+            const dr_mtruth_task *t = &tasks[k];
+            if (!truth_live(c, i, t))
                 continue;
             const char *state = NULL;
             const char *agent = NULL;
@@ -957,26 +1187,28 @@ static void check_state(mc *c)
             json_t *fw;
             json_array_foreach(fws, fi, fw)
             {
-                if (strcmp(jstr(fw, "id"), t.framework_id) != 0)
+                if (strcmp(jstr(fw, "id"), t->framework_id) != 0)
                     continue;
                 size_t ti;
                 json_t *task;
                 json_array_foreach(json_object_get(fw, "tasks"), ti, task)
                 {
-                    if (strcmp(jstr(task, "id"), t.task_id) == 0) {
+                    if (strcmp(jstr(task, "id"), t->task_id) == 0) {
                         state = json_string_value(json_object_get(task, "state"));
                         agent = json_string_value(json_object_get(task, "slave_id"));
                     }
                 }
             }
-            if (state == NULL || strcmp(state, dr_testagent_state_name(t.state)) != 0 ||
-                agent == NULL || strcmp(agent, info.agent_id) != 0)
+            if (state == NULL || strcmp(state, dr_testagent_state_name(t->state)) != 0 ||
+                agent == NULL || strcmp(agent, agent_id) != 0)
                 violation(c, DR_MCHECK_CONVERGE,
-                          "task '%s' is %s on agent %s; /state says %s on %s", t.task_id,
-                          dr_testagent_state_name(t.state), info.agent_id,
+                          "task '%s' is %s on agent %s; /state says %s on %s", t->task_id,
+                          dr_testagent_state_name(t->state), agent_id,
                           state != NULL ? state : "nothing", agent != NULL ? agent : "-");
         }
+        dr_free(tasks);
     }
+    dr_mtruth_task *scratch = dr_alloc(sizeof *scratch);
     size_t fi;
     json_t *fw;
     json_array_foreach(fws, fi, fw)
@@ -995,20 +1227,14 @@ static void check_state(mc *c)
                 strcmp(state, "TASK_STAGING") != 0)
                 continue;
             bool runs = false;
-            for (uint32_t i = 0; i < c->agent_count && !runs; i++) {
-                dr_testagent *a = dr_sim_process_state(c->sim, c->agents[i].pid);
-                size_t k = a != NULL ? dr_testagent_task_find(a, fw_id, id) : SIZE_MAX;
-                if (k != SIZE_MAX) {
-                    dr_testagent_task t;
-                    dr_testagent_task_at(a, k, &t);
-                    runs = !dr_testagent_state_terminal(t.state);
-                }
-            }
+            for (uint32_t i = 0; i < c->agent_count && !runs; i++)
+                runs = truth_task(c, i, fw_id, id, scratch) && truth_live(c, i, scratch);
             if (!runs)
                 violation(c, DR_MCHECK_CONVERGE, "/state lists task '%s' as %s; no agent runs it",
                           id, state);
         }
     }
+    dr_free(scratch);
     fprintf(c->out, "  /state checked: %zu tasks listed\n", listed);
     json_decref(root);
 }
@@ -1042,6 +1268,15 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
     dr_sim_register_program(c->sim, &dr_mcluster_agent_program);
     dr_sim_register_program(c->sim, &dr_mcluster_sched_program);
     dr_sim_register_program(c->sim, &probe_program);
+    dr_resources_init(&c->agent_total);
+    dr_resources_init(&c->task_res);
+    if (plan->real_agents != NULL) {
+        c->rt = plan->real_agents->create(c->sim, out);
+        dr_err err;
+        if (dr_resources_parse(AGENT_RESOURCES, &c->agent_total, &err) != DR_OK ||
+            dr_resources_parse(TASK_RESOURCES, &c->task_res, &err) != DR_OK)
+            DR_ASSERT(!"the harness's resources parse");
+    }
 
     c->agent_count = plan->agent_count_min +
                      (uint32_t)dr_rng_below(&c->rng, plan->agent_count_max - plan->agent_count_min + 1);
@@ -1104,6 +1339,27 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
         dr_sim_schedule(c->sim, c->restart_at_ns, restart_stop, c);
         dr_sim_schedule(c->sim, c->restart_at_ns + gap_ns, restart_start, c);
     }
+    /* agent crashes and host reboots: at any virtual nanosecond, so they
+     * land in every phase of a launch, an update or a recovery */
+    uint32_t crashes = plan->agent_crashes_max == 0
+                           ? 0
+                           : 1 + (uint32_t)dr_rng_below(&c->rng, plan->agent_crashes_max);
+    uint32_t reboots = plan->host_reboots_max == 0
+                           ? 0
+                           : (uint32_t)dr_rng_below(&c->rng, plan->host_reboots_max + 1);
+    for (uint32_t k = 0; k < crashes + reboots && c->agent_fault_count < AGENT_FAULT_MAX; k++) {
+        mc_agent_fault *f = &c->agent_faults[c->agent_fault_count++];
+        f->c = c;
+        f->reboot = k >= crashes;
+        f->agent = (uint32_t)dr_rng_below(&c->rng, c->agent_count);
+        f->at_ns = DR_NS_PER_S + dr_rng_below(&c->rng, FAULT_END_NS - 6 * DR_NS_PER_S);
+        f->down_ns = 100 * DR_NS_PER_MS + dr_rng_below(&c->rng, 5 * DR_NS_PER_S);
+        fprintf(out, "  %s agent-%u at %.6fs (back after %.3fs)\n",
+                f->reboot ? "reboot the host of" : "crash", f->agent + 1,
+                (double)f->at_ns / 1e9, (double)f->down_ns / 1e9);
+        dr_sim_schedule(c->sim, f->at_ns, agent_fault_begin, f);
+        dr_sim_schedule(c->sim, f->at_ns + f->down_ns, agent_fault_end, f);
+    }
     dr_sim_schedule(c->sim, FAULT_END_NS, faults_end, c);
     c->probe_host = dr_sim_host_add(c->sim, "probe");
     dr_sim_schedule(c->sim, STATE_AT_NS, probe_fire, c);
@@ -1121,7 +1377,8 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
         if (c->fws[i].pid != 0)
             dr_sim_process_stop(c->sim, c->fws[i].pid);
     for (uint32_t i = 0; i < c->agent_count; i++)
-        dr_sim_process_stop(c->sim, c->agents[i].pid);
+        if (c->agents[i].pid != 0)
+            dr_sim_process_stop(c->sim, c->agents[i].pid);
     if (c->master_pid != 0)
         dr_sim_process_stop(c->sim, c->master_pid);
     if (c->probe_pid != 0)
@@ -1153,6 +1410,10 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
         dr_free(c->fws[i].offers);
     }
     dr_sim_destroy(c->sim);
+    if (c->rt != NULL)
+        plan->real_agents->destroy(c->rt);
+    dr_resources_deinit(&c->agent_total);
+    dr_resources_deinit(&c->task_res);
     dr_free(c);
     return failed;
 }

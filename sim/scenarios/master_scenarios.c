@@ -5,7 +5,7 @@
  *                     reconcile tasks on test agents; latency only.
  *   master_failover   as launch, plus a framework process that stops and is
  *                     replaced by a new one failing over with its id, and a
- *                     master restart (frameworks re-subscribe with ids the new
+ *                     master crash and restart (frameworks re-subscribe with ids the new
  *                     master does not know, agents re-register with tasks).
  *   master_partition  as launch, plus an agent cut off from the master for up
  *                     to 10 s (past the unreachable timeout) that then comes

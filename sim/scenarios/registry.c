@@ -11,6 +11,11 @@ extern const dr_sim_scenario dr_sim_scenario_ping;
 #ifdef DR_SIM_HAVE_COUNTER
 extern const dr_sim_scenario dr_sim_scenario_counter;
 #endif
+#ifdef DR_SIM_HAVE_AGENT
+extern const dr_sim_scenario dr_sim_scenario_agent_chaos;
+extern const dr_sim_scenario dr_sim_scenario_agent_crash;
+extern const dr_sim_scenario dr_sim_scenario_agent_launch;
+#endif
 #ifdef DR_SIM_HAVE_MASTER
 extern const dr_sim_scenario dr_sim_scenario_master_chaos;
 extern const dr_sim_scenario dr_sim_scenario_master_failover;
@@ -19,6 +24,11 @@ extern const dr_sim_scenario dr_sim_scenario_master_partition;
 #endif
 
 static const dr_sim_scenario *const scenarios[] = {
+#ifdef DR_SIM_HAVE_AGENT
+    &dr_sim_scenario_agent_chaos, /* real agents in the master harness (agent_scenarios.c) */
+    &dr_sim_scenario_agent_crash,
+    &dr_sim_scenario_agent_launch,
+#endif
 #ifdef DR_SIM_HAVE_COUNTER
     &dr_sim_scenario_counter, /* the replicated counter demo (src/demo) */
 #endif
