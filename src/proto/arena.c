@@ -10,13 +10,6 @@
 
 #include "src/proto/proto_int.h"
 
-struct dr_arena_chunk {
-    dr_arena_chunk *next;
-    size_t size;      /* usable bytes after the header */
-    size_t used_size; /* bytes handed out, alignment padding included */
-    _Alignas(16) unsigned char data[];
-};
-
 static void *arena_pb_alloc(void *self, size_t size)
 {
     dr_arena *arena = self;
@@ -112,7 +105,7 @@ void *dr_arena_alloc(dr_arena *arena, size_t size)
     return p;
 }
 
-void *dr__arena_alloc_raw(dr_arena *arena, size_t size, size_t align)
+void *dr__arena_alloc_raw_slow(dr_arena *arena, size_t size, size_t align)
 {
     if (arena->size_max != 0 && size > arena->size_max - DR_MIN(arena->size_max, arena->used_size))
         return NULL;

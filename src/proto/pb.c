@@ -21,6 +21,11 @@ dr_code dr_proto_decode(const ProtobufCMessageDescriptor *desc, const uint8_t *d
     if (size > DR_PROTO_MESSAGE_SIZE_MAX)
         return dr_err_set(err, DR_ETOOBIG, "%s protobuf of %zu bytes: over the limit of %u",
                           dr_proto_name(desc), size, DR_PROTO_MESSAGE_SIZE_MAX);
+    /* Decoded messages take about 5 times their wire size (a GET_STATE
+     * response: 4.9): one chunk for all of a message up to ~10 MB, not a
+     * dozen doublings. Pages of it left untouched cost address space only. */
+    if (arena != NULL && size > DR_ARENA_CHUNK_SIZE / 8)
+        dr__arena_reserve(arena, DR_MIN(size * 6, (size_t)64 << 20));
     return dr__proto_unpack(desc, size != 0 ? data : (const uint8_t *)"", size, arena, out, err);
 }
 

@@ -24,7 +24,7 @@
  * protobuf-c's quirks are kept on purpose, as round trips must stay
  * byte-exact with what Dromos wrote before:
  *   - 32-bit integer and enum fields keep the low 32 bits of the varint (a
- *     negative int32 arrives as a 10-byte varint); lengths keep 32 bits;
+ *     negative int32 arrives as a 10-byte varint);
  *   - enum values are not checked against the enum;
  *   - a bool takes any wire type and is true when any of its bytes (length
  *     prefix included) has a non-zero low 7 bits; a packed bool byte must be
@@ -52,6 +52,26 @@ typedef struct frame {
     size_t index; /* element of a repeated field; SIZE_MAX for a singular one */
 } frame;
 
+/* A repeated field's element or an unknown field, waiting for its array. */
+typedef struct entry {
+    uint32_t index;     /* the field's in its descriptor; UNKNOWN_INDEX: unknown */
+    uint32_t tag;       /* unknown: its field number */
+    uint32_t wire_type; /* unknown: its wire type */
+    union {
+        uint64_t u; /* scalars, in their array's element size */
+        void *p;    /* strings, messages */
+        ProtobufCBinaryData b; /* bytes; unknown: the raw bytes in the input */
+    } v;
+} entry;
+
+#define UNKNOWN_INDEX UINT32_MAX
+
+/* A message type's facts, computed once per decode. */
+typedef struct type_info {
+    const ProtobufCMessageDescriptor *desc; /* NULL: a free slot */
+    unsigned required_count;
+} type_info;
+
 typedef struct decoder {
     dr_arena *arena; /* NULL: dr_alloc, block by block */
     const ProtobufCMessageDescriptor *root;
@@ -60,6 +80,10 @@ typedef struct decoder {
     dr_err *err;
     unsigned depth; /* frames in use */
     frame frames[DR_PROTO_DEPTH_MAX + 1];
+    entry *stack; /* each message in progress owns the entries above its base */
+    size_t top;
+    size_t capacity;
+    type_info types[64]; /* open addressing on the descriptor's address */
 } decoder;
 
 /* Bits for the required fields seen in one occurrence of a message. */
@@ -156,7 +180,7 @@ static ProtobufCMessage *new_message(decoder *d, const ProtobufCMessageDescripto
 {
     ProtobufCMessage *m = alloc(d, desc->sizeof_message, 8);
     if (m != NULL)
-        protobuf_c_message_init(desc, m); /* every byte, defaults included */
+        desc->message_init(m); /* every byte, defaults included */
     return m;
 }
 
@@ -209,16 +233,17 @@ static inline bool read_varint(const uint8_t **pp, const uint8_t *end, uint64_t 
     return false;
 }
 
-/* A length prefix: at most 5 bytes, kept to 32 bits (as protobuf-c). */
+/* A length prefix: at most 5 bytes (as protobuf-c; a length past 32 bits then
+ * runs past the end of any input). */
 static inline bool read_length(const uint8_t **pp, const uint8_t *end, size_t *len)
 {
     const uint8_t *p = *pp;
-    uint32_t v = 0;
+    uint64_t v = 0;
     for (unsigned shift = 0; shift <= 28 && p < end; shift += 7) {
         uint8_t b = *p++;
-        v |= (uint32_t)(b & 0x7fu) << shift;
+        v |= (uint64_t)(b & 0x7fu) << shift;
         if (b < 0x80) {
-            *len = v;
+            *len = (size_t)v;
             *pp = p;
             return true;
         }
@@ -434,60 +459,10 @@ static bool parse_value(decoder *d, const ProtobufCFieldDescriptor *f, unsigned 
     }
 }
 
-/* Appends the packed values of f in [v, end) (after the length prefix) to the
- * array at member; they were checked and counted in pass 1. */
-static void parse_packed(const ProtobufCFieldDescriptor *f, const uint8_t *v, const uint8_t *end,
-                         void *array, size_t *count)
-{
-    size_t n = *count;
-    size_t len = (size_t)(end - v);
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-        memcpy((uint32_t *)array + n, v, len);
-        *count = n + len / 4;
-        return;
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        memcpy((uint64_t *)array + n, v, len);
-        *count = n + len / 8;
-        return;
-    case PROTOBUF_C_TYPE_BOOL:
-        for (size_t i = 0; i < len; i++)
-            ((protobuf_c_boolean *)array)[n + i] = v[i];
-        *count = n + len;
-        return;
-    default:
-        break;
-    }
-    while (v < end) {
-        uint64_t x = 0;
-        (void)read_varint(&v, end, &x);
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_ENUM:
-        case PROTOBUF_C_TYPE_INT32:
-        case PROTOBUF_C_TYPE_UINT32:
-            ((uint32_t *)array)[n++] = (uint32_t)x;
-            break;
-        case PROTOBUF_C_TYPE_SINT32:
-            ((int32_t *)array)[n++] = unzigzag32((uint32_t)x);
-            break;
-        case PROTOBUF_C_TYPE_SINT64:
-            ((int64_t *)array)[n++] = unzigzag64(x);
-            break;
-        default: /* INT64, UINT64 */
-            ((uint64_t *)array)[n++] = x;
-            break;
-        }
-    }
-    *count = n;
-}
-
-/* Pass 1's check of a packed payload [v, end) of f; its element count. */
-static bool count_packed(decoder *d, const ProtobufCFieldDescriptor *f, const uint8_t *v,
-                         const uint8_t *end, size_t *count)
+/* Checks the packed payload [v, end) of f as protobuf-c does: whole fixed-size
+ * values, varints of at most 10 bytes, bools 0 or 1. */
+static bool check_packed(decoder *d, const ProtobufCFieldDescriptor *f, const uint8_t *v,
+                         const uint8_t *end)
 {
     size_t len = (size_t)(end - v);
     switch (f->type) {
@@ -496,114 +471,140 @@ static bool count_packed(decoder *d, const ProtobufCFieldDescriptor *f, const ui
     case PROTOBUF_C_TYPE_FLOAT:
         if (len % 4 != 0)
             return fail(d, f, "packed 32-bit values of %zu bytes at byte %zu", len, offset(d, v));
-        *count = len / 4;
         return true;
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_FIXED64:
     case PROTOBUF_C_TYPE_DOUBLE:
         if (len % 8 != 0)
             return fail(d, f, "packed 64-bit values of %zu bytes at byte %zu", len, offset(d, v));
-        *count = len / 8;
         return true;
     case PROTOBUF_C_TYPE_BOOL:
         for (size_t i = 0; i < len; i++)
             if (v[i] > 1)
                 return fail(d, f, "packed bool %u at byte %zu", v[i], offset(d, v + i));
-        *count = len;
         return true;
     default:
         break;
     }
-    size_t n = 0;
     while (v < end) {
         uint64_t x;
         const uint8_t *at = v;
         if (!read_varint(&v, end, &x))
             return fail(d, f, "bad packed varint at byte %zu", offset(d, at));
-        n++;
     }
-    *count = n;
     return true;
 }
 
 /* ---- messages ------------------------------------------------------------------- */
 
-static bool bit_test(const uint64_t *bits, unsigned i)
+static entry *push(decoder *d)
 {
-    return (bits[i / 64] >> (i % 64)) & 1u;
+    if (d->top == d->capacity) {
+        d->capacity = d->capacity != 0 ? d->capacity * 2 : 256;
+        d->stack = dr_realloc(d->stack, d->capacity * sizeof *d->stack);
+    }
+    return &d->stack[d->top++];
 }
 
-/* Pass 1 over one occurrence [p, end) of m's type: see the comment on top. */
-static bool scan(decoder *d, ProtobufCMessage *m, const uint8_t *p, const uint8_t *end,
-                 uint64_t *seen)
+/* The number of required fields of desc that declare no default (protobuf-c
+ * checks only those), computed once per decode and type. */
+static unsigned required_count(decoder *d, const ProtobufCMessageDescriptor *desc)
 {
-    const ProtobufCMessageDescriptor *desc = m->descriptor;
-    unsigned hint = 0;
-    size_t unknown_count = 0;
-    while (p < end) {
-        const uint8_t *at = p;
-        uint32_t id;
-        unsigned wt;
-        if (!read_tag(&p, end, &id, &wt))
-            return fail(d, NULL, "bad tag at byte %zu", offset(d, at));
-        if (id == 0)
-            return fail(d, NULL, "field number 0 at byte %zu", offset(d, at));
-        const uint8_t *v = p;
-        size_t len = 0;
-        switch (wt) {
-        case 0: {
-            uint64_t x;
-            if (!read_varint(&p, end, &x))
-                return fail(d, NULL, "bad varint at byte %zu", offset(d, v));
-            break;
-        }
-        case 1:
-            if (end - p < 8)
-                return fail(d, NULL, "truncated 64-bit value at byte %zu", offset(d, v));
-            p += 8;
-            break;
-        case 5:
-            if (end - p < 4)
-                return fail(d, NULL, "truncated 32-bit value at byte %zu", offset(d, v));
-            p += 4;
-            break;
-        case 2:
-            if (!read_length(&p, end, &len))
-                return fail(d, NULL, "bad length at byte %zu", offset(d, v));
-            if (len > (size_t)(end - p))
-                return fail(d, NULL, "length %zu at byte %zu runs past the end", len,
-                            offset(d, v));
-            p += len;
-            break;
-        default:
-            return fail(d, NULL, "wire type %u at byte %zu", wt, offset(d, at));
-        }
-        const ProtobufCFieldDescriptor *f = find_field(desc, id, &hint);
-        if (f == NULL) {
-            unknown_count++;
-            continue;
-        }
-        bool packed = f->label == PROTOBUF_C_LABEL_REPEATED && wt == 2 && packable(f->type);
-        if (!packed && wt != wire_type_of(f->type) && f->type != PROTOBUF_C_TYPE_BOOL)
-            return fail(d, f, "wire type %u at byte %zu, expected %u", wt, offset(d, at),
-                        wire_type_of(f->type));
-        if (f->label == PROTOBUF_C_LABEL_REQUIRED) {
-            unsigned i = (unsigned)(f - desc->fields);
-            seen[i / 64] |= (uint64_t)1 << (i % 64);
-        } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t *n = (size_t *)((char *)m + f->quantifier_offset);
-            size_t count = 1;
-            if (packed && !count_packed(d, f, p - len, p, &count))
-                return false;
-            *n += count;
+    size_t slot = ((uintptr_t)desc >> 4) % DR_ARRAY_COUNT(d->types);
+    for (size_t probe = 0; probe < DR_ARRAY_COUNT(d->types); probe++) {
+        type_info *t = &d->types[(slot + probe) % DR_ARRAY_COUNT(d->types)];
+        if (t->desc == desc)
+            return t->required_count;
+        if (t->desc == NULL) {
+            unsigned n = 0;
+            for (unsigned i = 0; i < desc->n_fields; i++)
+                n += desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED &&
+                     desc->fields[i].default_value == NULL;
+            t->desc = desc;
+            t->required_count = n;
+            return n;
         }
     }
-    m->n_unknown_fields = unknown_count; /* a count until pass 2 */
+    unsigned n = 0; /* a full table: count again */
+    for (unsigned i = 0; i < desc->n_fields; i++)
+        n += desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED &&
+             desc->fields[i].default_value == NULL;
+    return n;
+}
+
+/* Frees (without an arena) what the entries from base hold. */
+static void drop_entries(decoder *d, const ProtobufCMessageDescriptor *desc, size_t base)
+{
+    for (size_t i = base; d->arena == NULL && i < d->top; i++) {
+        const entry *e = &d->stack[i];
+        if (e->index == UNKNOWN_INDEX)
+            continue; /* points into the input */
+        switch (desc->fields[e->index].type) {
+        case PROTOBUF_C_TYPE_STRING:
+            dr_free(e->v.p);
+            break;
+        case PROTOBUF_C_TYPE_BYTES:
+            dr_free(e->v.b.data);
+            break;
+        case PROTOBUF_C_TYPE_MESSAGE:
+            protobuf_c_message_free_unpacked(e->v.p, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+    d->top = base;
+}
+
+/* Moves the entries from base (repeated elements and unknown fields, in wire
+ * order) into m's arrays, each allocated at its exact size: counted in the
+ * n_ fields (and n_unknown_fields) as they were pushed. */
+static bool settle(decoder *d, ProtobufCMessage *m, size_t base)
+{
+    const ProtobufCMessageDescriptor *desc = m->descriptor;
+    size_t unknown_count = m->n_unknown_fields;
+    m->n_unknown_fields = 0;
+    for (size_t i = base; i < d->top; i++) {
+        const entry *e = &d->stack[i];
+        if (e->index == UNKNOWN_INDEX) {
+            if (m->unknown_fields == NULL) {
+                m->unknown_fields = alloc(d, unknown_count * sizeof *m->unknown_fields, 8);
+                if (m->unknown_fields == NULL)
+                    return false;
+            }
+            ProtobufCMessageUnknownField *u = &m->unknown_fields[m->n_unknown_fields];
+            u->data = alloc(d, e->v.b.len, 1);
+            if (u->data == NULL)
+                return false;
+            memcpy(u->data, e->v.b.data, e->v.b.len);
+            u->tag = e->tag;
+            u->wire_type = (ProtobufCWireType)e->wire_type;
+            u->len = e->v.b.len;
+            m->n_unknown_fields++;
+            continue;
+        }
+        const ProtobufCFieldDescriptor *f = &desc->fields[e->index];
+        size_t *n = (size_t *)((char *)m + f->quantifier_offset);
+        char **array = (char **)((char *)m + f->offset);
+        size_t esize = dr__proto_element_size(f);
+        if (*array == NULL) {
+            *array = alloc(d, *n * esize, 8);
+            if (*array == NULL)
+                return false;
+            *n = 0;
+        }
+        memcpy(*array + *n * esize, &e->v, esize);
+        ++*n;
+    }
+    d->top = base;
     return true;
 }
 
-/* Decodes one occurrence of desc, [p, end), into a new message *out. On
- * failure nothing is left allocated (without an arena) and *out is untouched. */
+/* Decodes one occurrence of desc, [p, end), into a new message *out, in one
+ * pass: singular fields go straight into the struct; repeated elements and
+ * unknown fields onto the decoder's stack, moved into exact arrays at the
+ * end (settle()). On failure nothing is left allocated (without an arena)
+ * and *out is untouched. */
 static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, const uint8_t *p,
                            const uint8_t *end, ProtobufCMessage **out)
 {
@@ -617,117 +618,136 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
     ProtobufCMessage *m = new_message(d, desc);
     if (m == NULL)
         return false;
+    size_t base = d->top;
     uint64_t seen_local[SEEN_LOCAL_WORDS] = {0};
     uint64_t *seen = seen_local;
     size_t words = (desc->n_fields + 63u) / 64u;
     if (words > SEEN_LOCAL_WORDS)
         seen = dr_alloc_array(words, sizeof *seen);
-    bool ok = scan(d, m, p, end, seen);
-    size_t unknown_count = m->n_unknown_fields;
-    m->n_unknown_fields = 0;
-    /* Arrays at their exact sizes; counts restart for pass 2. */
-    for (unsigned i = 0; ok && i < desc->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t *n = (size_t *)((char *)m + f->quantifier_offset);
-            if (*n == 0)
-                continue;
-            void *array = alloc(d, *n * dr__proto_element_size(f), 8);
-            if (array == NULL) {
-                ok = false;
-                break;
-            }
-            *(void **)((char *)m + f->offset) = array;
-            *n = 0;
-        } else if (f->label == PROTOBUF_C_LABEL_REQUIRED && f->default_value == NULL &&
-                   !bit_test(seen, i)) {
-            ok = fail_required(d, f);
-        }
-    }
-    if (seen != seen_local)
-        dr_free(seen);
-    if (!ok) {
-        if (d->arena == NULL) {
-            /* Repeated counts from pass 1 with no array yet are harmless to
-             * free_unpacked (it skips NULL arrays); set ones were reset. */
-            for (unsigned i = 0; i < desc->n_fields; i++) {
-                const ProtobufCFieldDescriptor *f = &desc->fields[i];
-                if (f->label == PROTOBUF_C_LABEL_REPEATED &&
-                    *(void **)((char *)m + f->offset) == NULL)
-                    *(size_t *)((char *)m + f->quantifier_offset) = 0;
-            }
-            protobuf_c_message_free_unpacked(m, NULL);
-        }
-        return false;
-    }
-    if (unknown_count > 0) {
-        m->unknown_fields = alloc(d, unknown_count * sizeof *m->unknown_fields, 8);
-        if (m->unknown_fields == NULL)
-            goto fail;
-    }
-
-    /* Pass 2. */
+    unsigned seen_count = 0;
     unsigned hint = 0;
     while (p < end) {
-        uint32_t id = 0;
-        unsigned wt = 0;
-        (void)read_tag(&p, end, &id, &wt); /* all checked in pass 1 */
+        const uint8_t *at = p;
+        uint32_t id;
+        unsigned wt;
+        if (!read_tag(&p, end, &id, &wt)) {
+            fail(d, NULL, "bad tag at byte %zu", offset(d, at));
+            goto fail;
+        }
+        if (id == 0) {
+            fail(d, NULL, "field number 0 at byte %zu", offset(d, at));
+            goto fail;
+        }
         const uint8_t *v = p;
+        size_t len = 0;
         switch (wt) {
         case 0:
-            while (*p++ & 0x80)
-                ;
+            if (LIKELY(p < end && *p < 0x80)) {
+                p++;
+            } else {
+                uint64_t x;
+                if (!read_varint(&p, end, &x)) {
+                    fail(d, NULL, "bad varint at byte %zu", offset(d, v));
+                    goto fail;
+                }
+            }
             break;
         case 1:
+            if (end - p < 8) {
+                fail(d, NULL, "truncated 64-bit value at byte %zu", offset(d, v));
+                goto fail;
+            }
             p += 8;
             break;
         case 5:
+            if (end - p < 4) {
+                fail(d, NULL, "truncated 32-bit value at byte %zu", offset(d, v));
+                goto fail;
+            }
             p += 4;
             break;
-        default: {
-            size_t len = 0;
-            (void)read_length(&p, end, &len);
+        case 2:
+            if (!read_length(&p, end, &len)) {
+                fail(d, NULL, "bad length at byte %zu", offset(d, v));
+                goto fail;
+            }
+            if (len > (size_t)(end - p)) {
+                fail(d, NULL, "length %zu at byte %zu runs past the end", len, offset(d, v));
+                goto fail;
+            }
             p += len;
             break;
-        }
+        default:
+            fail(d, NULL, "wire type %u at byte %zu", wt, offset(d, at));
+            goto fail;
         }
         const ProtobufCFieldDescriptor *f = find_field(desc, id, &hint);
         if (f == NULL) {
-            ProtobufCMessageUnknownField *u = &m->unknown_fields[m->n_unknown_fields];
-            size_t len = (size_t)(p - v);
-            u->data = alloc(d, len, 1);
-            if (u->data == NULL)
-                goto fail;
-            memcpy(u->data, v, len);
-            u->tag = id;
-            u->wire_type = (ProtobufCWireType)wt;
-            u->len = len;
+            entry *e = push(d);
+            e->index = UNKNOWN_INDEX;
+            e->tag = id;
+            e->wire_type = wt;
+            e->v.b.data = (uint8_t *)(uintptr_t)v; /* copied by settle() */
+            e->v.b.len = (size_t)(p - v);
             m->n_unknown_fields++;
             continue;
         }
         void *member = (char *)m + f->offset;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t *n = (size_t *)((char *)m + f->quantifier_offset);
-            char *array = *(char **)member;
             if (wt == 2 && packable(f->type)) {
-                size_t len = 0;
-                (void)read_length(&v, p, &len);
-                parse_packed(f, v, p, array, n);
+                if (!check_packed(d, f, p - len, p))
+                    goto fail;
+                for (const uint8_t *q = p - len; q < p;) {
+                    const uint8_t *next = q;
+                    if (f->type == PROTOBUF_C_TYPE_BOOL)
+                        next = q + 1;
+                    else if (wire_type_of(f->type) == 5)
+                        next = q + 4;
+                    else if (wire_type_of(f->type) == 1)
+                        next = q + 8;
+                    else
+                        while (*next++ & 0x80)
+                            ;
+                    entry *e = push(d);
+                    e->index = (uint32_t)(f - desc->fields);
+                    e->v.u = 0;
+                    (void)parse_value(d, f, wire_type_of(f->type), q, next, &e->v, false);
+                    ++*n;
+                    q = next;
+                }
                 continue;
+            }
+            if (wt != wire_type_of(f->type) && f->type != PROTOBUF_C_TYPE_BOOL) {
+                fail(d, f, "wire type %u at byte %zu, expected %u", wt, offset(d, at),
+                     wire_type_of(f->type));
+                goto fail;
             }
             if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 DR_ASSERT(d->depth < DR_ARRAY_COUNT(d->frames));
                 d->frames[d->depth++] = (frame){.field = f, .index = *n};
             }
-            bool parsed = parse_value(d, f, wt, v, p, array + *n * dr__proto_element_size(f), false);
+            entry tmp = {.index = (uint32_t)(f - desc->fields)};
+            bool parsed = parse_value(d, f, wt, v, p, &tmp.v, false);
             if (f->type == PROTOBUF_C_TYPE_MESSAGE)
                 d->depth--;
             if (!parsed)
                 goto fail;
+            *push(d) = tmp;
             ++*n;
             continue;
         }
-        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+        if (wt != wire_type_of(f->type) && f->type != PROTOBUF_C_TYPE_BOOL) {
+            fail(d, f, "wire type %u at byte %zu, expected %u", wt, offset(d, at),
+                 wire_type_of(f->type));
+            goto fail;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REQUIRED) {
+            unsigned i = (unsigned)(f - desc->fields);
+            uint64_t bit = (uint64_t)1 << (i % 64);
+            seen_count += (seen[i / 64] & bit) == 0 && f->default_value == NULL;
+            seen[i / 64] |= bit;
+        } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
             uint32_t *which = (uint32_t *)((char *)m + f->quantifier_offset);
             if (*which != 0) {
                 /* Whichever member was set shares this storage: free it. */
@@ -752,11 +772,33 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
         else if (f->quantifier_offset != 0) /* has_; 0 for strings and messages */
             *(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = 1;
     }
+    if (seen_count != required_count(d, desc)) {
+        for (unsigned i = 0; i < desc->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &desc->fields[i];
+            if (f->label == PROTOBUF_C_LABEL_REQUIRED && f->default_value == NULL &&
+                !((seen[i / 64] >> (i % 64)) & 1u)) {
+                fail_required(d, f);
+                break;
+            }
+        }
+        goto fail;
+    }
+    if (seen != seen_local)
+        dr_free(seen);
+    if (d->top > base && !settle(d, m, base))
+        return false; /* only an arena runs out: nothing to free */
     *out = m;
     return true;
 fail:
-    if (d->arena == NULL)
+    if (seen != seen_local)
+        dr_free(seen);
+    drop_entries(d, desc, base);
+    if (d->arena == NULL) {
+        /* Counts of elements that were still on the stack: their arrays are
+         * NULL, which free_unpacked skips; unknown fields are not. */
+        m->n_unknown_fields = 0;
         protobuf_c_message_free_unpacked(m, NULL);
+    }
     return false;
 }
 
@@ -867,7 +909,10 @@ dr_code dr__proto_unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *
         .depth = 0,
     };
     ProtobufCMessage *m = NULL;
-    if (!decode_message(&d, desc, data, data + size, &m))
+    bool ok = decode_message(&d, desc, data, data + size, &m);
+    DR_ASSERT(d.top == 0);
+    dr_free(d.stack);
+    if (!ok)
         return d.err->code;
     *out = m;
     return DR_OK;

@@ -22,9 +22,31 @@ const char *dr__proto_path_cstr(const dr_proto_path *path); /* "<root>" when emp
 /* Allocates size zeroed bytes from arena, or with dr_alloc when it is NULL. */
 void *dr__proto_alloc(dr_arena *arena, size_t size);
 
+struct dr_arena_chunk {
+    dr_arena_chunk *next;
+    size_t size;      /* usable bytes after the header */
+    size_t used_size; /* bytes handed out, alignment padding included */
+    _Alignas(16) unsigned char data[];
+};
+
+void *dr__arena_alloc_raw_slow(dr_arena *arena, size_t size, size_t align);
+
 /* Returns size bytes of arena at a multiple of align (a power of two, at most
- * 16), not zeroed; NULL when that would take the arena past its size_max. */
-void *dr__arena_alloc_raw(dr_arena *arena, size_t size, size_t align);
+ * 16), not zeroed; NULL when that would take the arena past its size_max.
+ * Inline: the protobuf decoder calls it for every block. */
+static inline void *dr__arena_alloc_raw(dr_arena *arena, size_t size, size_t align)
+{
+    dr_arena_chunk *c = arena->head;
+    if (c != NULL && arena->size_max == 0) {
+        size_t at = (c->used_size + align - 1) & ~(align - 1);
+        if (at <= c->size && c->size - at >= size) {
+            arena->used_size += at + size - c->used_size;
+            c->used_size = at + size;
+            return c->data + at;
+        }
+    }
+    return dr__arena_alloc_raw_slow(arena, size, align);
+}
 
 /* Makes the arena's next allocations of up to size bytes in all come from
  * one chunk (allocated now when the head has less room), so that a decoder

@@ -456,6 +456,11 @@ static void test_errors(void **state)
     expect_error(call, truncated, sizeof truncated, DR_EINVAL,
                  "invalid mesos.scheduler.Call protobuf (4 bytes): length 5 at byte 1 runs past "
                  "the end");
+    /* A 5-byte length past 32 bits: protobuf-c does not wrap it, nor do we. */
+    static const uint8_t huge_length[] = {0x1a, 0x80, 0x80, 0x80, 0x80, 0x10, 0x0a, 0x00};
+    expect_error(call, huge_length, sizeof huge_length, DR_EINVAL,
+                 "invalid mesos.scheduler.Call protobuf (8 bytes): length 4294967296 at byte 1 "
+                 "runs past the end");
     static const uint8_t long_varint[] = {0x10, 0x80, 0x80, 0x80, 0x80, 0x80,
                                           0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
     expect_error(call, long_varint, sizeof long_varint, DR_EINVAL,
