@@ -63,7 +63,11 @@ typedef struct dr_agent_opts {
     const char *const *fetcher_argv;
     /* Simulated programs get no environment: pass it as "--env=K=V" argv too. */
     bool env_in_argv;
-    const char *switch_user; /* unused until user switching lands: NULL */
+    const char *switch_user; /* unused (superseded by switch_user_enabled): NULL */
+    /* --switch_user (Mesos): containers run as their command's user, else
+     * their framework's; false: as the agent's user (dromos agent defaults
+     * to true, as Mesos). */
+    bool switch_user_enabled;
     const dr_agent_flag *flags; /* for GET_FLAGS; borrowed, copied */
     size_t flag_count;
     const char *version; /* NULL: "0.1.0" */

@@ -1,5 +1,7 @@
-/* src/agent/containerizer.c — the POSIX launcher and the filesystem/posix and
- * posix/rlimits isolators (see containerizer.h). */
+/* src/agent/containerizer.c — the POSIX launcher and the filesystem/posix,
+ * posix/rlimits and posix/mem isolators (see containerizer.h). The user a
+ * container runs as is looked up and the sandbox handed to it here, through
+ * the env; the env's spawn switches user and sets limits in the child. */
 #include "containerizer.h"
 
 #include <signal.h>
@@ -50,7 +52,47 @@ void dr_container_spec_set_env(dr_container_spec *spec, const char *name, const 
     spec->envp[spec->envc] = NULL;
 }
 
+dr_code dr_container_spec_set_user(dr_container_spec *spec, dr_env *env, const char *user,
+                                   dr_err *err)
+{
+    DR_ASSERT(user != NULL);
+    dr_user_info *info = dr_alloc(sizeof *info); /* 5 KiB: not on the stack */
+    dr_code rc = dr_env_user_lookup(env, user, info, err);
+    if (rc == DR_OK) {
+        DR_ASSERT(info->group_count <= DR_ARRAY_COUNT(spec->groups));
+        dr_strlcpy(spec->user, info->name, sizeof spec->user);
+        spec->uid = info->uid;
+        spec->gid = info->gid;
+        memcpy(spec->groups, info->groups, info->group_count * sizeof *info->groups);
+        spec->group_count = info->group_count;
+    }
+    dr_free(info);
+    return rc;
+}
+
 /* ---- POSIX launcher ---------------------------------------------------------- */
+
+/* Hands the sandbox and its stdout and stderr (created if missing) to the
+ * container's user, as Mesos chowns the executor directory. */
+static dr_code sandbox_chown(dr_env *env, const dr_container_spec *spec, const char *out_path,
+                             const char *err_path, dr_err *err)
+{
+    const char *paths[] = {out_path, err_path};
+    for (size_t i = 0; i < DR_ARRAY_COUNT(paths); i++) {
+        dr_file *f = NULL;
+        dr_code rc = dr_env_open(env, paths[i], DR_OPEN_WRITE | DR_OPEN_CREATE, &f, err);
+        if (rc != DR_OK)
+            return rc;
+        dr_env_close(env, f);
+        rc = dr_env_chown(env, paths[i], spec->uid, spec->gid, err);
+        if (rc != DR_OK)
+            return rc;
+    }
+    dr_code rc = dr_env_chown(env, spec->sandbox, spec->uid, spec->gid, err);
+    if (rc != DR_OK)
+        return dr_err_wrap(err, "sandbox of user '%s'", spec->user);
+    return DR_OK;
+}
 
 static dr_code posix_launch(void *self, dr_env *env, const dr_container_spec *spec,
                             dr_exit_fn *fn, void *ctx, dr_pid *out, dr_err *err)
@@ -78,8 +120,19 @@ static dr_code posix_launch(void *self, dr_env *env, const dr_container_spec *sp
         .stdout_path = out_path,
         .stderr_path = err_path,
         .new_session = true,
+        .set_user = spec->user[0] != '\0',
+        .uid = spec->uid,
+        .gid = spec->gid,
+        .groups = spec->groups,
+        .group_count = spec->group_count,
+        .rlimits = spec->rlimits,
+        .rlimit_count = spec->rlimit_count,
     };
-    dr_code rc = dr_env_spawn(env, &opts, fn, ctx, out, err);
+    dr_code rc = DR_OK;
+    if (opts.set_user)
+        rc = sandbox_chown(env, spec, out_path, err_path, err);
+    if (rc == DR_OK)
+        rc = dr_env_spawn(env, &opts, fn, ctx, out, err);
     for (size_t i = 0; env_in_argv && i < spec->envc; i++)
         dr_free(extra[i]);
     dr_free(extra);
@@ -141,9 +194,52 @@ static void fs_cleanup(void *self, dr_env *env, const char *container_id)
 const dr_isolator_ops dr_isolator_filesystem_posix = {
     .name = "filesystem/posix", .prepare = fs_prepare, .cleanup = fs_cleanup};
 
+dr_code dr_container_rlimits_parse(const Mesos__RLimitInfo *info, dr_rlimit *out, size_t *count,
+                                   dr_err *err)
+{
+    if (info->n_rlimits > DR_SPAWN_RLIMIT_COUNT_MAX)
+        return dr_err_set(err, DR_EINVAL, "%zu rlimits: at most one per type (%u types)",
+                          info->n_rlimits, DR_SPAWN_RLIMIT_COUNT_MAX);
+    dr_rlimit parsed[DR_SPAWN_RLIMIT_COUNT_MAX];
+    for (size_t i = 0; i < info->n_rlimits; i++) {
+        const Mesos__RLimitInfo__RLimit *l = info->rlimits[i];
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+            &mesos__rlimit_info__rlimit__type__descriptor, (int)l->type);
+        /* dr_rlimit_resource is numbered as RLimit.Type */
+        if (!l->has_type || v == NULL || l->type == MESOS__RLIMIT_INFO__RLIMIT__TYPE__UNKNOWN ||
+            (int)l->type > DR_RLIMIT_RESOURCE_MAX)
+            return dr_err_set(err, DR_EINVAL, "rlimit %zu: unknown type %d", i,
+                              l->has_type ? (int)l->type : 0);
+        const char *name = v->name;
+        for (size_t j = 0; j < i; j++)
+            if (parsed[j].resource == (dr_rlimit_resource)l->type)
+                return dr_err_set(err, DR_EINVAL, "%s: set more than once", name);
+        if (l->has_soft != l->has_hard)
+            return dr_err_set(err, DR_EINVAL,
+                              "%s: soft and hard limits must both be set or both be unset "
+                              "(unlimited)",
+                              name);
+        if (l->has_soft && l->soft > l->hard)
+            return dr_err_set(err, DR_EINVAL, "%s: soft limit %llu is above hard limit %llu",
+                              name, (unsigned long long)l->soft, (unsigned long long)l->hard);
+        parsed[i].resource = (dr_rlimit_resource)l->type;
+        parsed[i].soft = l->has_soft ? l->soft : DR_RLIMIT_UNLIMITED;
+        parsed[i].hard = l->has_hard ? l->hard : DR_RLIMIT_UNLIMITED;
+    }
+    memcpy(out, parsed, info->n_rlimits * sizeof *parsed);
+    *count = info->n_rlimits;
+    return DR_OK;
+}
+
 static dr_code rlimits_prepare(void *self, dr_env *env, dr_container_spec *spec, dr_err *err)
 {
-    (void)self, (void)env, (void)err;
+    (void)self, (void)env;
+    if (spec->rlimit_info != NULL) {
+        dr_code rc = dr_container_rlimits_parse(spec->rlimit_info, spec->rlimits,
+                                                &spec->rlimit_count, err);
+        if (rc != DR_OK)
+            return dr_err_wrap(err, "posix/rlimits");
+    }
     if (spec->mem_limit_bytes > 0) {
         char text[32];
         snprintf(text, sizeof text, "%llu", (unsigned long long)spec->mem_limit_bytes);

@@ -12,21 +12,32 @@
 #define DR_AGENT_CONTAINERIZER_H
 
 #include "src/env/env.h"
+#include "mesos.pb-c.h"
 
 typedef struct dr_launcher dr_launcher;
 
 /* What a container's first process is: built by the agent, extended by the
- * isolators' prepare (they may add environment entries). */
+ * isolators' prepare (they may add environment entries and limits). */
 typedef struct dr_container_spec {
     const char *container_id;
     const char *sandbox;    /* absolute directory, created by filesystem/posix */
-    const char *user;       /* NULL: the agent's user */
     char **argv;            /* NULL-terminated, owned by the spec */
     size_t argc;
     char **envp;            /* NULL-terminated "K=V", owned by the spec */
     size_t envc;
     uint64_t mem_limit_bytes; /* 0: none (from the executor's and tasks' resources) */
     double cpus;
+    /* The user the whole container runs as (dr_container_spec_set_user);
+     * user[0] == '\0': the agent's own. */
+    char user[DR_USER_NAME_SIZE_MAX];
+    uint32_t uid, gid;
+    uint32_t groups[DR_USER_GROUP_COUNT_MAX];
+    size_t group_count;
+    /* Asked for by the framework (ContainerInfo.rlimit_info; borrowed, may be
+     * NULL), checked and turned into rlimits by posix/rlimits. */
+    const Mesos__RLimitInfo *rlimit_info;
+    dr_rlimit rlimits[DR_SPAWN_RLIMIT_COUNT_MAX];
+    size_t rlimit_count;
 } dr_container_spec;
 
 void dr_container_spec_init(dr_container_spec *spec);
@@ -34,12 +45,19 @@ void dr_container_spec_deinit(dr_container_spec *spec);
 void dr_container_spec_add_arg(dr_container_spec *spec, const char *arg);
 /* Adds or replaces NAME=value. */
 void dr_container_spec_set_env(dr_container_spec *spec, const char *name, const char *value);
+/* Looks user up through the env (its uid, gid and groups) for the container
+ * to run as. On failure the spec is unchanged; DR_ENOTFOUND names the user:
+ * "user 'ghost': no such user". */
+dr_code dr_container_spec_set_user(dr_container_spec *spec, dr_env *env, const char *user,
+                                   dr_err *err) DR_MUST_USE;
 
 /* A launcher. Every op reports through the env; none blocks. */
 typedef struct dr_launcher_ops {
     const char *name; /* "posix" */
     /* Starts spec's process in its own session and process group, stdout and
-     * stderr to files in the sandbox; fn fires once when it ends. */
+     * stderr to files in the sandbox, as spec's user (the sandbox and those
+     * files are chowned to it first, as Mesos does, so the container can
+     * write there) with spec's rlimits; fn fires once when it ends. */
     dr_code (*launch)(void *self, dr_env *env, const dr_container_spec *spec, dr_exit_fn *fn,
                       void *ctx, dr_pid *out, dr_err *err);
     /* Finds a process launched by an earlier incarnation (its checkpointed
@@ -85,9 +103,17 @@ extern const dr_isolator_ops dr_isolator_filesystem_posix;
  * through the env from /proc (Linux procfs; 4 KiB pages assumed). The agent kills a container that exceeds
  * its memory limit (REASON_CONTAINER_LIMITATION_MEMORY). */
 extern const dr_isolator_ops dr_isolator_posix_mem;
-/* posix/rlimits: passes the memory limit to the executor as
- * DROMOS_MEM_LIMIT_BYTES (setrlimit lands with the env's spawn growing
- * rlimits; until then the executor applies it to its tasks). */
+/* posix/rlimits: checks ContainerInfo.rlimit_info as Mesos does (a known
+ * type; soft and hard both set, soft <= hard, or neither: unlimited; each
+ * type once) and sets the limits on the container's first process, which
+ * its children inherit. An invalid one fails the launch with a message
+ * naming the limit: "posix/rlimits: RLMT_NOFILE: soft limit 10 is above
+ * hard limit 5". Also passes the memory limit to the executor as
+ * DROMOS_MEM_LIMIT_BYTES. */
 extern const dr_isolator_ops dr_isolator_posix_rlimits;
+/* Checks info (see dr_isolator_posix_rlimits) into out (at most
+ * DR_SPAWN_RLIMIT_COUNT_MAX); on failure out is unchanged. */
+dr_code dr_container_rlimits_parse(const Mesos__RLimitInfo *info, dr_rlimit *out, size_t *count,
+                                   dr_err *err) DR_MUST_USE;
 
 #endif /* DR_AGENT_CONTAINERIZER_H */

@@ -32,6 +32,7 @@ static void *agent_start(dr_env *env, int argc, char **argv)
     const char *port = arg(argc, argv, "port");
     const char *recover = arg(argc, argv, "recover");
     const char *strict = arg(argc, argv, "strict");
+    const char *switch_user = arg(argc, argv, "switch_user");
     const char *executor = arg(argc, argv, "executor");
     const char *fetcher = arg(argc, argv, "fetcher");
     const char *exec_argv[] = {executor != NULL ? executor : "dromos",
@@ -58,6 +59,8 @@ static void *agent_start(dr_env *env, int argc, char **argv)
         .command_executor_argv = exec_argv,
         .fetcher_argv = fetch_argv,
         .env_in_argv = true,
+        /* off unless asked: simulated frameworks name users no host has */
+        .switch_user_enabled = switch_user != NULL && strcmp(switch_user, "true") == 0,
     };
     dr_agent *agent = NULL;
     dr_err err;

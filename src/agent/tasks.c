@@ -381,6 +381,9 @@ static Mesos__ExecutorInfo *command_executor_info(dr_agent *a, const Mesos__Fram
     }
     if (tc != NULL && tc->user != NULL)
         cmd->user = dr_strdup(tc->user);
+    /* the task's container is its command executor's, as in Mesos */
+    if (task->container != NULL)
+        info->container = dr__agent_clone(task->container);
     const char *value = tc != NULL && tc->value != NULL ? tc->value : "";
     info->name = dr_sprintf("Command Executor (Task: %s) (Command: sh -c '%.80s')",
                             task->task_id->value, value);
@@ -618,20 +621,32 @@ void dr__agent_executor_shutdown(dr_agent *a, dr__agent_executor *ex, Mesos__Tas
     for (dr__agent_task *t = ex->tasks; t != NULL; t = t->next)
         if (!t->launched)
             dr__agent_task_fail(a, t, MESOS__TASK_STATE__TASK_KILLED, reason, message);
-    if (ex->stream == NULL) {
+    if (ex->state == DR__EX_FETCHING || ex->pid == 0) {
+        /* no executor yet (only a fetcher, or nothing): nobody to ask */
         ex->state = DR__EX_TERMINATING;
         dr__agent_executor_kill(a, ex);
         return;
     }
-    Mesos__Executor__Event ev = MESOS__EXECUTOR__EVENT__INIT;
-    ev.has_type = true;
-    ev.type = MESOS__EXECUTOR__EVENT__TYPE__SHUTDOWN;
-    dr__agent_executor_send(a, ex, &ev);
+    /* As Mesos: SHUTDOWN, and SIGKILL only once the grace period is over.
+     * An executor that is not connected (not subscribed yet, reconnecting,
+     * or not yet back after an agent restart) gets the same grace: it may
+     * end on its own, and it is never killed sooner than a connected one. */
+    if (ex->stream != NULL) {
+        Mesos__Executor__Event ev = MESOS__EXECUTOR__EVENT__INIT;
+        ev.has_type = true;
+        ev.type = MESOS__EXECUTOR__EVENT__TYPE__SHUTDOWN;
+        dr__agent_executor_send(a, ex, &ev);
+    } else {
+        DR_INFO(a->env, "agent: executor '%s' of framework '%s' is not connected: it is killed "
+                        "after the shutdown grace period unless it ends first",
+                ex->id, ex->fw->id);
+    }
     ex->state = DR__EX_TERMINATING;
     uint64_t grace_ns = a->opts.executor_shutdown_grace_period_ns;
     if (ex->info->shutdown_grace_period != NULL &&
         ex->info->shutdown_grace_period->nanoseconds > 0)
         grace_ns = (uint64_t)ex->info->shutdown_grace_period->nanoseconds;
+    DR_ASSERT(ex->kill_timer == 0);
     ex->kill_timer = dr_env_timer_add(a->env, grace_ns, kill_timer_fire, ex);
 }
 
@@ -782,7 +797,32 @@ static void spec_build(dr_agent *a, dr__agent_executor *ex, dr_container_spec *s
     snprintf(text, sizeof text, "%llums", (unsigned long long)(grace_ns / DR_NS_PER_MS));
     dr_container_spec_set_env(spec, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", text);
     spec->mem_limit_bytes = dr__agent_executor_mem_limit(ex);
-    spec->user = cmd->user;
+    if (ex->info->container != NULL)
+        spec->rlimit_info = ex->info->container->rlimit_info;
+}
+
+/* Who the executor's container runs as (Mesos): with --switch_user, the
+ * command's user, else the framework's; without it (or when neither names
+ * one), the agent's own user: NULL. */
+static const char *container_user(const dr_agent *a, const dr__agent_executor *ex)
+{
+    if (!a->opts.switch_user_enabled)
+        return NULL;
+    const Mesos__CommandInfo *cmd = ex->info->command;
+    if (cmd != NULL && cmd->user != NULL && cmd->user[0] != '\0')
+        return cmd->user;
+    const char *fw_user = ex->fw->info->user;
+    return fw_user != NULL && fw_user[0] != '\0' ? fw_user : NULL;
+}
+
+/* Sets spec's user from container_user(); the error names the user. */
+static dr_code spec_user(dr_agent *a, const dr__agent_executor *ex, dr_container_spec *spec,
+                         dr_err *err)
+{
+    const char *user = container_user(a, ex);
+    if (user == NULL)
+        return DR_OK;
+    return dr_container_spec_set_user(spec, a->env, user, err);
 }
 
 static void launch_failed(dr_agent *a, dr__agent_executor *ex, const char *message)
@@ -804,7 +844,7 @@ static void start_process(dr_agent *a, dr__agent_executor *ex)
     dr_container_spec spec;
     spec_build(a, ex, &spec);
     dr_err err;
-    dr_code rc = DR_OK;
+    dr_code rc = spec_user(a, ex, &spec, &err);
     for (size_t i = 0; rc == DR_OK && i < a->isolator_count; i++)
         rc = a->isolators[i].ops->prepare(a->isolators[i].self, a->env, &spec, &err);
     if (rc == DR_OK)
@@ -839,9 +879,23 @@ static void fetch_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *
         return;
     }
     if (status.signaled || status.code != 0) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "Failed to fetch the URIs: the fetcher %s %d (see stderr in the sandbox)",
+        /* the fetcher's own words: its last line on stderr */
+        char *path = dr_sprintf("%s/stderr", ex->sandbox);
+        char line[160];
+        dr_err err;
+        if (dr_env_read_last_line(a->env, path, line, sizeof line, &err) != DR_OK) {
+            DR_DEBUG(a->env, "agent: executor '%s': %s", ex->id, err.msg);
+            line[0] = '\0';
+        }
+        dr_free(path);
+        char how[64];
+        snprintf(how, sizeof how, "%s %d",
                  status.signaled ? "was killed by signal" : "exited with status", status.code);
+        char msg[300];
+        if (line[0] != '\0')
+            snprintf(msg, sizeof msg, "Failed to fetch the URIs: %s (the fetcher %s)", line, how);
+        else
+            snprintf(msg, sizeof msg, "Failed to fetch the URIs: the fetcher %s", how);
         launch_failed(a, ex, msg);
         return;
     }
@@ -904,13 +958,18 @@ static void executor_launch(dr_agent *a, dr__agent_executor *ex)
     dr_buf_deinit(&uris);
     dr_container_spec_set_env(&spec, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     dr_container_spec_set_env(&spec, "MESOS_SANDBOX", ex->sandbox);
+    /* the fetcher runs as the container's user: what it fetches is theirs,
+     * and it reads only what they may */
+    const char *failed = "start the fetcher";
+    if (rc == DR_OK && (rc = spec_user(a, ex, &spec, &err)) != DR_OK)
+        failed = "launch the executor";
     if (rc == DR_OK)
         rc = a->launcher.ops->launch(a->launcher.self, a->env, &spec, fetch_exit_cb, ex,
                                      &ex->fetch_pid, &err);
     dr_container_spec_deinit(&spec);
     if (rc != DR_OK) {
         char msg[300];
-        snprintf(msg, sizeof msg, "Failed to start the fetcher: %s", err.msg);
+        snprintf(msg, sizeof msg, "Failed to %s: %s", failed, err.msg);
         launch_failed(a, ex, msg);
     }
 }

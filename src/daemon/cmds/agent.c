@@ -127,7 +127,8 @@ static int run(int argc, char **argv)
         {"launcher_dir", DR_FLAG_STRING, &launcher_dir,
          "directory of the dromos binary run as executor and fetcher (default: this one's)"},
         {"switch_user", DR_FLAG_BOOL, &switch_user,
-         "run tasks as their user (accepted; tasks run as the agent's user for now)"},
+         "run each container as its command's user, else its framework's (false: as the "
+         "agent's user)"},
         {"log_level", DR_FLAG_STRING, &log_level_text, "debug, info, warn or error"},
     };
     dr_flags_result res;
@@ -217,6 +218,7 @@ static int run(int argc, char **argv)
         .attributes = attributes,
         .recover = rec,
         .strict = strict,
+        .switch_user_enabled = switch_user,
         .executor_registration_timeout_ns = reg_timeout_ns,
         .executor_reregistration_timeout_ns = rereg_timeout_ns,
         .executor_shutdown_grace_period_ns = grace_ns,

@@ -35,17 +35,38 @@ static void *texec_start(dr_env *env, int argc, char **argv)
             envp[envc++] = argv[i] + 6;
     return texec_create(env, envp, envc);
 }
-/* Never subscribes: for registration timeouts. Its start fails for
- * "fetch-fail", which makes the process exit with status 1. */
+/* Never subscribes: for registration timeouts and shutdowns. */
 static void *idle_start(dr_env *env, int argc, char **argv)
 {
-    (void)env, (void)argc;
-    if (strcmp(argv[0], "fetch-fail") == 0)
-        return NULL;
+    (void)env, (void)argc, (void)argv;
     return dr_alloc(1);
 }
 static const dr_sim_program idle_program = {"idle-executor", idle_start, blank_end, blank_end};
-static const dr_sim_program fetch_fail_program = {"fetch-fail", idle_start, blank_end, blank_end};
+
+/* A fetcher that fails: one line of its own to the sandbox's stderr, as
+ * `dromos fetch` does, then exit status 1 (a start that returns NULL). */
+static void *fetch_fail_start(dr_env *env, int argc, char **argv)
+{
+    const char *sandbox = NULL;
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--sandbox_directory=", 20) == 0)
+            sandbox = argv[i] + 20;
+    if (sandbox != NULL) {
+        char *path = dr_sprintf("%s/stderr", sandbox);
+        const char text[] = "fetching 1 URI\ndromos fetch: 'http://nowhere/x.tgz': could not "
+                            "resolve host 'nowhere'\n";
+        dr_file *f = NULL;
+        dr_err err;
+        if (dr_env_open(env, path, DR_OPEN_WRITE | DR_OPEN_CREATE, &f, &err) == DR_OK) {
+            assert_int_equal(dr_env_append(env, f, text, sizeof text - 1, &err), DR_OK);
+            dr_env_close(env, f);
+        }
+        dr_free(path);
+    }
+    return NULL;
+}
+static const dr_sim_program fetch_fail_program = {"fetch-fail", fetch_fail_start, blank_end,
+                                                  blank_end};
 
 static void texec_crash(void *state)
 {
@@ -174,6 +195,15 @@ void fm_ack(world *w, const char *fw_id, const fm_update *u)
 void fm_run_task(world *w, const char *fw_id, const char *task_id, const char *command,
                  bool checkpoint, const char *resources)
 {
+    fm_task_opts o = {.checkpoint = checkpoint, .resources = resources};
+    fm_run_task_with(w, fw_id, task_id, command, &o);
+}
+
+void fm_run_task_with(world *w, const char *fw_id, const char *task_id, const char *command,
+                      const fm_task_opts *o)
+{
+    bool checkpoint = o->checkpoint;
+    const char *resources = o->resources;
     Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
     Dromos__Internal__AgentEvent__RunTask rt = DROMOS__INTERNAL__AGENT_EVENT__RUN_TASK__INIT;
     Mesos__FrameworkInfo fi = MESOS__FRAMEWORK_INFO__INIT;
@@ -184,7 +214,7 @@ void fm_run_task(world *w, const char *fw_id, const char *task_id, const char *c
     Mesos__CommandInfo cmd = MESOS__COMMAND_INFO__INIT;
     fid.value = (char *)fw_id;
     fi.id = &fid;
-    fi.user = (char *)"tester";
+    fi.user = (char *)(o->framework_user != NULL ? o->framework_user : "tester");
     fi.name = (char *)"test framework";
     fi.has_checkpoint = true;
     fi.checkpoint = checkpoint;
@@ -194,7 +224,14 @@ void fm_run_task(world *w, const char *fw_id, const char *task_id, const char *c
     ti.task_id = &tid;
     ti.agent_id = &aid;
     cmd.value = (char *)command;
+    cmd.user = (char *)o->command_user;
     ti.command = &cmd;
+    Mesos__ContainerInfo ci = MESOS__CONTAINER_INFO__INIT;
+    if (o->rlimit_info != NULL) {
+        ci.type = MESOS__CONTAINER_INFO__TYPE__MESOS;
+        ci.rlimit_info = (Mesos__RLimitInfo *)o->rlimit_info;
+        ti.container = &ci;
+    }
     dr_resources rs;
     dr_resources_init(&rs);
     if (resources != NULL) {

@@ -64,6 +64,16 @@ void world_agent_crash(world *w);
 
 void fm_run_task(world *w, const char *fw_id, const char *task_id, const char *command,
                  bool checkpoint, const char *resources);
+/* fm_run_task with more of the task: users and ContainerInfo.rlimit_info. */
+typedef struct fm_task_opts {
+    bool checkpoint;
+    const char *resources;             /* NULL: none */
+    const char *framework_user;        /* NULL: "tester" */
+    const char *command_user;          /* NULL: unset */
+    const Mesos__RLimitInfo *rlimit_info; /* NULL: no ContainerInfo */
+} fm_task_opts;
+void fm_run_task_with(world *w, const char *fw_id, const char *task_id, const char *command,
+                      const fm_task_opts *o);
 void fm_kill_task(world *w, const char *fw_id, const char *task_id);
 /* RUN_TASK with the task's command carrying one URI (fetched first). */
 void fm_run_task_uri(world *w, const char *fw_id, const char *task_id, const char *command,

@@ -525,8 +525,10 @@ static void test_launch_failures(void **state)
     assert_non_null(u);
     assert_int_equal(u->state, FAILED);
     assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LAUNCH_FAILED);
-    assert_string_equal(u->message, "Failed to fetch the URIs: the fetcher exited with status 1 "
-                                    "(see stderr in the sandbox)");
+    /* the fetcher's last line on stderr is quoted */
+    assert_string_equal(u->message, "Failed to fetch the URIs: dromos fetch: "
+                                    "'http://nowhere/x.tgz': could not resolve host 'nowhere' "
+                                    "(the fetcher exited with status 1)");
     world_deinit(&w);
 
     /* an executor that never subscribes */
@@ -554,6 +556,188 @@ static void test_launch_failures(void **state)
     fm_kill_task(&w, "F1", "nope");
     world_run(&w, 500 * DR_NS_PER_MS);
     assert_int_equal(fm_last(&w, "nope")->state, LOST);
+    world_deinit(&w);
+}
+
+/* The executor's process of a command task t (its executor id is t). */
+static bool executor_creds(world *w, const char *task_id, dr_sim_creds *out)
+{
+    dr_pid pid = dr_agent_executor_pid(world_agent(w), "F1", task_id);
+    return pid > 0 && dr_sim_process_creds(w->sim, pid, out);
+}
+
+static void test_switch_user(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--switch_user=true", NULL};
+    world_init(&w, 40);
+    const uint32_t alice_groups[] = {1000, 27};
+    dr_sim_user_add(w.sim, "alice", 1000, 1000, alice_groups, 2);
+    w.extra_args[0] = extra[0];
+    assert_true(world_agent_start(&w) > 0);
+    world_run(&w, 3 * S);
+
+    /* the framework's user */
+    fm_task_opts o = {.framework_user = "alice"};
+    fm_run_task_with(&w, "F1", "t1", "run", &o);
+    /* the command's user wins over the framework's */
+    o.command_user = "nobody";
+    fm_run_task_with(&w, "F1", "t2", "run", &o);
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    assert_int_equal(fm_count(&w, "t2", RUNNING), 1);
+    dr_sim_creds c;
+    assert_true(executor_creds(&w, "t1", &c));
+    assert_int_equal(c.uid, 1000);
+    assert_int_equal(c.gid, 1000);
+    assert_int_equal(c.group_count, 2);
+    assert_int_equal(c.groups[0], 1000);
+    assert_int_equal(c.groups[1], 27);
+    assert_true(executor_creds(&w, "t2", &c));
+    assert_int_equal(c.uid, 65534);
+    assert_int_equal(c.gid, 65534);
+
+    /* a user the host does not have: the task fails, naming the user (a
+     * framework's user is the one it first ran a task with here: F2) */
+    o = (fm_task_opts){.framework_user = "ghost"};
+    fm_run_task_with(&w, "F2", "t3", "run", &o);
+    world_run(&w, S);
+    const fm_update *u = fm_last(&w, "t3");
+    assert_non_null(u);
+    assert_int_equal(u->state, FAILED);
+    assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LAUNCH_FAILED);
+    assert_string_equal(u->message, "Failed to launch the executor: user 'ghost': no such user");
+    assert_int_equal(fm_count(&w, "t3", -1), 1);
+    /* the same before a fetch: the fetcher runs as the user too */
+    fm_run_task_uri(&w, "F3", "t4", "run", "http://nowhere/x.tgz"); /* framework user tester */
+    world_run(&w, S);
+    u = fm_last(&w, "t4");
+    assert_non_null(u);
+    assert_int_equal(u->state, FAILED);
+    assert_string_equal(u->message, "Failed to launch the executor: user 'tester': no such user");
+    /* the agent and its other tasks go on */
+    o = (fm_task_opts){.framework_user = "root"};
+    fm_run_task_with(&w, "F4", "t5", "finish", &o);
+    world_run(&w, 3 * S);
+    assert_int_equal(fm_last(&w, "t5")->state, FINISHED);
+    assert_int_equal(fm_last(&w, "t1")->state, RUNNING);
+    world_deinit(&w);
+
+    /* without --switch_user: the agent's user (root), whatever is asked */
+    start_registered(&w, 41);
+    o = (fm_task_opts){.framework_user = "ghost", .command_user = "nobody"};
+    fm_run_task_with(&w, "F1", "t1", "run", &o);
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    assert_true(executor_creds(&w, "t1", &c));
+    assert_int_equal(c.uid, 0);
+    world_deinit(&w);
+}
+
+static Mesos__RLimitInfo__RLimit rlimit(int type, bool has_soft, uint64_t soft, bool has_hard,
+                                        uint64_t hard)
+{
+    Mesos__RLimitInfo__RLimit l = MESOS__RLIMIT_INFO__RLIMIT__INIT;
+    l.has_type = true;
+    l.type = (Mesos__RLimitInfo__RLimit__Type)type;
+    l.has_soft = has_soft;
+    l.soft = soft;
+    l.has_hard = has_hard;
+    l.hard = hard;
+    return l;
+}
+
+static void test_rlimits(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 42);
+    enum { NOFILE = MESOS__RLIMIT_INFO__RLIMIT__TYPE__RLMT_NOFILE,
+           CORE = MESOS__RLIMIT_INFO__RLIMIT__TYPE__RLMT_CORE };
+    Mesos__RLimitInfo__RLimit l[2] = {rlimit(NOFILE, true, 100, true, 200),
+                                      rlimit(CORE, false, 0, false, 0)};
+    Mesos__RLimitInfo__RLimit *lp[2] = {&l[0], &l[1]};
+    Mesos__RLimitInfo info = MESOS__RLIMIT_INFO__INIT;
+    info.n_rlimits = 2;
+    info.rlimits = lp;
+    fm_task_opts o = {.rlimit_info = &info};
+    fm_run_task_with(&w, "F1", "ok", "run", &o);
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "ok", RUNNING), 1);
+    dr_sim_creds c;
+    assert_true(executor_creds(&w, "ok", &c));
+    assert_int_equal(c.rlimit_count, 2);
+    assert_int_equal(c.rlimits[0].resource, DR_RLIMIT_NOFILE);
+    assert_int_equal(c.rlimits[0].soft, 100);
+    assert_int_equal(c.rlimits[0].hard, 200);
+    assert_int_equal(c.rlimits[1].resource, DR_RLIMIT_CORE);
+    assert_true(c.rlimits[1].soft == DR_RLIMIT_UNLIMITED); /* neither set: unlimited */
+    assert_true(c.rlimits[1].hard == DR_RLIMIT_UNLIMITED);
+
+    /* invalid ones end the task with the reason */
+    static const struct {
+        const char *task;
+        size_t n;
+        const char *message;
+    } bad[] = {
+        {"soft-above-hard", 1,
+         "posix/rlimits: RLMT_NOFILE: soft limit 300 is above hard limit 200"},
+        {"twice", 2, "posix/rlimits: RLMT_NOFILE: set more than once"},
+        {"unknown", 1, "posix/rlimits: rlimit 0: unknown type 0"},
+        {"half", 1,
+         "posix/rlimits: RLMT_CORE: soft and hard limits must both be set or both be unset "
+         "(unlimited)"},
+    };
+    Mesos__RLimitInfo__RLimit cases[4][2] = {
+        {rlimit(NOFILE, true, 300, true, 200)},
+        {rlimit(NOFILE, true, 1, true, 2), rlimit(NOFILE, false, 0, false, 0)},
+        {rlimit(0, true, 1, true, 2)},
+        {rlimit(CORE, true, 0, false, 0)},
+    };
+    for (size_t i = 0; i < DR_ARRAY_COUNT(bad); i++) {
+        lp[0] = &cases[i][0];
+        lp[1] = &cases[i][1];
+        info.n_rlimits = bad[i].n;
+        fm_run_task_with(&w, "F1", bad[i].task, "run", &o);
+        world_run(&w, S);
+        const fm_update *u = fm_last(&w, bad[i].task);
+        assert_non_null(u);
+        assert_int_equal(u->state, FAILED);
+        assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LAUNCH_FAILED);
+        char want[200];
+        snprintf(want, sizeof want, "Failed to launch the executor: %s", bad[i].message);
+        assert_string_equal(u->message, want);
+    }
+    assert_int_equal(fm_last(&w, "ok")->state, RUNNING); /* the others go on */
+    world_deinit(&w);
+}
+
+/* SHUTDOWN for an executor that is not connected: as for a connected one,
+ * SIGKILL only after the grace period (1 s in the harness), not at once. */
+static void test_shutdown_waits_grace_period(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--executor=idle-executor", "--executor_registration_timeout_ms=60000",
+                           NULL};
+    start_registered_with(&w, 43, extra);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, S);
+    dr_pid pid = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    assert_true(pid > 0);
+    fm_shutdown_framework(&w, "F1");
+    world_run(&w, 500 * DR_NS_PER_MS);
+    /* the task was never delivered: killed at once; its executor still lives */
+    assert_int_equal(fm_last(&w, "t1")->state, KILLED);
+    assert_int_equal(fm_last(&w, "t1")->reason,
+                     MESOS__TASK_STATUS__REASON__REASON_FRAMEWORK_REMOVED);
+    assert_true(dr_sim_process_alive(w.sim, pid));
+    world_run(&w, 700 * DR_NS_PER_MS);
+    assert_false(dr_sim_process_alive(w.sim, pid));
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_int_equal(info.executor_count, 0);
     world_deinit(&w);
 }
 
@@ -892,6 +1076,9 @@ int main(void)
         cmocka_unit_test(test_gc_removes_finished_sandboxes),
         cmocka_unit_test(test_task_group),
         cmocka_unit_test(test_launch_failures),
+        cmocka_unit_test(test_switch_user),
+        cmocka_unit_test(test_rlimits),
+        cmocka_unit_test(test_shutdown_waits_grace_period),
         cmocka_unit_test(test_removed_by_master),
         cmocka_unit_test(test_recover_cleanup_and_non_checkpointing),
         cmocka_unit_test(test_disk_error_on_update),
