@@ -989,8 +989,22 @@ dr_code dr_agent_create(dr_env *env, const dr_agent_opts *opts, dr_agent **out, 
             rc = parse_attributes(a->info, opts->attributes, err);
     }
     if (rc == DR_OK) {
+        /* Rewritten only when its bytes would change: an agent restarted on
+         * a full disk still comes up (and its gc can make room). */
         char *boot = dr__agent_meta_path(a, "boot_id");
-        rc = dr__agent_ckpt_write_text(a, boot, a->boot_id, err);
+        dr_buf want;
+        dr_buf_init(&want);
+        dr_ckpt_frame(&want, a->boot_id, strlen(a->boot_id));
+        uint8_t *old = NULL;
+        size_t old_size = 0;
+        dr_err ignored;
+        bool same = dr_env_read_all(env, boot, want.size + 1, &old, &old_size, &ignored) ==
+                        DR_OK &&
+                    old_size == want.size && memcmp(old, want.data, want.size) == 0;
+        dr_free(old);
+        dr_buf_deinit(&want);
+        if (!same)
+            rc = dr__agent_ckpt_write_text(a, boot, a->boot_id, err);
         dr_free(boot);
     }
     if (rc != DR_OK) {

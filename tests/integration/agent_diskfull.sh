@@ -11,6 +11,8 @@
 #      serving: GET_HEALTH healthy, /metrics/snapshot;
 #   3. another task on the full disk ends with a terminal update and a
 #      message (the agent cannot checkpoint it: TASK_FAILED, logged);
+#   3b. the agent restarts on the full disk (SIGTERM, start): it recovers,
+#      re-registers and serves;
 #   4. the filler gone, the agent's garbage collector removes the finished
 #      sandboxes at once (the disk is past --gc_disk_headroom), and a task
 #      then finishes normally;
@@ -147,6 +149,26 @@ grep -q "W agent: agent: checkpoint '$WORK/meta/" "$TMP/agent.log" ||
     fail "the agent did not log the checkpoint it could not write"
 echo "ok 3: a task on the full disk ended: ${line#update t0 }"
 
+# 3b. the agent restarts on the full disk: it recovers, re-registers, serves
+kill -TERM $AGENT
+wait $AGENT
+rc=$?
+[ $rc = 0 ] || fail "SIGTERM on the full disk: exit $rc"
+registered=$(grep -c "registered with the master" "$TMP/agent.log")
+start_agent
+for _ in $(seq 100); do
+    [ "$(grep -c "registered with the master" "$TMP/agent.log")" -gt "$registered" ] && break
+    kill -0 $AGENT 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 $AGENT 2>/dev/null || fail "the agent did not restart on the full disk"
+[ "$(grep -c "registered with the master" "$TMP/agent.log")" -gt "$registered" ] ||
+    fail "the agent restarted on the full disk did not register"
+h=$(health)
+[ "$(echo "$h" | jq -r '.get_health.healthy' 2>/dev/null)" = true ] ||
+    fail "GET_HEALTH after a restart on the full disk: $h"
+echo "ok 3b: the agent restarted on the full disk, registered and serves"
+
 # 4. the agent's garbage collector frees the disk: with the disk this full
 #    (above 1 - --gc_disk_headroom) finished sandboxes go at the next disk
 #    check (--disk_watch_interval=1secs), whatever --gc_delay says
@@ -168,13 +190,16 @@ kill -TERM $AGENT
 wait $AGENT
 rc=$?
 [ $rc = 0 ] || fail "SIGTERM: exit $rc"
+registered=$(grep -c "registered with the master" "$TMP/agent.log")
 start_agent
 for _ in $(seq 100); do
-    [ "$(grep -c "registered with the master\|re-registered with the master" "$TMP/agent.log")" -ge 2 ] && break
+    [ "$(grep -c "registered with the master" "$TMP/agent.log")" -gt "$registered" ] && break
     kill -0 $AGENT 2>/dev/null || break
     sleep 0.1
 done
 kill -0 $AGENT 2>/dev/null || fail "the agent did not restart on its checkpoints"
+[ "$(grep -c "registered with the master" "$TMP/agent.log")" -gt "$registered" ] ||
+    fail "the restarted agent did not register"
 h=$(health)
 [ "$(echo "$h" | jq -r '.get_health.healthy' 2>/dev/null)" = true ] || fail "GET_HEALTH after the restart: $h"
 kill -TERM $AGENT
