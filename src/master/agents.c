@@ -50,7 +50,8 @@ static void executors_clear(dr_magent *agent)
         dr_proto_free((ProtobufCMessage *)e->info);
         dr_free(e);
     }
-    agent->executors.count = 0;
+    dr_idmap_deinit(&agent->executors); /* keys died with the values */
+    dr_idmap_init(&agent->executors);
 }
 
 static void capabilities_clear(dr_magent *agent)

@@ -27,18 +27,29 @@
 
 /* ---- ordered maps ----------------------------------------------------------- */
 
-/* A map from string id to pointer, kept sorted by strcmp of the key. Keys are
- * borrowed from the values (each value owns its id string), so a value must
- * be removed before its key dies. Lookup O(log n), insert and remove O(n). */
+/* A map from string id to pointer, kept sorted by strcmp of the key, with a
+ * hash index for lookups (ids share long prefixes such as the master's
+ * UUID, so comparisons are not cheap). Keys are borrowed from the values
+ * (each value owns its id string), so a value must be removed before its key
+ * dies. Lookup O(1) expected, insert and remove O(log n) compares plus an
+ * O(n) memmove. Iteration is over items only: the index is never walked. */
 typedef struct dr_idmap_entry {
     const char *key; /* borrowed from value */
     void *value;
 } dr_idmap_entry;
 
+typedef struct dr_idmap_slot {
+    uint64_t hash;
+    const char *key; /* NULL: empty */
+    void *value;
+} dr_idmap_slot;
+
 typedef struct dr_idmap {
     dr_idmap_entry *items; /* sorted by key, no duplicates */
     size_t count;
     size_t capacity;
+    dr_idmap_slot *index;  /* open addressing, linear probing; NULL while empty */
+    size_t index_capacity; /* a power of two, > 2 * count */
 } dr_idmap;
 
 void dr_idmap_init(dr_idmap *map);

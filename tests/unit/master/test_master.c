@@ -31,6 +31,57 @@ static const Mesos__TaskStatus *last_update(const sched *s)
     return ev != NULL ? ev->update->status : NULL;
 }
 
+/* ---- dr_idmap ------------------------------------------------------------------------- */
+
+/* Random puts and removes over ids with a long shared prefix (as the master's
+ * are), checked against a plain array: lookups through the hash index find
+ * exactly the live keys (backward-shift deletion keeps every probe run
+ * whole), and walking items visits them in strcmp order. */
+static void test_idmap_index_and_order(void **state)
+{
+    DR_UNUSED(state);
+    enum { KEY_COUNT = 600 };
+    static char keys[KEY_COUNT][64];
+    static bool live[KEY_COUNT];
+    for (size_t i = 0; i < KEY_COUNT; i++)
+        snprintf(keys[i], sizeof keys[i], "3f0c9a7e-5b1d-4c2a-9e8f-0123456789ab-O%zu", i);
+    memset(live, 0, sizeof live);
+    dr_idmap map;
+    dr_idmap_init(&map);
+    dr_rng rng;
+    dr_rng_init(&rng, 7);
+    size_t live_count = 0;
+    for (int step = 0; step < 20000; step++) {
+        size_t k = (size_t)dr_rng_below(&rng, KEY_COUNT);
+        if (live[k]) {
+            assert_ptr_equal(dr_idmap_remove(&map, keys[k]), keys[k]);
+            assert_null(dr_idmap_remove(&map, keys[k]));
+            live[k] = false;
+            live_count--;
+        } else {
+            dr_idmap_put(&map, keys[k], keys[k]);
+            live[k] = true;
+            live_count++;
+        }
+        if (step % 997 == 0 || step == 19999) {
+            assert_int_equal(map.count, live_count);
+            for (size_t i = 0; i < KEY_COUNT; i++) {
+                char probe[64];
+                memcpy(probe, keys[i], sizeof probe); /* another pointer, same text */
+                if (live[i])
+                    assert_ptr_equal(dr_idmap_get(&map, probe), keys[i]);
+                else
+                    assert_null(dr_idmap_get(&map, probe));
+            }
+            for (size_t i = 1; i < map.count; i++)
+                assert_true(strcmp(map.items[i - 1].key, map.items[i].key) < 0);
+        }
+    }
+    assert_null(dr_idmap_get(&map, "3f0c9a7e-5b1d-4c2a-9e8f-0123456789ab-O600"));
+    dr_idmap_deinit(&map);
+    assert_null(dr_idmap_get(&map, keys[0]));
+}
+
 /* ---- subscribe ------------------------------------------------------------------------ */
 
 static void subscribe_codec(dr_http_codec codec)
@@ -1220,6 +1271,7 @@ static void test_same_trace_twice(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idmap_index_and_order),
         cmocka_unit_test(test_subscribe_json),
         cmocka_unit_test(test_subscribe_protobuf),
         cmocka_unit_test(test_subscribe_invalid_role),
