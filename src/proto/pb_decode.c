@@ -14,13 +14,15 @@
  * comes from dr_alloc one by one, so protobuf_c_message_free_unpacked() (what
  * dr_proto_free() calls) frees the result.
  *
- * Each occurrence of a message is read in two passes, as protobuf-c does:
- *   1. walk its fields: check the wire format (tags of at most 5 bytes,
- *      varints of at most 10, lengths inside the message, wire types the
- *      fields accept), count the elements of each repeated field and the
- *      unknown fields, and note which required fields were seen;
- *   2. allocate every array at its exact size and fill the struct, recursing
- *      into sub-messages (each checked against the depth bound first).
+ * Each occurrence of a message is read in one pass: the wire format is
+ * checked as it goes (tags of at most 5 bytes, varints of at most 10, lengths
+ * inside the message, wire types the fields accept); singular fields go
+ * straight into the struct, sub-messages recurse (each checked against the
+ * depth bound first), and repeated elements and unknown fields wait on the
+ * decoder's stack, counted in their n_ fields; at the end of the message each
+ * array is allocated at its exact size and filled in wire order (settle()),
+ * and the required fields seen are checked. The arena gets no growing arrays
+ * and no scratch.
  * protobuf-c's quirks are kept on purpose, as round trips must stay
  * byte-exact with what Dromos wrote before:
  *   - 32-bit integer and enum fields keep the low 32 bits of the varint (a
@@ -60,7 +62,11 @@ typedef struct entry {
     union {
         uint64_t u; /* scalars, in their array's element size */
         void *p;    /* strings, messages */
-        ProtobufCBinaryData b; /* bytes; unknown: the raw bytes in the input */
+        ProtobufCBinaryData b; /* bytes */
+        struct {
+            const uint8_t *data; /* unknown: its bytes in the input */
+            size_t len;
+        } raw;
     } v;
 } entry;
 
@@ -83,7 +89,7 @@ typedef struct decoder {
     entry *stack; /* each message in progress owns the entries above its base */
     size_t top;
     size_t capacity;
-    type_info types[64]; /* open addressing on the descriptor's address */
+    type_info types[64]; /* open addressing: see required_count() */
 } decoder;
 
 /* Bits for the required fields seen in one occurrence of a message. */
@@ -506,30 +512,36 @@ static entry *push(decoder *d)
     return &d->stack[d->top++];
 }
 
-/* The number of required fields of desc that declare no default (protobuf-c
- * checks only those), computed once per decode and type. */
-static unsigned required_count(decoder *d, const ProtobufCMessageDescriptor *desc)
+static unsigned count_required(const ProtobufCMessageDescriptor *desc)
 {
-    size_t slot = ((uintptr_t)desc >> 4) % DR_ARRAY_COUNT(d->types);
-    for (size_t probe = 0; probe < DR_ARRAY_COUNT(d->types); probe++) {
-        type_info *t = &d->types[(slot + probe) % DR_ARRAY_COUNT(d->types)];
-        if (t->desc == desc)
-            return t->required_count;
-        if (t->desc == NULL) {
-            unsigned n = 0;
-            for (unsigned i = 0; i < desc->n_fields; i++)
-                n += desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED &&
-                     desc->fields[i].default_value == NULL;
-            t->desc = desc;
-            t->required_count = n;
-            return n;
-        }
-    }
-    unsigned n = 0; /* a full table: count again */
+    unsigned n = 0;
     for (unsigned i = 0; i < desc->n_fields; i++)
         n += desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED &&
              desc->fields[i].default_value == NULL;
     return n;
+}
+
+/* The number of required fields of desc that declare no default (protobuf-c
+ * checks only those), computed once per decode and type. The table is probed
+ * from a hash of the type's shape, not of its address (which would differ
+ * between runs); types are told apart by their descriptor. */
+static unsigned required_count(decoder *d, const ProtobufCMessageDescriptor *desc)
+{
+    if (desc->n_fields == 0)
+        return 0;
+    size_t count = DR_ARRAY_COUNT(d->types);
+    size_t slot = (desc->sizeof_message * 31u + desc->n_fields * 7u + desc->fields[0].id) % count;
+    for (size_t probe = 0; probe < count; probe++) {
+        type_info *t = &d->types[(slot + probe) % count];
+        if (t->desc == desc)
+            return t->required_count;
+        if (t->desc == NULL) {
+            t->desc = desc;
+            t->required_count = count_required(desc);
+            return t->required_count;
+        }
+    }
+    return count_required(desc); /* a full table */
 }
 
 /* Frees (without an arena) what the entries from base hold. */
@@ -573,13 +585,13 @@ static bool settle(decoder *d, ProtobufCMessage *m, size_t base)
                     return false;
             }
             ProtobufCMessageUnknownField *u = &m->unknown_fields[m->n_unknown_fields];
-            u->data = alloc(d, e->v.b.len, 1);
+            u->data = alloc(d, e->v.raw.len, 1);
             if (u->data == NULL)
                 return false;
-            memcpy(u->data, e->v.b.data, e->v.b.len);
+            memcpy(u->data, e->v.raw.data, e->v.raw.len);
             u->tag = e->tag;
             u->wire_type = (ProtobufCWireType)e->wire_type;
-            u->len = e->v.b.len;
+            u->len = e->v.raw.len;
             m->n_unknown_fields++;
             continue;
         }
@@ -687,8 +699,8 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
             e->index = UNKNOWN_INDEX;
             e->tag = id;
             e->wire_type = wt;
-            e->v.b.data = (uint8_t *)(uintptr_t)v; /* copied by settle() */
-            e->v.b.len = (size_t)(p - v);
+            e->v.raw.data = v; /* copied by settle() */
+            e->v.raw.len = (size_t)(p - v);
             m->n_unknown_fields++;
             continue;
         }
