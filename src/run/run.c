@@ -209,7 +209,17 @@ dr_code dr_run_create(dr_env *env, const dr_run_opts *opts, const dr_run_cbs *cb
     r->opts = *opts;
     memcpy(r->master_host, opts->master_host, strlen(opts->master_host) + 1);
     memcpy(r->name, name, name_size + 1);
-    r->user = dr_strdup(opts->user != NULL ? opts->user : "root");
+    /* default: the user running dromos run (as mesos-execute), so that an
+     * agent started by that same user can run the tasks (--switch_user) */
+    if (opts->user != NULL) {
+        r->user = dr_strdup(opts->user);
+    } else {
+        dr_user_info *self = dr_alloc(sizeof *self);
+        dr_err ignored;
+        r->user = dr_strdup(dr_env_user_lookup(env, NULL, self, &ignored) == DR_OK ? self->name
+                                                                                   : "root");
+        dr_free(self);
+    }
     r->command = dr_strdup(opts->command);
     r->opts.master_host = r->master_host;
     r->opts.name = r->name;

@@ -13,6 +13,8 @@
 #   5. an agent with the real `dromos executor` runs shell tasks to the end,
 #      their output in the sandbox's stdout;
 #   6. a task using more memory than it asked for is killed (posix/mem).
+# The scheduler's framework user ("tester") is no user of this host: the
+# agents run with --switch_user=false (agent_user.sh tests switching).
 # Usage: agent_real.sh DROMOS AGENT_SCHED AGENT_TEST_EXECUTOR
 set -u
 DROMOS=$(realpath "$1")
@@ -55,6 +57,7 @@ start_agent() {
     "$DROMOS" agent --master=127.0.0.1:$MP --work_dir="$TMP/work" --port=$AP \
         --launcher_dir="$TMP/bin" --executor_shutdown_grace_period=1secs \
         --registration_backoff_factor=100ms --resources="cpus:4;mem:2048;disk:1000" \
+        --switch_user=false \
         >> "$TMP/agent.log" 2>&1 &
     AGENT=$!
     PIDS+=($AGENT)
@@ -111,7 +114,7 @@ echo "ok 4: SIGTERM stops the agent with exit 0"
 # 5. the real command executor (`dromos executor`)
 "$DROMOS" agent --master=127.0.0.1:$MP --work_dir="$TMP/work2" --port=$((AP + 2)) \
     --executor_shutdown_grace_period=1secs --registration_backoff_factor=100ms \
-    --resources="cpus:4;mem:2048;disk:1000" >> "$TMP/agent.log" 2>&1 &
+    --resources="cpus:4;mem:2048;disk:1000" --switch_user=false >> "$TMP/agent.log" 2>&1 &
 AGENT=$!
 PIDS+=($AGENT)
 sleep 1

@@ -17,6 +17,17 @@ static void err_set_and_wrap(void **state)
     assert_string_equal(err.msg, "resource 'cpus:x': bad");
     assert_int_equal(dr_err_wrap(&err, "agent '%s'", "A-1"), DR_EINVAL);
     assert_string_equal(err.msg, "agent 'A-1': resource 'cpus:x': bad");
+    /* too long for msg: the middle goes, the context and the cause stay */
+    char path[200];
+    memset(path, 'p', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    dr_err_set(&err, DR_ENOSPC, "write '%s.tmp': No space left on device", path);
+    assert_int_equal(dr_err_wrap(&err, "checkpoint '%s'", path), DR_ENOSPC);
+    assert_int_equal(strlen(err.msg), sizeof err.msg - 1);
+    assert_memory_equal(err.msg, "checkpoint 'ppp", 15);
+    assert_non_null(strstr(err.msg, "pp...pp"));
+    const char *end = "pp.tmp': No space left on device";
+    assert_string_equal(err.msg + strlen(err.msg) - strlen(end), end);
     assert_string_equal(dr_code_name(DR_ENOSPC), "DR_ENOSPC");
     assert_string_equal(dr_code_name((dr_code)999), "DR_E?");
     assert_int_equal(dr_err_set(NULL, DR_EIO, "x"), DR_EIO); /* NULL err is allowed */
