@@ -115,6 +115,7 @@ static void client_free(dr_http_client *client)
 {
     DR_ASSERT(client->conns == NULL);
     DR_ASSERT(client->queue_head == NULL);
+    DR_ASSERT(client->failing == NULL);
     dr_free(client->host);
     dr_free(client);
 }
