@@ -292,12 +292,60 @@ static bool stat_parse(const char *text, long long *ppid, long long *session,
 typedef struct proc_row {
     long long pid, ppid, session;
     unsigned long long rss_pages;
-    bool in; /* part of the container */
+    int64_t owner; /* index into the containers, -1: none, -2: not yet known */
 } proc_row;
 
-/* The container is the first process, everything in its session and every
- * descendant (executors put their tasks in sessions of their own). */
-static dr_code mem_usage(void *self, dr_env *env, dr_pid pid, uint64_t *rss_bytes, dr_err *err)
+typedef struct container_key {
+    long long pid;
+    size_t index; /* into the caller's arrays */
+} container_key;
+
+static int cmp_row_pid(const void *x, const void *y)
+{
+    long long p = ((const proc_row *)x)->pid, q = ((const proc_row *)y)->pid;
+    return p < q ? -1 : p > q;
+}
+
+static int cmp_key_pid(const void *x, const void *y)
+{
+    long long p = ((const container_key *)x)->pid, q = ((const container_key *)y)->pid;
+    return p < q ? -1 : p > q;
+}
+
+static int64_t container_of_pid(const container_key *keys, size_t count, long long pid)
+{
+    container_key k = {.pid = pid};
+    const container_key *hit = bsearch(&k, keys, count, sizeof *keys, cmp_key_pid);
+    return hit != NULL ? (int64_t)hit->index : -1;
+}
+
+/* The container row i belongs to: its own pid or session names a container,
+ * else its parent's (rows sorted by pid; memoized in owner, so the whole
+ * table costs O(n log n)). Bounded: a cycle (pids reused between reads)
+ * ends as "none". */
+static int64_t row_owner(proc_row *rows, size_t n, size_t i, const container_key *keys,
+                         size_t key_count, unsigned depth)
+{
+    if (rows[i].owner != -2)
+        return rows[i].owner;
+    int64_t owner = container_of_pid(keys, key_count, rows[i].pid);
+    if (owner < 0)
+        owner = container_of_pid(keys, key_count, rows[i].session);
+    if (owner < 0 && rows[i].ppid > 1 && depth < 64) {
+        proc_row k = {.pid = rows[i].ppid};
+        const proc_row *parent = bsearch(&k, rows, n, sizeof *rows, cmp_row_pid);
+        if (parent != NULL)
+            owner = row_owner(rows, n, (size_t)(parent - rows), keys, key_count, depth + 1);
+    }
+    rows[i].owner = owner;
+    return owner;
+}
+
+/* A container is its first process, everything in its session and every
+ * descendant (executors put their tasks in sessions of their own). /proc is
+ * read once for all containers. */
+static dr_code mem_usage(void *self, dr_env *env, const dr_pid *pids, size_t count,
+                         uint64_t *rss_bytes, dr_err *err)
 {
     (void)self;
     dr_dir_list list = {0};
@@ -324,39 +372,25 @@ static dr_code mem_usage(void *self, dr_env *env, dr_pid pid, uint64_t *rss_byte
         if (prc != DR_OK)
             continue;
         data[size] = '\0';
-        proc_row r = {.pid = strtoll(name, NULL, 10), .ppid = -1, .session = -1};
-        if (stat_parse(data, &r.ppid, &r.session, &r.rss_pages)) {
-            r.in = r.pid == (long long)pid || r.session == (long long)pid;
+        proc_row r = {.pid = strtoll(name, NULL, 10), .ppid = -1, .session = -1, .owner = -2};
+        if (stat_parse(data, &r.ppid, &r.session, &r.rss_pages))
             rows[n++] = r;
-        }
     }
     dr_dir_list_free(&list);
-    for (bool grew = true; grew;) { /* descendants, one generation per pass */
-        grew = false;
-        for (size_t i = 0; i < n; i++) {
-            if (rows[i].in)
-                continue;
-            for (size_t j = 0; j < n; j++) {
-                if (rows[j].in && rows[j].pid == rows[i].ppid) {
-                    rows[i].in = true;
-                    grew = true;
-                    break;
-                }
-            }
-        }
+    qsort(rows, n, sizeof *rows, cmp_row_pid);
+    container_key *keys = dr_alloc_array(count + 1, sizeof *keys);
+    for (size_t i = 0; i < count; i++) {
+        keys[i] = (container_key){.pid = (long long)pids[i], .index = i};
+        rss_bytes[i] = 0;
     }
-    uint64_t total = 0;
-    bool found = false;
+    qsort(keys, count, sizeof *keys, cmp_key_pid);
     for (size_t i = 0; i < n; i++) {
-        if (!rows[i].in)
-            continue;
-        total += rows[i].rss_pages * PAGE_SIZE_BYTES;
-        found = true;
+        int64_t owner = row_owner(rows, n, i, keys, count, 0);
+        if (owner >= 0)
+            rss_bytes[owner] += rows[i].rss_pages * PAGE_SIZE_BYTES;
     }
+    dr_free(keys);
     dr_free(rows);
-    if (!found)
-        return dr_err_set(err, DR_ESRCH, "no process of container %lld", (long long)pid);
-    *rss_bytes = total;
     return DR_OK;
 }
 

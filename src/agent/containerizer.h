@@ -85,10 +85,13 @@ typedef struct dr_isolator_ops {
     dr_code (*prepare)(void *self, dr_env *env, dr_container_spec *spec, dr_err *err);
     /* After the container ended (or was found gone at recovery). */
     void (*cleanup)(void *self, dr_env *env, const char *container_id);
-    /* May be NULL. Resident memory of the container whose first process is
-     * pid (its whole session); DR_ENOTSUP where the host cannot say (the
-     * simulator). */
-    dr_code (*mem_usage)(void *self, dr_env *env, dr_pid pid, uint64_t *rss_bytes, dr_err *err);
+    /* May be NULL. Resident memory of count containers at once (one look at
+     * the host's processes for all of them): rss_bytes[i] (caller's array)
+     * for the container whose first process is pids[i] (its whole session
+     * and descendants), 0 when none of its processes is left; DR_ENOTSUP
+     * where the host cannot say (the simulator). */
+    dr_code (*mem_usage)(void *self, dr_env *env, const dr_pid *pids, size_t count,
+                         uint64_t *rss_bytes, dr_err *err);
 } dr_isolator_ops;
 
 typedef struct dr_isolator {
