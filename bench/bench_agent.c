@@ -28,9 +28,11 @@
  *   bench_agent                 full size: M = 200, K = 5; 100 -> 1,000 tasks
  *   bench_agent --smoke         M = 8, K = 1; 5 -> 20 tasks (seconds)
  *   bench_agent [--tasks M] [--runs K] [--low N] [--high N] [--dir DIR] [--keep]
+ *               [--dromos PATH]
  *
  * DIR (default /tmp) is where the temp dir goes, so the disk under the work
- * dirs can be chosen (the task rate follows its fsync latency).
+ * dirs can be chosen (the task rate follows its fsync latency). PATH: another
+ * dromos binary (to compare builds; default: the one built with the bench).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -84,6 +86,7 @@ typedef struct proc {
 typedef struct bench {
     dr_env *env;
     bool smoke;
+    const char *dromos; /* the binary spawned for master, agent and executors */
     bool failed;
     char dir[512]; /* the temp dir */
     proc master, agent;
@@ -364,8 +367,8 @@ static bool launch(bench *b, dr_sched *s, const Mesos__Offer *o, uint32_t from, 
 static void on_offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, void *ctx)
 {
     bench *b = ctx;
-    if (s != b->sched)
-        return; /* torn down */
+    if (s != b->sched || b->phase == P_STOPPING)
+        return; /* torn down, or about to be */
     for (size_t i = 0; i < ev->n_offers; i++) {
         const Mesos__Offer *o = ev->offers[i];
         bool used = false;
@@ -486,7 +489,7 @@ static void on_call_failed(dr_sched *s, Mesos__Scheduler__Call__Type type, int s
                            const char *text, void *ctx)
 {
     bench *b = ctx;
-    if (s == b->sched)
+    if (s == b->sched && b->phase != P_STOPPING) /* calls racing the teardown may be refused */
         fail(b, "%s answered %d: %s", dr_sched_call_type_name(type), status, text);
 }
 
@@ -628,7 +631,7 @@ static void start_poll_fire(dr_env *env, void *ctx)
             char master_flag[64], work_flag[600];
             snprintf(master_flag, sizeof master_flag, "--master=127.0.0.1:%u", b->master_port);
             snprintf(work_flag, sizeof work_flag, "--work_dir=%s/agent", b->dir);
-            const char *argv[] = {DR_BENCH_DROMOS, "agent", master_flag, work_flag,
+            const char *argv[] = {b->dromos, "agent", master_flag, work_flag,
                                   "--ip=127.0.0.1", "--port=0",
                                   "--resources=" AGENT_RESOURCES, "--switch_user=false",
                                   "--registration_backoff_factor=100ms",
@@ -748,6 +751,7 @@ int main(int argc, char **argv)
     bool keep = false;
     bool smoke = argc > 1 && strcmp(argv[1], "--smoke") == 0;
     b.smoke = smoke;
+    b.dromos = DR_BENCH_DROMOS;
     b.rate_tasks = smoke ? 8 : 200;
     b.run_count = smoke ? 1 : 5;
     b.mem_low = smoke ? 5 : 100;
@@ -771,11 +775,14 @@ int main(int argc, char **argv)
             ok = parse_u32(v, 2, TASKS_MAX, &b.mem_high);
         else if (strcmp(argv[i], "--dir") == 0)
             parent = v;
+        else if (strcmp(argv[i], "--dromos") == 0)
+            b.dromos = v;
         else
             ok = false;
         if (!ok) {
             fprintf(stderr, "bench_agent: bad argument '%s'; usage: bench_agent [--smoke] "
-                            "[--tasks M] [--runs K] [--low N] [--high N] [--dir DIR] [--keep]\n",
+                            "[--tasks M] [--runs K] [--low N] [--high N] [--dir DIR] [--keep] "
+                            "[--dromos PATH]\n",
                     argv[i]);
             return 2;
         }
@@ -806,7 +813,7 @@ int main(int argc, char **argv)
 
     char master_work[600];
     snprintf(master_work, sizeof master_work, "--work_dir=%s/master", b.dir);
-    const char *margv[] = {DR_BENCH_DROMOS, "master", "--ip=127.0.0.1", "--port=0", master_work,
+    const char *margv[] = {b.dromos, "master", "--ip=127.0.0.1", "--port=0", master_work,
                            "--allocation_interval=50ms", "--logging_level=warn", NULL};
     if (proc_spawn(&b, &b.master, margv, &err) != DR_OK) {
         fail(&b, "spawning the master: %s", err.msg);
@@ -818,6 +825,7 @@ int main(int argc, char **argv)
     }
 
     if (b.sched != NULL) {
+        b.phase = P_STOPPING;
         if (dr_sched_teardown(b.sched, &err) != DR_OK)
             fail(&b, "teardown: %s", err.msg);
         /* let the teardown reach the master (and, after a failure, the agent
