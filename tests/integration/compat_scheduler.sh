@@ -18,6 +18,11 @@
 #      compat-shutdown's TASK_KILLED comes from the executor's KILL handler
 #      and the executors outlive the framework: /tmp/h/agtest-shutdown-
 #      executor.patch makes both Mesos's, with their checks here.)
+#   3. a checkpointing framework's task in the mesos-go executor outlives
+#      an agent SIGKILL and restart: the executor re-subscribes (its
+#      MESOS_CHECKPOINT, MESOS_RECOVERY_TIMEOUT and
+#      MESOS_SUBSCRIPTION_BACKOFF_MAX from the agent), the agent recovers it,
+#      and the task finishes: STARTING, RUNNING, FINISHED.
 # The script also checks the scheduler's output and the executors' stderr.
 # Exit 77 (skipped) while `dromos master` or `dromos agent` is not built.
 set -uo pipefail
@@ -69,11 +74,15 @@ for _ in $(seq 100); do
   if curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then break; fi
   sleep 0.1
 done
-"$DROMOS" agent --master "127.0.0.1:$PORT" --ip 127.0.0.1 --port "$APORT" \
-  --work_dir "$TMP/agent" --resources 'cpus:4;mem:4096;disk:1000' \
-  --executor_shutdown_grace_period 2secs --registration_backoff_factor 100ms \
-  >"$TMP/agent.log" 2>&1 &
-pids+=($!)
+start_agent() {
+  "$DROMOS" agent --master "127.0.0.1:$PORT" --ip 127.0.0.1 --port "$APORT" \
+    --work_dir "$TMP/agent" --resources 'cpus:4;mem:4096;disk:1000' \
+    --executor_shutdown_grace_period 2secs --registration_backoff_factor 100ms \
+    >>"$TMP/agent.log" 2>&1 &
+  AGENT=$!
+  pids+=($AGENT)
+}
+start_agent
 for _ in $(seq 100); do
   [ "$(curl -fsS "http://127.0.0.1:$PORT/metrics/snapshot" 2>/dev/null |
        jq '."master/slaves_active" // 0' 2>/dev/null)" = 1 ] && break
@@ -90,7 +99,7 @@ expect() {
 }
 
 for codec in json protobuf; do
-  echo "== command executor, $codec"
+  echo "== command executor, $codec ($(date +%T))"
   out="$TMP/sched-cmd-$codec.out"
   timeout 60 "$SCHED" -master "http://127.0.0.1:$PORT" -codec "$codec" -tasks 3 \
     -timeout 50s >"$out" 2>&1
@@ -101,7 +110,7 @@ for codec in json protobuf; do
     "task compat-1: TASK_STARTING TASK_RUNNING TASK_FINISHED" \
     "task compat-2: TASK_STARTING TASK_RUNNING TASK_FINISHED" ok
 
-  echo "== mesos-go executor, $codec"
+  echo "== mesos-go executor, $codec ($(date +%T))"
   out="$TMP/sched-exec-$codec.out"
   timeout 60 "$SCHED" -master "http://127.0.0.1:$PORT" -codec "$codec" -tasks 3 \
     -executor "$EXEC" -timeout 50s >"$out" 2>&1
@@ -122,5 +131,30 @@ for codec in json protobuf; do
     n=$((n + 1))
   done
   [ $n = 2 ] || fail "mesos-go executor ($codec): $n executor sandboxes, want 2"
+
+  echo "== mesos-go executor across an agent restart, $codec ($(date +%T))"
+  out="$TMP/sched-recover-$codec.out"
+  timeout 60 "$SCHED" -master "http://127.0.0.1:$PORT" -codec "$codec" -executor "$EXEC" \
+    -recover -timeout 50s >"$out" 2>&1 &
+  sched=$!
+  for _ in $(seq 200); do
+    grep -qxF 'update compat-recover: TASK_RUNNING ""' "$out" && break
+    kill -0 $sched 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -qxF 'update compat-recover: TASK_RUNNING ""' "$out" ||
+    fail "recover ($codec): compat-recover is not running: $(cat "$out")"
+  kill -9 $AGENT
+  wait $AGENT 2>/dev/null
+  start_agent
+  wait $sched
+  rc=$?
+  cat "$out"
+  [ $rc = 0 ] || fail "recover ($codec): the scheduler exited $rc"
+  expect "$out" "task compat-recover: TASK_STARTING TASK_RUNNING TASK_FINISHED" \
+    'update compat-recover: TASK_FINISHED "finished after the agent came back"' ok
+  fw=$(sed -n 's/^subscribed as \([^ ]*\) .*/\1/p' "$out")
+  grep -qF "executor 'compat-exec-r' of framework '$fw' subscribed (recovered)" "$TMP/agent.log" ||
+    fail "recover ($codec): the agent did not recover the executor"
 done
 echo "ok: mesos-go scheduler and executor against dromos master and dromos agent"

@@ -14,6 +14,9 @@
 //	                    data "done:<task id>"
 //	"wait"              TASK_STARTING, TASK_RUNNING, then waits for KILL
 //	                    (TASK_KILLED) or SHUTDOWN (TASK_KILLED, then exit)
+//	"reconnect"         TASK_STARTING, TASK_RUNNING, then, once subscribed
+//	                    again after the agent went away and came back,
+//	                    TASK_FINISHED with data "reconnected:<task id>"
 //
 // MESSAGE "<x>" from the scheduler is answered with MESSAGE "pong:<x>". Every
 // update is remembered until the agent's ACKNOWLEDGED and handed back on a
@@ -52,7 +55,8 @@ type state struct {
 	cli            calls.Sender
 	unackedTasks   map[mesos.TaskID]mesos.TaskInfo
 	unackedUpdates map[string]executor.Call_Update
-	waiting        map[mesos.TaskID]mesos.TaskInfo // "wait" tasks not killed yet
+	waiting        map[mesos.TaskID]mesos.TaskInfo // "wait" and "reconnect" tasks still running
+	subscriptions  int
 	shutdown       bool
 }
 
@@ -155,8 +159,23 @@ func (s *state) handler() events.Handler {
 	return events.HandlerFuncs{
 		executor.Event_SUBSCRIBED: func(_ context.Context, e *executor.Event) error {
 			sub := e.GetSubscribed()
-			log.Printf("subscribed to agent %s (container %s)", sub.AgentInfo.GetID().GetValue(),
-				sub.GetContainerID().GetValue())
+			s.subscriptions++
+			log.Printf("subscribed to agent %s (container %s), subscription %d",
+				sub.AgentInfo.GetID().GetValue(), sub.GetContainerID().GetValue(), s.subscriptions)
+			if s.subscriptions == 1 {
+				return nil
+			}
+			// Back after the agent restarted: "reconnect" tasks finish now.
+			for id, task := range s.waiting {
+				if string(task.Data) != "reconnect" {
+					continue
+				}
+				delete(s.waiting, id)
+				if err := s.update(id, mesos.TASK_FINISHED, "finished after the agent came back",
+					[]byte("reconnected:"+id.Value)); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 		executor.Event_LAUNCH: func(_ context.Context, e *executor.Event) error {
@@ -223,7 +242,7 @@ func (s *state) launch(task mesos.TaskInfo) error {
 	case "", "finish":
 		return s.update(task.TaskID, mesos.TASK_FINISHED, "finished by the mesos-go executor",
 			[]byte("done:"+task.TaskID.Value))
-	case "wait":
+	case "wait", "reconnect":
 		s.waiting[task.TaskID] = task
 		return nil
 	default:

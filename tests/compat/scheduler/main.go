@@ -31,6 +31,15 @@
 //
 // and at the end it sends TEARDOWN, so the agent shuts compat-exec down too.
 //
+// With -executor PATH -recover the framework checkpoints and launches one
+// task, compat-recover (executor compat-exec-r, data "reconnect"): once it
+// is RUNNING the test restarts the agent (SIGKILL, start); the executor
+// re-subscribes and finishes it: STARTING, RUNNING, FINISHED with data
+// "reconnected:compat-recover".
+//
+// Every new update is printed as it comes ("update compat-0: TASK_RUNNING
+// \"\""), so that a test can act on it.
+//
 // Exit status 0 when every task's sequence is exactly the one expected (and,
 // with -executor, the pong came back); 1 otherwise or on timeout; 2 on bad
 // usage.
@@ -64,6 +73,8 @@ type taskLog struct {
 const (
 	execMain     = "compat-exec"
 	execShutdown = "compat-exec-2"
+	execRecover  = "compat-exec-r"
+	taskRecover  = "compat-recover"
 	taskKill     = "compat-kill"
 	taskShutdown = "compat-shutdown"
 )
@@ -73,6 +84,7 @@ func main() {
 	codecName := flag.String("codec", "protobuf", "json or protobuf")
 	taskCount := flag.Int("tasks", 3, "tasks to launch")
 	executorPath := flag.String("executor", "", "run the tasks in this mesos-go executor")
+	recoverMode := flag.Bool("recover", false, "with -executor: one task that outlives an agent restart")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up after this long")
 	flag.Parse()
 
@@ -85,6 +97,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "compat-scheduler: -codec %q: expected json or protobuf\n", *codecName)
 		os.Exit(2)
 	}
+	if *recoverMode && *executorPath == "" {
+		fmt.Fprintln(os.Stderr, "compat-scheduler: -recover needs -executor")
+		os.Exit(2)
+	}
 	if *taskCount < 1 {
 		fmt.Fprintf(os.Stderr, "compat-scheduler: -tasks %d: expected at least 1\n", *taskCount)
 		os.Exit(2)
@@ -94,12 +110,23 @@ func main() {
 	finished := []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_FINISHED}
 	killed := []mesos.TaskState{mesos.TASK_STARTING, mesos.TASK_RUNNING, mesos.TASK_KILLED}
 	want := map[string][]mesos.TaskState{}
-	for i := 0; i < *taskCount; i++ {
-		want[fmt.Sprintf("compat-%d", i)] = finished
-	}
-	if *executorPath != "" {
-		want[taskKill] = killed
-		want[taskShutdown] = killed
+	wantData := map[string]string{}
+	switch {
+	case *recoverMode:
+		want[taskRecover] = finished
+		wantData[taskRecover] = "reconnected:" + taskRecover
+	default:
+		for i := 0; i < *taskCount; i++ {
+			id := fmt.Sprintf("compat-%d", i)
+			want[id] = finished
+			if *executorPath != "" {
+				wantData[id] = "done:" + id
+			}
+		}
+		if *executorPath != "" {
+			want[taskKill] = killed
+			want[taskShutdown] = killed
+		}
 	}
 
 	caller := httpsched.NewCaller(httpcli.New(
@@ -114,6 +141,10 @@ func main() {
 	user := "root"
 	name := "dromos-compat-" + *codecName
 	info := &mesos.FrameworkInfo{User: user, Name: name}
+	if *recoverMode {
+		checkpoint := true
+		info.Checkpoint = &checkpoint
+	}
 	resp, err := caller.Call(ctx, calls.Subscribe(info))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "compat-scheduler: SUBSCRIBE: %v\n", err)
@@ -126,7 +157,7 @@ func main() {
 	pong := false
 	logs := map[string]*taskLog{}
 	done := func() bool {
-		if !launched || (*executorPath != "" && !pong) {
+		if !launched || (*executorPath != "" && !*recoverMode && !pong) {
 			return false
 		}
 		for id := range want {
@@ -151,7 +182,7 @@ func main() {
 			for _, offer := range e.GetOffers().GetOffers() {
 				var tasks []mesos.TaskInfo
 				if !launched {
-					tasks = buildTasks(&offer, *taskCount, *executorPath, *codecName)
+					tasks = buildTasks(&offer, *taskCount, *executorPath, *codecName, *recoverMode)
 				}
 				if tasks == nil {
 					if err := call(calls.Decline(offer.ID).With(calls.RefuseSeconds(time.Hour))); err != nil {
@@ -193,9 +224,7 @@ func main() {
 			if fresh {
 				l.states = append(l.states, st.GetState())
 				l.data = st.Data
-				if st.GetState() != mesos.TASK_RUNNING && st.GetState() != mesos.TASK_STARTING {
-					fmt.Printf("update %s: %s %q\n", id, st.GetState(), st.GetMessage())
-				}
+				fmt.Printf("update %s: %s %q\n", id, st.GetState(), st.GetMessage())
 			}
 			if uuid := st.GetUUID(); len(uuid) > 0 {
 				if err := call(calls.Acknowledge(agentID, id, uuid)); err != nil {
@@ -271,9 +300,8 @@ func main() {
 		if !sameStates(l.states, want[id]) {
 			failed = true
 		}
-		if *executorPath != "" && want[id][len(want[id])-1] == mesos.TASK_FINISHED &&
-			string(l.data) != "done:"+id {
-			fmt.Printf("task %s: TASK_FINISHED data %q, want %q\n", id, l.data, "done:"+id)
+		if d, ok := wantData[id]; ok && string(l.data) != d {
+			fmt.Printf("task %s: data %q, want %q\n", id, l.data, d)
 			failed = true
 		}
 	}
@@ -283,7 +311,7 @@ func main() {
 			failed = true
 		}
 	}
-	if *executorPath != "" && !pong {
+	if *executorPath != "" && !*recoverMode && !pong {
 		fmt.Println("no pong from the executor")
 		failed = true
 	}
@@ -294,7 +322,7 @@ func main() {
 }
 
 // buildTasks returns the tasks to launch on offer, or nil when it is too small.
-func buildTasks(offer *mesos.Offer, count int, executorPath, codec string) []mesos.TaskInfo {
+func buildTasks(offer *mesos.Offer, count int, executorPath, codec string, recoverMode bool) []mesos.TaskInfo {
 	cpus, mem := 0.0, 0.0
 	for _, r := range offer.Resources {
 		if r.GetScalar() == nil {
@@ -332,10 +360,6 @@ func buildTasks(offer *mesos.Offer, count int, executorPath, codec string) []mes
 		return tasks
 	}
 
-	// Two executors (0.1 cpus, 32 MB each) and count+2 tasks.
-	if cpus < 0.1*float64(count+4) || mem < 32*float64(count+4) {
-		return nil
-	}
 	executor := func(id string) *mesos.ExecutorInfo {
 		shell := false
 		return &mesos.ExecutorInfo{
@@ -348,6 +372,19 @@ func buildTasks(offer *mesos.Offer, count int, executorPath, codec string) []mes
 			},
 			Resources: res(0.1, 32),
 		}
+	}
+	if recoverMode {
+		if cpus < 0.2 || mem < 64 {
+			return nil
+		}
+		t := task(taskRecover)
+		t.Executor = executor(execRecover)
+		t.Data = []byte("reconnect")
+		return []mesos.TaskInfo{t}
+	}
+	// Two executors (0.1 cpus, 32 MB each) and count+2 tasks.
+	if cpus < 0.1*float64(count+4) || mem < 32*float64(count+4) {
+		return nil
 	}
 	main, second := executor(execMain), executor(execShutdown)
 	tasks := make([]mesos.TaskInfo, 0, count+2)
