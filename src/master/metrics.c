@@ -322,6 +322,29 @@ void dr__metrics_collect(dr_master *m, dr_metrics *ms)
     dr_metrics_set(ms, "master/valid_status_update_acknowledgements",
                    (double)c->status_update_acks);
     dr_metrics_set(ms, "master/dropped_messages", (double)c->dropped_messages);
+
+    /* Offer operations dropped in ACCEPT (all end in OPERATION_ERROR), as
+     * Mesos's master/operations/error and master/operations/<type>/error. */
+    static const struct {
+        Mesos__Offer__Operation__Type type;
+        const char *name;
+    } op_types[] = {
+        {MESOS__OFFER__OPERATION__TYPE__LAUNCH, "launch"},
+        {MESOS__OFFER__OPERATION__TYPE__LAUNCH_GROUP, "launch_group"},
+        {MESOS__OFFER__OPERATION__TYPE__RESERVE, "reserve"},
+        {MESOS__OFFER__OPERATION__TYPE__UNRESERVE, "unreserve"},
+        {MESOS__OFFER__OPERATION__TYPE__CREATE, "create"},
+        {MESOS__OFFER__OPERATION__TYPE__DESTROY, "destroy"},
+    };
+    uint64_t op_errors = 0;
+    for (size_t i = 0; i < DR_ARRAY_COUNT(c->operations_error); i++)
+        op_errors += c->operations_error[i];
+    dr_metrics_set(ms, "master/operations/error", (double)op_errors);
+    for (size_t i = 0; i < DR_ARRAY_COUNT(op_types); i++) {
+        char key[96];
+        snprintf(key, sizeof key, "master/operations/%s/error", op_types[i].name);
+        dr_metrics_set(ms, key, (double)c->operations_error[op_types[i].type]);
+    }
     dr_metrics_set(ms, "master/invalid_executor_to_framework_messages", 0);
     dr_metrics_set(ms, "master/invalid_framework_to_executor_messages", 0);
 

@@ -90,8 +90,13 @@ for path in /state /master/state; do
 done
 jq -e '.flags.max_completed_frameworks == "7"' "$WORK/state" >/dev/null \
   || fail "MESOS_MAX_COMPLETED_FRAMEWORKS not applied: $(jq -c .flags "$WORK/state")"
-jq -e '.flags.weights == "dev=0.5,ops=2"' "$WORK/state" >/dev/null \
+# Flags show as given (Mesos keeps --weights as its text), every one of them.
+jq -e '.flags.weights == "ops=2,dev=0.5"' "$WORK/state" >/dev/null \
   || fail "DROMOS_WEIGHTS not applied: $(jq -c .flags "$WORK/state")"
+curl -sf "$URL/flags" | jq -e --arg port "$PORT" '.flags.registry == "in_memory" and
+    .flags.port == $port and .flags.max_completed_frameworks == "7" and
+    .flags.allocation_interval == "1secs"' >/dev/null \
+  || fail "/flags: $(curl -s "$URL/flags")"
 curl -sf "$URL/state-summary" | jq -e '.slaves and .frameworks' >/dev/null || fail "/state-summary"
 loc=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$URL/master/redirect")
 case "$loc" in 307\ *:$PORT*) ;; *) fail "/master/redirect: $loc" ;; esac
