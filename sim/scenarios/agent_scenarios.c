@@ -11,6 +11,9 @@
  *                 restarted after up to 5 s: the agent recovers from its
  *                 checkpoint, executors re-subscribe, tasks keep running,
  *                 pending updates are resent.
+ *   agent_crash_steps  as crash, with half the crashes right after a drawn
+ *                 event (by count), so they land inside busy moments (between
+ *                 an executor's SUBSCRIBE and its first task, ...).
  *   agent_chaos   agent crashes, host reboots (every process on the host
  *                 ends; unsynced pages dropped or torn; new boot id), an
  *                 agent partition, framework failover, a master restart, and
@@ -28,6 +31,10 @@ static const dr_mcluster_plan plans[] = {
      .framework_count_min = 1, .framework_count_max = 2, .tasks_per_framework = 24,
      .kills = true, .json_frameworks = true, .real_agents = &dr_mcluster_real_agents,
      .agent_crashes_max = 6},
+    {.name = "agent_crash_steps", .agent_count_min = 2, .agent_count_max = 3,
+     .framework_count_min = 1, .framework_count_max = 2, .tasks_per_framework = 24,
+     .kills = true, .json_frameworks = true, .real_agents = &dr_mcluster_real_agents,
+     .agent_crashes_max = 6, .crash_after_events = true},
     {.name = "agent_chaos", .agent_count_min = 2, .agent_count_max = 4,
      .framework_count_min = 1, .framework_count_max = 3, .tasks_per_framework = 24,
      .kills = true, .json_frameworks = true, .framework_failover = true,
@@ -52,4 +59,5 @@ const dr_mcluster_plan *dr_mcluster_agent_plan_find(const char *name)
 
 SCENARIO(agent_launch, 0, "master + real agents and executors + frameworks: launch, kill, reconcile");
 SCENARIO(agent_crash, 1, "agent_launch with agent processes crashed and recovered at many points");
-SCENARIO(agent_chaos, 2, "agent crashes, host reboots, partition, failover, master restart, net faults");
+SCENARIO(agent_crash_steps, 2, "agent_crash with crashes placed by event count");
+SCENARIO(agent_chaos, 3, "agent crashes, host reboots, partition, failover, master restart, net faults");

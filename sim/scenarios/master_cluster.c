@@ -109,6 +109,7 @@ typedef struct mc_agent_fault {
     uint32_t agent;
     bool reboot;
     uint64_t at_ns, down_ns;
+    uint64_t at_event; /* nonzero: right after this event instead of at at_ns */
 } mc_agent_fault;
 
 struct mc {
@@ -1056,10 +1057,19 @@ static void check_no_resend_after_ack(mc *c)
 
 static void step_hook(dr_sim *sim, void *ctx)
 {
-    (void)sim;
     mc *c = ctx;
     if (c->ended)
         return;
+    /* crashes placed by event count land right after any step of any
+     * process, busy moments weighted by how much happens in them */
+    for (uint32_t k = 0; k < c->agent_fault_count; k++) {
+        mc_agent_fault *f = &c->agent_faults[k];
+        if (f->at_event == 0 || f->at_event != dr_sim_event_count(sim) ||
+            dr_sim_now(sim) >= FAULT_END_NS - f->down_ns)
+            continue;
+        agent_fault_begin(sim, f);
+        dr_sim_schedule(sim, f->down_ns, agent_fault_end, f);
+    }
     check_resources(c);
     check_no_resend_after_ack(c);
 }
@@ -1354,6 +1364,12 @@ int dr_mcluster_run(const dr_mcluster_plan *plan, const dr_sim_opts *opts, FILE 
         f->agent = (uint32_t)dr_rng_below(&c->rng, c->agent_count);
         f->at_ns = DR_NS_PER_S + dr_rng_below(&c->rng, FAULT_END_NS - 6 * DR_NS_PER_S);
         f->down_ns = 100 * DR_NS_PER_MS + dr_rng_below(&c->rng, 5 * DR_NS_PER_S);
+        if (plan->crash_after_events && !f->reboot && k % 2 == 1) {
+            f->at_event = 100 + dr_rng_below(&c->rng, 3000);
+            fprintf(out, "  crash agent-%u after event %" PRIu64 " (back after %.3fs)\n",
+                    f->agent + 1, f->at_event, (double)f->down_ns / 1e9);
+            continue;
+        }
         fprintf(out, "  %s agent-%u at %.6fs (back after %.3fs)\n",
                 f->reboot ? "reboot the host of" : "crash", f->agent + 1,
                 (double)f->at_ns / 1e9, (double)f->down_ns / 1e9);

@@ -107,6 +107,9 @@ typedef struct dr_mcluster_plan {
     const dr_mcluster_real *real_agents;
     uint32_t agent_crashes_max;  /* agent processes killed (SIGKILL) and restarted */
     uint32_t host_reboots_max;   /* agent hosts crashed (unsynced pages lost) and rebooted */
+    /* half the agent crashes come right after a drawn event (by count), not
+     * at a drawn time: busy moments get their share of crashes */
+    bool crash_after_events;
 } dr_mcluster_plan;
 
 typedef struct dr_mcluster_report {

@@ -14,6 +14,7 @@ extern const dr_sim_scenario dr_sim_scenario_counter;
 #ifdef DR_SIM_HAVE_AGENT
 extern const dr_sim_scenario dr_sim_scenario_agent_chaos;
 extern const dr_sim_scenario dr_sim_scenario_agent_crash;
+extern const dr_sim_scenario dr_sim_scenario_agent_crash_steps;
 extern const dr_sim_scenario dr_sim_scenario_agent_launch;
 #endif
 #ifdef DR_SIM_HAVE_MASTER
@@ -27,6 +28,7 @@ static const dr_sim_scenario *const scenarios[] = {
 #ifdef DR_SIM_HAVE_AGENT
     &dr_sim_scenario_agent_chaos, /* real agents in the master harness (agent_scenarios.c) */
     &dr_sim_scenario_agent_crash,
+    &dr_sim_scenario_agent_crash_steps,
     &dr_sim_scenario_agent_launch,
 #endif
 #ifdef DR_SIM_HAVE_COUNTER
