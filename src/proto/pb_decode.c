@@ -29,8 +29,8 @@
  *     negative int32 arrives as a 10-byte varint);
  *   - enum values are not checked against the enum;
  *   - a bool takes any wire type and is true when any of its bytes (length
- *     prefix included) has a non-zero low 7 bits; a packed bool byte must be
- *     0 or 1;
+ *     prefix included) has a non-zero low 7 bits; packed bools are varints,
+ *     each read the same way;
  *   - any repeated scalar field accepts the packed form;
  *   - a required field that declares a default is not checked;
  *   - a singular message field given twice: the second occurrence is decoded
@@ -466,7 +466,7 @@ static bool parse_value(decoder *d, const ProtobufCFieldDescriptor *f, unsigned 
 }
 
 /* Checks the packed payload [v, end) of f as protobuf-c does: whole fixed-size
- * values, varints of at most 10 bytes, bools 0 or 1. */
+ * values, else varints of at most 10 bytes. */
 static bool check_packed(decoder *d, const ProtobufCFieldDescriptor *f, const uint8_t *v,
                          const uint8_t *end)
 {
@@ -484,12 +484,7 @@ static bool check_packed(decoder *d, const ProtobufCFieldDescriptor *f, const ui
         if (len % 8 != 0)
             return fail(d, f, "packed 64-bit values of %zu bytes at byte %zu", len, offset(d, v));
         return true;
-    case PROTOBUF_C_TYPE_BOOL:
-        for (size_t i = 0; i < len; i++)
-            if (v[i] > 1)
-                return fail(d, f, "packed bool %u at byte %zu", v[i], offset(d, v + i));
-        return true;
-    default:
+    default: /* varints, bools too (protobuf-c 1.4) */
         break;
     }
     while (v < end) {
@@ -712,9 +707,7 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
                     goto fail;
                 for (const uint8_t *q = p - len; q < p;) {
                     const uint8_t *next = q;
-                    if (f->type == PROTOBUF_C_TYPE_BOOL)
-                        next = q + 1;
-                    else if (wire_type_of(f->type) == 5)
+                    if (wire_type_of(f->type) == 5)
                         next = q + 4;
                     else if (wire_type_of(f->type) == 1)
                         next = q + 8;
