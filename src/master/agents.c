@@ -648,7 +648,10 @@ static void agent_handle(dr_env *env, const dr_http_request *req, dr_http_respon
     dr_err err;
     dr_code rc = dr_proto_decode(&dromos__internal__agent_call__descriptor, req->body,
                                  req->body_size, &arena, &msg, &err);
-    if (rc == DR_OK)
+    /* Only REGISTER carries Resources (agent, executors, tasks); the other
+     * calls' parts hold none, so they are not walked. */
+    if (rc == DR_OK && ((const Dromos__Internal__AgentCall *)msg)->type ==
+                           DROMOS__INTERNAL__AGENT_CALL__TYPE__REGISTER)
         rc = dr_proto_upgrade_resources(msg, &arena, &err);
     if (rc != DR_OK) {
         m->counters.agent_calls_invalid++;

@@ -854,6 +854,20 @@ static const char *required_field(const Mesos__Scheduler__Call *c, bool *present
     }
 }
 
+/* Whether the part of call that its type makes the master read can hold
+ * Resources, which must then be upgraded to the post-1.4 format (see
+ * dr_proto_upgrade_resources): ACCEPT (task, executor and operation
+ * resources) and REQUEST; a call without a type is refused later. The other
+ * calls carry none, and walking them would only cost time: fields their type
+ * does not use are never read. */
+static bool call_has_resources(const Mesos__Scheduler__Call *call)
+{
+    if (!call->has_type)
+        return false;
+    return call->type == MESOS__SCHEDULER__CALL__TYPE__ACCEPT ||
+           call->type == MESOS__SCHEDULER__CALL__TYPE__REQUEST;
+}
+
 static void scheduler_handle(dr_env *env, const dr_http_request *req, dr_http_response *res,
                              void *ctx)
 {
@@ -881,7 +895,7 @@ static void scheduler_handle(dr_env *env, const dr_http_request *req, dr_http_re
     else
         rc = dr_json_decode(&mesos__scheduler__call__descriptor, (const char *)req->body,
                             req->body_size, &arena, &msg, &err);
-    if (rc == DR_OK)
+    if (rc == DR_OK && call_has_resources((const Mesos__Scheduler__Call *)msg))
         rc = dr_proto_upgrade_resources(msg, &arena, &err);
     if (rc != DR_OK) {
         m->counters.scheduler_calls_invalid++;
