@@ -15,6 +15,7 @@
 #define DEFAULT_CALL_TIMEOUT_NS (10 * DR_NS_PER_S)
 #define ID_SIZE_MAX 256u
 #define HOST_SIZE_MAX 256u
+#define RESEND_DELAY_MIN_NS (250 * DR_NS_PER_MS) /* a refused UPDATE, first time */
 
 struct dr_exec_client {
     dr_env *env;
@@ -45,6 +46,13 @@ struct dr_exec_client {
     Mesos__TaskInfo **tasks;     /* owned (malloc-decoded), launch order */
     size_t task_count;
     struct pending_call *calls;  /* calls in flight, freed with the client */
+    /* UPDATEs the agent refused (5xx: it could not take them now) go again
+     * while subscribed, after a delay doubling from RESEND_DELAY_MIN_NS to
+     * backoff_max; an accepted UPDATE resets it. */
+    uint8_t (*refused)[DR_EXEC_UUID_SIZE]; /* owned; uuids to resend */
+    size_t refused_count;
+    dr_timer_id resend_timer;
+    uint64_t resend_delay_ns;
 
     dr_exec_client_stats stats;
     int busy;
@@ -54,6 +62,7 @@ struct dr_exec_client {
 static void subscribe_send(dr_exec_client *c);
 static void disconnect(dr_exec_client *c, const dr_err *why);
 static void update_send(dr_exec_client *c, Mesos__TaskStatus *st);
+static void resend_cancel(dr_exec_client *c);
 
 /* ---- lifetime ------------------------------------------------------------------- */
 
@@ -62,6 +71,8 @@ static void enter(dr_exec_client *c) { c->busy++; }
 typedef struct pending_call {
     dr_exec_client *c;
     Mesos__Executor__Call__Type type;
+    bool has_uuid; /* an UPDATE: the uuid of its status */
+    uint8_t uuid[DR_EXEC_UUID_SIZE];
     struct pending_call *prev, *next;
 } pending_call;
 
@@ -78,6 +89,7 @@ static void free_all(dr_exec_client *c)
         dr_proto_free(&c->tasks[i]->base);
     dr_free(c->updates);
     dr_free(c->tasks);
+    dr_free(c->refused);
     dr_http_client_destroy(c->http);
     dr_recordio_decoder_deinit(&c->dec);
     dr_buf_deinit(&c->stream_text);
@@ -159,6 +171,7 @@ void dr_exec_client_destroy(dr_exec_client *c)
     if (c->backoff_timer != 0)
         dr_env_timer_cancel(c->env, c->backoff_timer);
     c->backoff_timer = 0;
+    resend_cancel(c);
     if (c->stream_call != NULL)
         dr_http_call_cancel(c->stream_call);
     c->stream_call = NULL;
@@ -267,6 +280,7 @@ static void disconnect(dr_exec_client *c, const dr_err *why)
     if (c->stream_call != NULL)
         dr_http_call_cancel(c->stream_call);
     c->stream_call = NULL;
+    resend_cancel(c); /* the next SUBSCRIBE carries every unacknowledged update */
     c->gen++;
     if (was_up)
         c->up_since_ns = dr_env_now(c->env);
@@ -558,11 +572,70 @@ void dr_exec_client_stop(dr_exec_client *c)
     if (c->backoff_timer != 0)
         dr_env_timer_cancel(c->env, c->backoff_timer);
     c->backoff_timer = 0;
+    resend_cancel(c);
     c->gen++;
     c->state = DR_EXEC_CLIENT_IDLE;
 }
 
 /* ---- calls -------------------------------------------------------------------- */
+
+static void resend_cancel(dr_exec_client *c)
+{
+    if (c->resend_timer != 0)
+        dr_env_timer_cancel(c->env, c->resend_timer);
+    c->resend_timer = 0;
+    c->refused_count = 0;
+}
+
+static void resend_fire(dr_env *env, void *ctx)
+{
+    dr_exec_client *c = ctx;
+    c->resend_timer = 0;
+    if (c->state != DR_EXEC_CLIENT_SUBSCRIBED) {
+        c->refused_count = 0; /* the next SUBSCRIBE carries them */
+        return;
+    }
+    /* Taken out first: a refusal while resending goes to a new round. */
+    size_t count = c->refused_count;
+    uint8_t (*uuids)[DR_EXEC_UUID_SIZE] = dr_alloc_array(count + 1, sizeof *uuids);
+    memcpy(uuids, c->refused, count * sizeof *uuids);
+    c->refused_count = 0;
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = 0; j < c->update_count; j++) {
+            Mesos__TaskStatus *st = c->updates[j];
+            if (st->uuid.len != DR_EXEC_UUID_SIZE ||
+                memcmp(st->uuid.data, uuids[i], DR_EXEC_UUID_SIZE) != 0)
+                continue;
+            DR_INFO(env, "executor: UPDATE of task '%s' again (the agent could not take it)",
+                    st->task_id->value);
+            c->stats.update_resent_count++;
+            update_send(c, st);
+            break;
+        }
+    dr_free(uuids);
+}
+
+/* The agent could not take the UPDATE with this uuid (borrowed) now: it
+ * goes again after the resend delay, unless acknowledged meanwhile. */
+static void refuse(dr_exec_client *c, const uint8_t *uuid)
+{
+    for (size_t i = 0; i < c->refused_count; i++)
+        if (memcmp(c->refused[i], uuid, DR_EXEC_UUID_SIZE) == 0)
+            return;
+    if (c->refused_count >= DR_EXEC_UPDATE_COUNT_MAX)
+        return; /* more than it can hold unacknowledged: the next SUBSCRIBE has them */
+    c->refused = dr_realloc(c->refused, (c->refused_count + 1) * sizeof *c->refused);
+    memcpy(c->refused[c->refused_count++], uuid, DR_EXEC_UUID_SIZE);
+    if (c->resend_timer != 0)
+        return;
+    uint64_t max_ns = c->opts.backoff_max_ns > RESEND_DELAY_MIN_NS ? c->opts.backoff_max_ns
+                                                                    : RESEND_DELAY_MIN_NS;
+    c->resend_delay_ns =
+        c->resend_delay_ns == 0 ? RESEND_DELAY_MIN_NS : c->resend_delay_ns * 2;
+    if (c->resend_delay_ns > max_ns)
+        c->resend_delay_ns = max_ns;
+    c->resend_timer = dr_env_timer_add(c->env, c->resend_delay_ns, resend_fire, c);
+}
 
 static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_response *resp,
                       const dr_err *err, void *ctx)
@@ -579,17 +652,24 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
     int status = resp != NULL ? resp->status : 0;
     if (status != 202 && status != 200) {
         pc->c->stats.call_failed_count++;
-        /* An unanswered UPDATE stays in the list and goes again with the
-         * next SUBSCRIBE: nothing to do here but say so. */
+        /* An UPDATE the agent could not take now (5xx) goes again shortly;
+         * an unanswered one (the connection failed) goes with the next
+         * SUBSCRIBE; one refused for good (4xx) is only logged. */
         DR_INFO(env, "executor: call %d answered %d: %.200s", (int)pc->type, status,
                 resp != NULL ? (const char *)resp->body : err->msg);
+        if (pc->has_uuid && status >= 500 && status <= 599)
+            refuse(c, pc->uuid);
+    } else if (pc->has_uuid) {
+        c->resend_delay_ns = 0;
     }
     dr_free(pc);
 }
 
 static const dr_http_call_cbs call_cbs = {.done = call_done};
 
-static dr_code call_send(dr_exec_client *c, Mesos__Executor__Call *call, dr_err *err)
+/* uuid: the UPDATE's (DR_EXEC_UUID_SIZE bytes, borrowed), else NULL. */
+static dr_code call_send(dr_exec_client *c, Mesos__Executor__Call *call, const uint8_t *uuid,
+                         dr_err *err)
 {
     dr_buf body;
     dr_buf_init(&body);
@@ -613,6 +693,10 @@ static dr_code call_send(dr_exec_client *c, Mesos__Executor__Call *call, dr_err 
     pending_call *pc = dr_alloc(sizeof *pc);
     pc->c = c;
     pc->type = call->type;
+    if (uuid != NULL) {
+        pc->has_uuid = true;
+        memcpy(pc->uuid, uuid, DR_EXEC_UUID_SIZE);
+    }
     rc = dr_http_client_send(c->http, &req, &call_cbs, pc, NULL, err);
     dr_buf_deinit(&body);
     if (rc != DR_OK) {
@@ -697,7 +781,8 @@ static void update_send(dr_exec_client *c, Mesos__TaskStatus *st)
     call.update = &up;
     c->stats.update_count++;
     dr_err err;
-    if (call_send(c, &call, &err) != DR_OK)
+    const uint8_t *uuid = st->uuid.len == DR_EXEC_UUID_SIZE ? st->uuid.data : NULL;
+    if (call_send(c, &call, uuid, &err) != DR_OK)
         DR_WARN(c->env, "executor: UPDATE of task '%s': %s (resent on resubscribing)",
                 st->task_id->value, err.msg);
 }
@@ -714,7 +799,7 @@ dr_code dr_exec_client_message(dr_exec_client *c, const uint8_t *data, size_t si
     msg.data.data = (uint8_t *)data;
     msg.data.len = size;
     call.message = &msg;
-    return call_send(c, &call, err);
+    return call_send(c, &call, NULL, err);
 }
 
 dr_code dr_exec_client_heartbeat(dr_exec_client *c, dr_err *err)
@@ -725,7 +810,7 @@ dr_code dr_exec_client_heartbeat(dr_exec_client *c, dr_err *err)
     Mesos__FrameworkID fid;
     Mesos__ExecutorID eid;
     call_init(c, &call, MESOS__EXECUTOR__CALL__TYPE__HEARTBEAT, &fid, &eid);
-    return call_send(c, &call, err);
+    return call_send(c, &call, NULL, err);
 }
 
 dr_code dr_exec_parse_endpoint(const char *text, char *host_out, size_t host_size,

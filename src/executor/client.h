@@ -7,10 +7,13 @@
  *   decoded and handed to one callback per event type.
  * - UPDATE: a status update gets a fresh UUID (16 bytes from
  *   dr_env_rng("exec.uuid"), version 4) and a timestamp, and is kept until
- *   the agent's ACKNOWLEDGED event names it. A task launched through LAUNCH or
- *   LAUNCH_GROUP is kept until one of its updates is acknowledged. Both lists
- *   travel in every SUBSCRIBE (unacknowledged_tasks, unacknowledged_updates),
- *   so an agent that restarted gets back what it may have lost.
+ *   the agent's ACKNOWLEDGED event names it; an UPDATE the agent answers with
+ *   a 5xx (it could not take it now) goes again while subscribed, after
+ *   250 ms doubling up to backoff_max (a 4xx is final: logged). A task
+ *   launched through LAUNCH or LAUNCH_GROUP is kept until one of its updates
+ *   is acknowledged. Both lists travel in every SUBSCRIBE
+ *   (unacknowledged_tasks, unacknowledged_updates), so an agent that
+ *   restarted gets back what it may have lost.
  * - MESSAGE and HEARTBEAT calls.
  * - Reconnection: when the stream breaks (or the first connect fails) the
  *   client resubscribes after a random delay in [0, backoff_max] (Mesos's
@@ -121,6 +124,7 @@ typedef struct dr_exec_client_stats {
     uint64_t subscribed_count; /* SUBSCRIBED events */
     uint64_t event_count;
     uint64_t update_count;     /* UPDATE calls sent (resends in SUBSCRIBE not counted) */
+    uint64_t update_resent_count; /* of which: again after the agent answered 5xx */
     uint64_t call_failed_count;
 } dr_exec_client_stats;
 void dr_exec_client_get_stats(const dr_exec_client *c, dr_exec_client_stats *out);
