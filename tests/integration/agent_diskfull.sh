@@ -114,9 +114,20 @@ health() {
         -d '{"type":"GET_HEALTH"}' "http://127.0.0.1:$AP/api/v1" 2>&1
 }
 
-# 1. a task fills the disk
-out=$("$SCHED" 127.0.0.1:$MP 1 "dd if=/dev/zero of=big bs=1M; echo dd exited \$?" 60) ||
-    fail "the disk-filling task: $out"
+# 1. a task fills the disk; it starts filling only once its TASK_RUNNING has
+#    reached the scheduler (so its first updates are checkpointed: what the
+#    agent does when an update cannot be is not what this step is about)
+"$SCHED" 127.0.0.1:$MP 1 "while [ ! -e '$TMP/go' ]; do sleep 0.05; done; dd if=/dev/zero of=big bs=1M; echo dd exited \$?" 60 \
+    > "$TMP/sched1.out" 2>&1 &
+sched=$!
+for _ in $(seq 300); do
+    grep -q "^update t0 TASK_RUNNING" "$TMP/sched1.out" && break
+    kill -0 $sched 2>/dev/null || break
+    sleep 0.1
+done
+touch "$TMP/go"
+wait $sched || fail "the disk-filling task: $(cat "$TMP/sched1.out")"
+out=$(cat "$TMP/sched1.out")
 echo "$out"
 # dd stops at the full disk; then even echo cannot write its line to the
 # sandbox's stdout and fails: the command's status is 1 only on a full disk
