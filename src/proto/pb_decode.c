@@ -2,9 +2,13 @@
  *
  * Fills the protobuf-c structs (Mesos__...) that protobuf_c_message_unpack()
  * would, driven by the same descriptors, and accepts and refuses exactly what
- * it accepts and refuses, behind the checks dr_proto_decode() always added
- * (nesting depth, field number 0). tests/unit/proto/test_pb_decode.c holds
- * the two side by side on random and mutated messages.
+ * it accepts and refuses, and also refuses what dr_proto_decode() always
+ * refused on top: messages nested deeper than DR_PROTO_DEPTH_MAX (some Mesos
+ * messages are recursive, ContainerID.parent: the stack is bounded) and field
+ * number 0 (protobuf-c keeps it as an unknown field, but the minimal form it
+ * writes back is one it refuses: no round trip). The test
+ * tests/unit/proto/test_pb_decode.c holds the two side by side on random and
+ * mutated messages.
  *
  * Why not protobuf-c's unpack: it calls the allocator for every block (and,
  * for a message with more than 16 fields on the wire, for scratch slabs that
