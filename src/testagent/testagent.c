@@ -8,13 +8,14 @@
  * found through a small open-addressing index keyed by "framework\0task" (the
  * index is never iterated, so order stays deterministic).
  *
- * Status updates ready at one moment (STARTING of the tasks of one launch,
- * RUNNING of tasks started together, heads freed by acks arriving together)
- * go out as one STATUS_UPDATE call carrying several (internal.proto's
- * status_updates): send_update queues them in `outbox`, and a 0-delay timer
- * flushes the queue in order once the current moment's events have run.
- * Each update keeps its own resend timer, so batching changes only how
- * many calls carry them.
+ * Status updates go out in batches (internal.proto's status_updates):
+ * send_update queues them in `outbox`, and a 0-delay timer flushes the queue
+ * in order once the current moment's events have run, as one STATUS_UPDATE
+ * call. While such a call is in flight the outbox fills instead, and goes
+ * out when the call is answered (as a TCP sender with data in flight does
+ * with small writes), so a busy agent sends few, larger calls. An update
+ * acknowledged while it waited is not sent. Each update keeps its own
+ * resend timer, so batching changes only how many calls carry them.
  */
 #include "src/testagent/testagent.h"
 
@@ -61,6 +62,7 @@ struct ta_task {
 typedef struct ta_outgoing {
     ta_task *task;
     size_t index;
+    bool acked_when_queued; /* a deliberate resend (planted bug): sent anyway */
 } ta_outgoing;
 
 /* A call in flight; listed so that destroy can free those the client drops. */
@@ -68,6 +70,7 @@ typedef struct call_ctx call_ctx;
 struct call_ctx {
     dr_testagent *a;
     uint64_t gen;
+    bool updates; /* a STATUS_UPDATE batch (counted in update_calls_in_flight) */
     call_ctx *prev, *next;
 };
 
@@ -115,6 +118,7 @@ struct dr_testagent {
     ta_outgoing *outbox; /* updates to send at flush_timer, in order */
     size_t outbox_count, outbox_capacity;
     dr_timer_id flush_timer;
+    uint32_t update_calls_in_flight; /* STATUS_UPDATE calls not answered yet */
 
     dr_testagent_info info;
 };
@@ -378,6 +382,8 @@ void dr_testagent_destroy(dr_testagent *a)
 /* ---- calls ------------------------------------------------------------------------- */
 
 
+static void outbox_flush(dr_testagent *a);
+
 static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_response *resp,
                       const dr_err *err, void *ctx)
 {
@@ -386,6 +392,7 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
     call_ctx *cc = ctx;
     dr_testagent *a = cc->a;
     uint64_t gen = cc->gen;
+    bool updates = cc->updates;
     if (cc->prev != NULL)
         cc->prev->next = cc->next;
     else
@@ -393,6 +400,13 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
     if (cc->next != NULL)
         cc->next->prev = cc->prev;
     dr_free(cc);
+    if (updates) {
+        DR_ASSERT(a->update_calls_in_flight > 0);
+        a->update_calls_in_flight--;
+        /* what queued up meanwhile goes now (unless a flush is due anyway) */
+        if (a->update_calls_in_flight == 0 && a->outbox_count > 0 && a->flush_timer == 0)
+            outbox_flush(a);
+    }
     if (resp == NULL) {
         DR_DEBUG(a->env, "test agent: call failed: %s", err->msg);
         return; /* status updates are resent by their timers */
@@ -408,9 +422,10 @@ static void call_done(dr_env *env, dr_http_call *call, const dr_http_client_resp
 
 static const dr_http_call_cbs call_cbs = {.done = call_done};
 
-/* Sends call (borrowed) on the current session. Nothing happens when not
- * registered: the caller's retry timer covers it. */
-static void call_send(dr_testagent *a, Dromos__Internal__AgentCall *call)
+/* Sends call (borrowed) on the current session; updates marks a
+ * STATUS_UPDATE batch. Nothing happens when not registered: the caller's
+ * retry timer covers it. */
+static void call_send(dr_testagent *a, Dromos__Internal__AgentCall *call, bool updates)
 {
     if (!a->registered)
         return;
@@ -441,10 +456,13 @@ static void call_send(dr_testagent *a, Dromos__Internal__AgentCall *call)
     call_ctx *cc = dr_alloc(sizeof *cc);
     cc->a = a;
     cc->gen = a->gen;
+    cc->updates = updates;
     if (dr_http_client_send(a->client, &req, &call_cbs, cc, NULL, &err) != DR_OK) {
         DR_DEBUG(a->env, "test agent: call not sent: %s", err.msg);
         dr_free(cc);
     } else {
+        if (updates)
+            a->update_calls_in_flight++;
         cc->next = a->calls;
         if (a->calls != NULL)
             a->calls->prev = cc;
@@ -517,34 +535,56 @@ static void update_msg_fill(dr_testagent *a, const ta_outgoing *o, update_msg *u
     um->su.latest_state = t->state;
 }
 
-/* Sends the outbox in order, OUTBOX_BATCH_COUNT_MAX updates per call. When
- * no longer registered the updates are dropped: their resend timers send
- * them again on the next session. */
+/* Sends the outbox in order, OUTBOX_BATCH_COUNT_MAX updates per call,
+ * counting each update as sent (send_count, ...) now. An update acknowledged
+ * since it was queued is left out. When no longer registered the updates are
+ * dropped: their resend timers send them again on the next session. */
+static void outbox_flush(dr_testagent *a)
+{
+    size_t done = 0;
+    while (done < a->outbox_count && a->registered) {
+        size_t n = 0;
+        size_t room = DR_MIN(a->outbox_count - done, (size_t)OUTBOX_BATCH_COUNT_MAX);
+        update_msg *ums = dr_alloc_array(room, sizeof *ums);
+        Dromos__Internal__AgentCall__StatusUpdate **ptrs = dr_alloc_array(room, sizeof *ptrs);
+        for (; done < a->outbox_count && n < room; done++) {
+            const ta_outgoing *o = &a->outbox[done];
+            dr_testagent_update *u = &o->task->updates[o->index];
+            if (u->acked_ns != 0 && !o->acked_when_queued)
+                continue;
+            u->send_count++;
+            u->last_sent_ns = dr_env_now(a->env);
+            if (u->acked_ns != 0) {
+                u->sent_after_ack_count++;
+                a->info.sent_after_ack_count++;
+            }
+            a->info.update_send_count++;
+            update_msg_fill(a, o, &ums[n]);
+            ptrs[n] = &ums[n].su;
+            n++;
+        }
+        if (n > 0) {
+            Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
+            call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__STATUS_UPDATE;
+            call.n_status_updates = n;
+            call.status_updates = ptrs;
+            call_send(a, &call, true);
+        }
+        dr_free(ptrs);
+        dr_free(ums);
+    }
+    a->outbox_count = 0;
+}
+
 static void flush_fire(dr_env *env, void *ctx)
 {
     (void)env;
     dr_testagent *a = ctx;
     DR_ASSERT(a->flush_timer != 0);
     a->flush_timer = 0;
-    size_t done = 0;
-    while (done < a->outbox_count && a->registered) {
-        size_t n = DR_MIN(a->outbox_count - done, (size_t)OUTBOX_BATCH_COUNT_MAX);
-        update_msg *ums = dr_alloc_array(n, sizeof *ums);
-        Dromos__Internal__AgentCall__StatusUpdate **ptrs = dr_alloc_array(n, sizeof *ptrs);
-        for (size_t i = 0; i < n; i++) {
-            update_msg_fill(a, &a->outbox[done + i], &ums[i]);
-            ptrs[i] = &ums[i].su;
-        }
-        Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
-        call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__STATUS_UPDATE;
-        call.n_status_updates = n;
-        call.status_updates = ptrs;
-        call_send(a, &call);
-        dr_free(ptrs);
-        dr_free(ums);
-        done += n;
-    }
-    a->outbox_count = 0;
+    if (a->update_calls_in_flight == 0)
+        outbox_flush(a);
+    /* else call_done flushes once the call in flight is answered */
 }
 
 /* Queues updates[i] of t for the next flush (see the file comment). */
@@ -554,18 +594,15 @@ static void send_update(ta_task *t, size_t i)
     dr_testagent_update *u = &t->updates[i];
     if (!a->registered)
         return;
-    u->send_count++;
-    u->last_sent_ns = dr_env_now(a->env);
-    if (u->acked_ns != 0) {
-        u->sent_after_ack_count++;
-        a->info.sent_after_ack_count++;
-    }
-    a->info.update_send_count++;
+    for (size_t k = 0; k < a->outbox_count; k++)
+        if (a->outbox[k].task == t && a->outbox[k].index == i)
+            return; /* already waiting (a resend timer fired meanwhile) */
     if (a->outbox_count == a->outbox_capacity) {
         a->outbox_capacity = a->outbox_capacity ? a->outbox_capacity * 2 : 16;
         a->outbox = dr_realloc(a->outbox, a->outbox_capacity * sizeof *a->outbox);
     }
-    a->outbox[a->outbox_count++] = (ta_outgoing){.task = t, .index = i};
+    a->outbox[a->outbox_count++] =
+        (ta_outgoing){.task = t, .index = i, .acked_when_queued = u->acked_ns != 0};
     if (a->flush_timer == 0)
         a->flush_timer = dr_env_timer_add(a->env, 0, flush_fire, a);
 }
@@ -920,7 +957,7 @@ static void on_event(dr_testagent *a, const Dromos__Internal__AgentEvent *ev)
             pong.sequence = ev->ping->sequence;
             call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__PONG;
             call.pong = &pong;
-            call_send(a, &call);
+            call_send(a, &call, false);
         }
         break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__UPDATE_FRAMEWORK:
