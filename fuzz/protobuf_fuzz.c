@@ -5,8 +5,10 @@
  * with an arena and without, and with protobuf-c's unpack, the decoder Dromos
  * had before src/proto/pb_decode.c (tests/unit/proto/pb_reference.h): both
  * must refuse the input, or both accept it and re-encode it to the same
- * bytes. Where a decode succeeds: encode -> decode -> encode must be stable
- * byte for byte, and its JSON must reach a fixed point. Any violation aborts.
+ * bytes; with an arena limit it may stop with DR_ETOOBIG, never crash or
+ * accept more. Where a decode succeeds: encode -> decode -> encode must be
+ * stable byte for byte, and its JSON must reach a fixed point. Any violation
+ * aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,9 +37,26 @@ static void check_same(const ProtobufCMessage *m, const dr_buf *want)
     dr_buf_deinit(&got);
 }
 
+/* An arena limit (as request handlers set one) stops a decode anywhere,
+ * cleanly: never a success protobuf-c refuses. */
+static void limited(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size,
+                    bool accepted)
+{
+    dr_arena arena;
+    dr_arena_init(&arena);
+    dr_arena_set_size_max(&arena, size * 2 + 64);
+    ProtobufCMessage *m = NULL;
+    dr_err err = {0};
+    dr_code rc = dr_proto_decode(desc, data, size, &arena, &m, &err);
+    check(rc == DR_OK ? accepted && m != NULL : m == NULL);
+    check(rc == DR_OK || rc == DR_EINVAL || rc == DR_ETOOBIG);
+    dr_arena_deinit(&arena);
+}
+
 static void one(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size)
 {
     dr_buf *want = ref_decode(desc, data, size);
+    limited(desc, data, size, want != NULL);
     dr_err err = {0};
     ProtobufCMessage *heap = NULL;
     dr_code rc = dr_proto_decode(desc, data, size, NULL, &heap, &err);

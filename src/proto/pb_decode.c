@@ -794,8 +794,10 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
     }
     if (seen != seen_local)
         dr_free(seen);
-    if (d->top > base && !settle(d, m, base))
-        return false; /* only an arena runs out: nothing to free */
+    if (d->top > base && !settle(d, m, base)) {
+        d->top = base; /* only an arena runs out: nothing to free */
+        return false;
+    }
     *out = m;
     return true;
 fail:

@@ -53,6 +53,7 @@ static void compare(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                     tally *t)
 {
     dr_buf *want = ref_decode(desc, data, size);
+    size_t arena_size = 0; /* what the decode took in an arena */
     for (int use_arena = 0; use_arena < 2; use_arena++) {
         dr_arena arena;
         dr_arena_init(&arena);
@@ -93,11 +94,28 @@ static void compare(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
             }
             dr_buf_deinit(&mine);
             dr_buf_deinit(&got);
+            if (use_arena)
+                arena_size = arena.used_size;
             if (!use_arena)
                 dr_proto_free(m);
         }
         dr_arena_deinit(&arena);
     }
+    /* An arena limit stops it anywhere, cleanly: at about half of what it
+     * took, where what it takes before the end varies with the input. */
+    dr_arena arena;
+    dr_arena_init(&arena);
+    dr_arena_set_size_max(&arena, arena_size / 2 + 1);
+    ProtobufCMessage *m = NULL;
+    dr_err err = {0};
+    dr_code rc = dr_proto_decode(desc, data, size, &arena, &m, &err);
+    if (want != NULL && arena_size > 64) {
+        assert_int_equal(rc, DR_ETOOBIG);
+        assert_non_null(strstr(err.msg, "over the arena's limit"));
+    }
+    if (rc != DR_OK)
+        assert_null(m);
+    dr_arena_deinit(&arena);
     if (want != NULL)
         t->ok++;
     else
