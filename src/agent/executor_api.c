@@ -148,6 +148,34 @@ static void subscribe(dr_agent *a, dr__agent_executor *ex, const Mesos__Executor
         if (ex->fw->checkpoint && dr__agent_ckpt_task(a, t, &err) != DR_OK)
             DR_WARN(a->env, "agent: %s", err.msg);
     }
+    /* A recovered task still STAGING that the executor does not list was
+     * sent (or about to be sent) when the agent died: the executor never got
+     * it and never will. As Mesos: TASK_DROPPED for a partition-aware
+     * framework, else TASK_LOST, "Task launched during agent restart". */
+    for (dr__agent_task *t = ex->tasks, *next; was_recovered && t != NULL; t = next) {
+        next = t->next;
+        if (t->state != MESOS__TASK_STATE__TASK_STAGING || !t->launched)
+            continue;
+        bool listed = false;
+        for (size_t i = 0; sub != NULL && i < sub->n_unacknowledged_tasks && !listed; i++) {
+            const Mesos__TaskInfo *ti = sub->unacknowledged_tasks[i];
+            listed = ti->task_id != NULL && strcmp(ti->task_id->value, t->id) == 0;
+        }
+        if (listed)
+            continue;
+        bool partition_aware = false;
+        for (size_t i = 0; i < ex->fw->info->n_capabilities; i++)
+            partition_aware |= ex->fw->info->capabilities[i]->has_type &&
+                               ex->fw->info->capabilities[i]->type ==
+                                   MESOS__FRAMEWORK_INFO__CAPABILITY__TYPE__PARTITION_AWARE;
+        DR_INFO(a->env, "agent: task '%s' of executor '%s' is unknown to its executor: %s",
+                t->id, ex->id, partition_aware ? "TASK_DROPPED" : "TASK_LOST");
+        dr__agent_task_fail(a, t,
+                            partition_aware ? MESOS__TASK_STATE__TASK_DROPPED
+                                            : MESOS__TASK_STATE__TASK_LOST,
+                            MESOS__TASK_STATUS__REASON__REASON_AGENT_RESTARTED,
+                            "Task launched during agent restart");
+    }
     Mesos__Executor__Event ev = MESOS__EXECUTOR__EVENT__INIT;
     Mesos__Executor__Event__Subscribed s = MESOS__EXECUTOR__EVENT__SUBSCRIBED__INIT;
     Mesos__ContainerID cid = MESOS__CONTAINER_ID__INIT;
