@@ -25,6 +25,12 @@
  * fetched; 1 on the first failure, after one line on stderr naming the URI
  * and the reason ("dromos fetch: 'http://x/a.tgz': HTTP status 404"); 2 on a
  * usage error. Real-world I/O is fine here: this is the daemon layer.
+ *
+ * libcurl and libarchive are loaded (dlopen) when a URI first needs them,
+ * not linked: this binary is also every command task's executor (`dromos
+ * executor`), and linking them made each executor start load some forty more
+ * shared libraries (about 6 ms of CPU per task; bench/bench_agent). Missing
+ * at run time, they fail the URI that needs them, naming the library.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +46,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #endif
+#if defined(DR_HAVE_CURL) || defined(DR_HAVE_ARCHIVE)
+#include <dlfcn.h>
+#endif
 
 #include "../cmds.h"
 #include "../flags.h"
@@ -54,6 +63,140 @@ static const char summary[] = "fetch CommandInfo URIs into a sandbox (Mesos's fe
         fprintf(stderr, "\n");                                                                     \
         return false;                                                                              \
     } while (0)
+
+#if defined(DR_HAVE_CURL) || defined(DR_HAVE_ARCHIVE)
+/* Opens soname and resolves names[i] into *fns[i] (function pointers, set
+ * through memcpy: ISO C has no cast from void * to a function pointer).
+ * False with why filled when the library or a symbol is missing. */
+static bool lib_load(const char *soname, const char *const *names, void *const *fns, size_t count,
+                     char *why, size_t why_size)
+{
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        snprintf(why, why_size, "%s", dlerror());
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        void *sym = dlsym(lib, names[i]);
+        if (sym == NULL) {
+            snprintf(why, why_size, "%s has no %s", soname, names[i]);
+            dlclose(lib);
+            return false;
+        }
+        memcpy(fns[i], &sym, sizeof sym);
+    }
+    return true; /* stays loaded until the process ends */
+}
+#endif
+
+#ifdef DR_HAVE_CURL
+/* libcurl.so.4, resolved by curl_load. */
+static __typeof__(&curl_easy_init) curl_easy_init_fn;
+static __typeof__(&curl_easy_setopt) curl_easy_setopt_fn;
+static __typeof__(&curl_easy_perform) curl_easy_perform_fn;
+static __typeof__(&curl_easy_getinfo) curl_easy_getinfo_fn;
+static __typeof__(&curl_easy_cleanup) curl_easy_cleanup_fn;
+static __typeof__(&curl_easy_strerror) curl_easy_strerror_fn;
+
+static bool curl_load(const char *uri)
+{
+    static const char *const names[] = {
+        "curl_easy_init",
+        "curl_easy_setopt",
+        "curl_easy_perform",
+        "curl_easy_getinfo",
+        "curl_easy_cleanup",
+        "curl_easy_strerror",
+    };
+    void *const fns[] = {
+        (void *)&curl_easy_init_fn,
+        (void *)&curl_easy_setopt_fn,
+        (void *)&curl_easy_perform_fn,
+        (void *)&curl_easy_getinfo_fn,
+        (void *)&curl_easy_cleanup_fn,
+        (void *)&curl_easy_strerror_fn,
+    };
+    _Static_assert(sizeof names / sizeof names[0] == sizeof fns / sizeof fns[0], "one each");
+    char why[300];
+    if (!lib_load("libcurl.so.4", names, fns, sizeof names / sizeof names[0], why, sizeof why))
+        FAIL(uri, "%s", why);
+    return true;
+}
+#endif
+
+#ifdef DR_HAVE_ARCHIVE
+/* libarchive.so.13, resolved by archive_load. */
+static __typeof__(&archive_read_new) archive_read_new_fn;
+static __typeof__(&archive_read_support_filter_all) archive_read_support_filter_all_fn;
+static __typeof__(&archive_read_support_format_tar) archive_read_support_format_tar_fn;
+static __typeof__(&archive_read_support_format_gnutar) archive_read_support_format_gnutar_fn;
+static __typeof__(&archive_read_support_format_zip) archive_read_support_format_zip_fn;
+static __typeof__(&archive_write_disk_new) archive_write_disk_new_fn;
+static __typeof__(&archive_write_disk_set_options) archive_write_disk_set_options_fn;
+static __typeof__(&archive_read_open_filename) archive_read_open_filename_fn;
+static __typeof__(&archive_error_string) archive_error_string_fn;
+static __typeof__(&archive_read_next_header) archive_read_next_header_fn;
+static __typeof__(&archive_entry_pathname) archive_entry_pathname_fn;
+static __typeof__(&archive_entry_hardlink) archive_entry_hardlink_fn;
+static __typeof__(&archive_entry_symlink) archive_entry_symlink_fn;
+static __typeof__(&archive_write_header) archive_write_header_fn;
+static __typeof__(&archive_read_data_block) archive_read_data_block_fn;
+static __typeof__(&archive_write_data_block) archive_write_data_block_fn;
+static __typeof__(&archive_write_finish_entry) archive_write_finish_entry_fn;
+static __typeof__(&archive_read_free) archive_read_free_fn;
+static __typeof__(&archive_write_free) archive_write_free_fn;
+
+static bool archive_load(const char *uri)
+{
+    static const char *const names[] = {
+        "archive_read_new",
+        "archive_read_support_filter_all",
+        "archive_read_support_format_tar",
+        "archive_read_support_format_gnutar",
+        "archive_read_support_format_zip",
+        "archive_write_disk_new",
+        "archive_write_disk_set_options",
+        "archive_read_open_filename",
+        "archive_error_string",
+        "archive_read_next_header",
+        "archive_entry_pathname",
+        "archive_entry_hardlink",
+        "archive_entry_symlink",
+        "archive_write_header",
+        "archive_read_data_block",
+        "archive_write_data_block",
+        "archive_write_finish_entry",
+        "archive_read_free",
+        "archive_write_free",
+    };
+    void *const fns[] = {
+        (void *)&archive_read_new_fn,
+        (void *)&archive_read_support_filter_all_fn,
+        (void *)&archive_read_support_format_tar_fn,
+        (void *)&archive_read_support_format_gnutar_fn,
+        (void *)&archive_read_support_format_zip_fn,
+        (void *)&archive_write_disk_new_fn,
+        (void *)&archive_write_disk_set_options_fn,
+        (void *)&archive_read_open_filename_fn,
+        (void *)&archive_error_string_fn,
+        (void *)&archive_read_next_header_fn,
+        (void *)&archive_entry_pathname_fn,
+        (void *)&archive_entry_hardlink_fn,
+        (void *)&archive_entry_symlink_fn,
+        (void *)&archive_write_header_fn,
+        (void *)&archive_read_data_block_fn,
+        (void *)&archive_write_data_block_fn,
+        (void *)&archive_write_finish_entry_fn,
+        (void *)&archive_read_free_fn,
+        (void *)&archive_write_free_fn,
+    };
+    _Static_assert(sizeof names / sizeof names[0] == sizeof fns / sizeof fns[0], "one each");
+    char why[300];
+    if (!lib_load("libarchive.so.13", names, fns, sizeof names / sizeof names[0], why, sizeof why))
+        FAIL(uri, "%s", why);
+    return true;
+}
+#endif
 
 /* True when name is a plain relative path that stays below its base. */
 static bool path_stays_inside(const char *name)
@@ -142,30 +285,32 @@ static bool copy_file(const char *uri, const char *from, const char *to)
 #ifdef DR_HAVE_CURL
 static bool download(const char *uri, const char *to)
 {
+    if (!curl_load(uri))
+        return false;
     FILE *out = fopen(to, "wb");
     if (out == NULL)
         FAIL(uri, "cannot create '%s': %s", to, strerror(errno));
-    CURL *curl = curl_easy_init();
+    CURL *curl = curl_easy_init_fn();
     if (curl == NULL) {
         fclose(out);
         FAIL(uri, "libcurl failed to start");
     }
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(curl, CURLOPT_URL, uri);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(curl);
+    curl_easy_setopt_fn(curl, CURLOPT_URL, uri);
+    curl_easy_setopt_fn(curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt_fn(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt_fn(curl, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt_fn(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt_fn(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt_fn(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt_fn(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode cc = curl_easy_perform_fn(curl);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
+    curl_easy_getinfo_fn(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup_fn(curl);
     bool closed = fclose(out) == 0;
     if (cc != CURLE_OK)
-        FAIL(uri, "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+        FAIL(uri, "%s", errbuf[0] != '\0' ? errbuf : curl_easy_strerror_fn(cc));
     if (status >= 400)
         FAIL(uri, "HTTP status %ld", status);
     if (!closed)
@@ -179,35 +324,37 @@ static bool download(const char *uri, const char *to)
  * libarchive writes relative to the working directory: we move into dir. */
 static bool extract(const char *uri, const char *archive_path, const char *dir)
 {
+    if (!archive_load(uri))
+        return false;
     if (chdir(dir) != 0)
         FAIL(uri, "cannot enter the sandbox '%s': %s", dir, strerror(errno));
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    archive_read_support_format_gnutar(a);
-    archive_read_support_format_zip(a);
-    struct archive *w = archive_write_disk_new();
-    archive_write_disk_set_options(w, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+    struct archive *a = archive_read_new_fn();
+    archive_read_support_filter_all_fn(a);
+    archive_read_support_format_tar_fn(a);
+    archive_read_support_format_gnutar_fn(a);
+    archive_read_support_format_zip_fn(a);
+    struct archive *w = archive_write_disk_new_fn();
+    archive_write_disk_set_options_fn(w, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
                                           ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                           ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                           ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
     bool ok = true;
     char why[512] = "";
-    if (archive_read_open_filename(a, archive_path, 65536) != ARCHIVE_OK) {
-        snprintf(why, sizeof why, "cannot open archive: %s", archive_error_string(a));
+    if (archive_read_open_filename_fn(a, archive_path, 65536) != ARCHIVE_OK) {
+        snprintf(why, sizeof why, "cannot open archive: %s", archive_error_string_fn(a));
         ok = false;
     }
     struct archive_entry *e;
     while (ok) {
-        int r = archive_read_next_header(a, &e);
+        int r = archive_read_next_header_fn(a, &e);
         if (r == ARCHIVE_EOF)
             break;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            snprintf(why, sizeof why, "bad archive: %s", archive_error_string(a));
+            snprintf(why, sizeof why, "bad archive: %s", archive_error_string_fn(a));
             ok = false;
             break;
         }
-        const char *entry_name = archive_entry_pathname(e);
+        const char *entry_name = archive_entry_pathname_fn(e);
         char name[1024];
         dr_strlcpy(name, entry_name != NULL ? entry_name : "", sizeof name);
         if (entry_name == NULL || !path_stays_inside(name)) {
@@ -215,46 +362,46 @@ static bool extract(const char *uri, const char *archive_path, const char *dir)
             ok = false;
             break;
         }
-        const char *link = archive_entry_hardlink(e);
+        const char *link = archive_entry_hardlink_fn(e);
         if (link != NULL && !path_stays_inside(link)) {
             snprintf(why, sizeof why, "archive entry '%.400s' links outside the sandbox", name);
             ok = false;
             break;
         }
-        const char *sym = archive_entry_symlink(e);
+        const char *sym = archive_entry_symlink_fn(e);
         if (sym != NULL && (sym[0] == '/' || !path_stays_inside(sym))) {
             snprintf(why, sizeof why, "archive entry '%.400s' is a symlink leading outside "
                      "the sandbox", name);
             ok = false;
             break;
         }
-        r = archive_write_header(w, e);
+        r = archive_write_header_fn(w, e);
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            snprintf(why, sizeof why, "extracting '%.200s': %.200s", name, archive_error_string(w));
+            snprintf(why, sizeof why, "extracting '%.200s': %.200s", name, archive_error_string_fn(w));
             ok = false;
             break;
         }
         const void *buf;
         size_t size;
         la_int64_t offset;
-        while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
-            if (archive_write_data_block(w, buf, size, offset) != ARCHIVE_OK) {
-                snprintf(why, sizeof why, "extracting '%.200s': %.200s", name, archive_error_string(w));
+        while ((r = archive_read_data_block_fn(a, &buf, &size, &offset)) == ARCHIVE_OK) {
+            if (archive_write_data_block_fn(w, buf, size, offset) != ARCHIVE_OK) {
+                snprintf(why, sizeof why, "extracting '%.200s': %.200s", name, archive_error_string_fn(w));
                 ok = false;
                 break;
             }
         }
         if (ok && r != ARCHIVE_EOF) {
-            snprintf(why, sizeof why, "reading '%.200s': %.200s", name, archive_error_string(a));
+            snprintf(why, sizeof why, "reading '%.200s': %.200s", name, archive_error_string_fn(a));
             ok = false;
         }
-        if (ok && archive_write_finish_entry(w) != ARCHIVE_OK) {
-            snprintf(why, sizeof why, "extracting '%.200s': %.200s", name, archive_error_string(w));
+        if (ok && archive_write_finish_entry_fn(w) != ARCHIVE_OK) {
+            snprintf(why, sizeof why, "extracting '%.200s': %.200s", name, archive_error_string_fn(w));
             ok = false;
         }
     }
-    archive_read_free(a);
-    archive_write_free(w);
+    archive_read_free_fn(a);
+    archive_write_free_fn(w);
     if (!ok)
         FAIL(uri, "%s", why);
     return true;
