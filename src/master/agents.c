@@ -644,6 +644,7 @@ static void agent_handle(dr_env *env, const dr_http_request *req, dr_http_respon
     }
     dr_arena arena;
     dr_arena_init(&arena);
+    dr_arena_set_size_max(&arena, DR_MASTER_ARENA_SIZE_MAX(req->body_size));
     ProtobufCMessage *msg = NULL;
     dr_err err;
     dr_code rc = dr_proto_decode(&dromos__internal__agent_call__descriptor, req->body,
@@ -655,7 +656,8 @@ static void agent_handle(dr_env *env, const dr_http_request *req, dr_http_respon
         rc = dr_proto_upgrade_resources(msg, &arena, &err);
     if (rc != DR_OK) {
         m->counters.agent_calls_invalid++;
-        dr_http_response_error(res, 400, "Failed to parse body into AgentCall: %s", err.msg);
+        dr_http_response_error(res, rc == DR_ETOOBIG ? 413 : 400,
+                               "Failed to parse body into AgentCall: %s", err.msg);
         goto out;
     }
     const Dromos__Internal__AgentCall *call = (const Dromos__Internal__AgentCall *)msg;

@@ -310,6 +310,19 @@ typedef struct dr_mgone {
  * and installs m->hooks. */
 dr_code dr__master_operator_init(dr_master *m, dr_err *err) DR_MUST_USE;
 
+/* Records one allocation cycle's duration for allocator/mesos/allocation_run_ms
+ * (a window of real run times; operator.c, a no-op stub in master.c when the
+ * operator side is not built). */
+void dr__operator_note_allocation_run(dr_master *m, uint64_t run_ns);
+
+/* The arena bound for decoding a request body of body_size bytes (every
+ * decode of outside input sets it, STYLE 4): decoded Mesos messages take 2 to
+ * 15 times their wire size; crafted input (nested empty messages) up to ~100
+ * times, which this cuts off with DR_ETOOBIG, answered 413. */
+#ifndef DR_MASTER_ARENA_SIZE_MAX
+#define DR_MASTER_ARENA_SIZE_MAX(body_size) (16u * (size_t)(body_size) + DR_ARENA_CHUNK_SIZE)
+#endif
+
 /* Deep copy of any message through the protobuf codec (returns owned,
  * malloc'd; free with dr_proto_free). Aborts on a message that cannot be
  * encoded (a programmer error: required fields unset). */

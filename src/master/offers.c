@@ -320,7 +320,9 @@ static void allocate_now(dr_master *m)
         dr_free(b);
     }
     dr_idmap_deinit(&batches);
-    m->counters.allocation_run_ns_total += dr_env_now(m->env) - t0;
+    uint64_t run_ns = dr_env_now(m->env) - t0;
+    m->counters.allocation_run_ns_total += run_ns;
+    dr__operator_note_allocation_run(m, run_ns);
 }
 
 /* ---- DECLINE ------------------------------------------------------------------------------ */

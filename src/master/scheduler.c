@@ -886,6 +886,7 @@ static void scheduler_handle(dr_env *env, const dr_http_request *req, dr_http_re
     }
     dr_arena arena;
     dr_arena_init(&arena);
+    dr_arena_set_size_max(&arena, DR_MASTER_ARENA_SIZE_MAX(req->body_size));
     ProtobufCMessage *msg = NULL;
     dr_err err;
     dr_code rc;
@@ -899,7 +900,8 @@ static void scheduler_handle(dr_env *env, const dr_http_request *req, dr_http_re
         rc = dr_proto_upgrade_resources(msg, &arena, &err);
     if (rc != DR_OK) {
         m->counters.scheduler_calls_invalid++;
-        dr_http_response_error(res, 400, "Failed to parse body into Call %s: %s",
+        dr_http_response_error(res, rc == DR_ETOOBIG ? 413 : 400,
+                               "Failed to parse body into Call %s: %s",
                                n.request_codec == DR_HTTP_CODEC_PROTOBUF ? "protobuf" : "JSON",
                                err.msg);
         goto out;
