@@ -705,19 +705,11 @@ static const char *operation_name(Mesos__Offer__Operation__Type t)
     }
 }
 
-/* Offer.Operation.id (field 12, Mesos 1.5+: the framework asks for operation
- * feedback), or NULL. Read through the message descriptor so that this holds
- * whether or not the generated struct has the field yet (additions.txt adds
- * it); both codecs fill the struct from the same descriptor. */
+/* Offer.Operation.id (Mesos 1.5+: the framework asks for operation
+ * feedback), or NULL. */
 static const char *operation_id(const Mesos__Offer__Operation *op)
 {
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(op->base.descriptor, "id");
-    if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED)
-        return NULL;
-    const Mesos__OperationID *id;
-    memcpy(&id, (const char *)op + f->offset, sizeof id);
-    return id != NULL ? id->value : NULL;
+    return op->id != NULL ? op->id->value : NULL;
 }
 
 /* Drops an operation of an ACCEPT that this master cannot apply, as Mesos's
