@@ -50,7 +50,7 @@
 #define WORK_DIR "/var/lib/dromos/agent"
 #define AGENT_PORT 5051
 #define HOST_MAX 16u
-#define RUN_MAX 64u /* live task processes tracked */
+#define RUN_MAX 512u /* live task processes tracked */
 #define DISK_OWNER UINT64_MAX /* reads of the harness (never locks) */
 
 /* ---- the shell ------------------------------------------------------------------ */

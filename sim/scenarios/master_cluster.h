@@ -18,14 +18,18 @@
  *   overcommit  on every agent the tasks it really runs fit its real total;
  *   updates     per task, what a framework receives (uuid-bearing, de-dup'd)
  *               is an in-order prefix of what the agent generated; no update
- *               is sent after its ack; after the quiet phase everything
- *               generated was received and acknowledged;
+ *               is sent after its ack (test agents, which log their sends);
+ *               after the quiet phase everything generated was received and
+ *               acknowledged;
  *   converge    after the faults heal, explicit reconciliation answers, per
  *               task, the state the agent really has it in (a task no agent
- *               runs must not be reported live).
+ *               runs must not be reported live); with real agents also what
+ *               the agent says against what runs (a live state with no
+ *               process, a terminal one with its process still there).
  * Planted bugs (one per checker) are compiled in with -D: see
- * src/testagent/testagent.h (DR_PLANTED_AGENT_*) and, here,
- * DR_PLANTED_SCHED_KEEP_OFFER (a framework keeps an offer after accepting it).
+ * src/testagent/testagent.h (DR_PLANTED_AGENT_*), agent_cluster.c
+ * (DR_PLANTED_REAL_AGENT_*) and, here, DR_PLANTED_SCHED_KEEP_OFFER (a
+ * framework keeps an offer after accepting it).
  */
 #ifndef DR_SIM_MASTER_CLUSTER_H
 #define DR_SIM_MASTER_CLUSTER_H
