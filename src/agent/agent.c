@@ -1040,6 +1040,18 @@ static void shutdown_done_fire(dr_env *env, void *ctx)
         a->done_fn(env, a->done_ctx);
 }
 
+void dr__agent_shutdown_check(dr_agent *a)
+{
+    if (!a->shutting_down || a->done_armed)
+        return;
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
+            if (!fw->checkpoint && ex->state != DR__EX_TERMINATED)
+                return; /* still within its grace period */
+    a->done_armed = true;
+    dr_env_timer_add(a->env, 0, shutdown_done_fire, a);
+}
+
 void dr_agent_shutdown(dr_agent *a, dr_agent_done_fn *done, void *ctx)
 {
     a->state = DR__AGENT_TERMINATING;
@@ -1051,13 +1063,20 @@ void dr_agent_shutdown(dr_agent *a, dr_agent_done_fn *done, void *ctx)
     a->reg_call = NULL;
     for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
         for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+            /* Executors of frameworks that do not checkpoint cannot be
+             * recovered: as Mesos's agent shuts their frameworks down when
+             * it stops, they get SHUTDOWN, and SIGKILL after the grace
+             * period; done waits for them. The others keep running. */
             if (!fw->checkpoint && ex->state != DR__EX_TERMINATED)
-                dr__agent_executor_kill(a, ex); /* cannot be recovered: do not leave it behind */
-            dr__agent_executor_close_stream(a, ex);
+                dr__agent_executor_shutdown(a, ex,
+                                            MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED,
+                                            "the agent is shutting down");
+            else
+                dr__agent_executor_close_stream(a, ex);
         }
     }
     dr__agent_sum_stop_timers(a);
-    dr_env_timer_add(a->env, 0, shutdown_done_fire, a);
+    dr__agent_shutdown_check(a);
 }
 
 const char *dr_agent_failure(const dr_agent *agent) { return agent->failure; }

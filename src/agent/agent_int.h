@@ -182,6 +182,7 @@ struct dr_agent {
     dr__agent_counters counters;
     int busy;          /* inside a callback that may end in destroy */
     bool shutting_down;
+    bool done_armed; /* the done timer of a graceful stop is set */
     dr_agent_done_fn *done_fn;
     void *done_ctx;
 };
@@ -196,6 +197,9 @@ bool dr__agent_id_valid(const char *id);
 void dr__agent_new_uuid(dr_agent *a, uint8_t out[16]);
 void dr__agent_container_id(dr_agent *a, char out[40]);
 void dr__agent_recovery_check(dr_agent *a); /* a recovered executor re-subscribed */
+/* During dr_agent_shutdown: arms done once every executor of a framework
+ * that does not checkpoint has ended (an executor ended). */
+void dr__agent_shutdown_check(dr_agent *a);
 
 /* ---- tasks.c ---------------------------------------------------------------------- */
 

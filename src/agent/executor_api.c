@@ -65,6 +65,13 @@ static void send_acknowledged(dr_agent *a, dr__agent_executor *ex, const Mesos__
     dr__agent_executor_send(a, ex, &ev);
 }
 
+static const char *state_name(Mesos__TaskState s)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&mesos__task_state__descriptor, (int)s);
+    return v != NULL ? v->name : "TASK_UNKNOWN";
+}
+
 /* Takes one UPDATE. Returns an HTTP status (202 or an error with text). */
 static int take_update(dr_agent *a, dr__agent_executor *ex, const Mesos__TaskStatus *in, char *why,
                        size_t why_size)
@@ -101,13 +108,29 @@ static int take_update(dr_agent *a, dr__agent_executor *ex, const Mesos__TaskSta
     bool dup = false;
     dr_err err;
     dr_code rc = dr__agent_sum_take(a, t, st, true, &dup, &err);
+    if (rc != DR_OK && rc != DR_EINVAL && rc != DR_ETOOBIG) {
+        /* The checkpoint failed (a full disk, an I/O error). Refusing would
+         * only stall the task: the executor would resend into the same full
+         * disk until it gives up, and its task would end as "executor
+         * terminated" instead of with its own state and message. So the
+         * update is taken in memory only, forwarded and acknowledged, as the
+         * agent's own updates are; were the agent to restart before the
+         * framework acknowledges it, the task's fate would be left to
+         * reconciliation. Recovery reads the stream without it (an
+         * acknowledgement recorded for it later is stale, hence skipped). */
+        DR_WARN(a->env,
+                "agent: executor '%s' of framework '%s': %s update of task '%s' taken without "
+                "a checkpoint (lost if the agent restarts before it is acknowledged): %s",
+                ex->id, ex->fw->id, state_name(st->state), t->id, err.msg);
+        rc = dr__agent_sum_take(a, t, st, false, &dup, &err);
+    }
     int status = 202;
     if (rc == DR_EINVAL || rc == DR_ETOOBIG) {
         snprintf(why, why_size, "%s", err.msg);
         status = rc == DR_ETOOBIG ? 503 : 400;
         a->counters.updates_invalid++;
     } else if (rc != DR_OK) {
-        snprintf(why, why_size, "the agent could not checkpoint the update: %s", err.msg);
+        snprintf(why, why_size, "the agent could not take the update: %s", err.msg);
         status = 503;
     } else {
         a->counters.updates_valid++;
@@ -199,6 +222,15 @@ static void subscribe(dr_agent *a, dr__agent_executor *ex, const Mesos__Executor
     }
     if (ex->state == DR__EX_RUNNING)
         dr__agent_executor_flush(a, ex);
+    if (ex->state == DR__EX_TERMINATING) {
+        /* shut down before it was connected (as Mesos answers one that
+         * subscribes while terminating): it still gets SHUTDOWN, within the
+         * grace period that already runs */
+        Mesos__Executor__Event sd = MESOS__EXECUTOR__EVENT__INIT;
+        sd.has_type = true;
+        sd.type = MESOS__EXECUTOR__EVENT__TYPE__SHUTDOWN;
+        dr__agent_executor_send(a, ex, &sd);
+    }
     dr__agent_recovery_check(a);
 }
 
@@ -254,10 +286,8 @@ static void handle(dr_env *env, const dr_http_request *req, dr_http_response *re
             dr_http_negotiation_reject(&n, res);
             break;
         }
-        if (ex->state == DR__EX_FETCHING || ex->state == DR__EX_TERMINATING) {
-            dr_http_response_error(res, 400, "Executor '%s' is %s", ex->id,
-                                   ex->state == DR__EX_FETCHING ? "not launched yet"
-                                                                : "terminating");
+        if (ex->state == DR__EX_FETCHING) {
+            dr_http_response_error(res, 400, "Executor '%s' is not launched yet", ex->id);
             break;
         }
         subscribe(a, ex, call->subscribe, &n, res);

@@ -700,6 +700,7 @@ void dr__agent_executor_exited(dr_agent *a, dr__agent_executor *ex)
         a->isolators[i].ops->cleanup(a->isolators[i].self, a->env, ex->container_id);
     dr__agent_reap_soon(a);
     dr__agent_recovery_check(a);
+    dr__agent_shutdown_check(a);
 }
 
 void dr__agent_executor_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, void *ctx)

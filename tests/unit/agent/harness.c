@@ -77,6 +77,61 @@ static void texec_stop(void *state) { texec_destroy(state); }
 static const dr_sim_program texec_program = {"test-executor", texec_start, texec_crash,
                                              texec_stop};
 
+/* The test executor, subscribing only 1.5 s after it started. */
+typedef struct late_exec {
+    int argc;
+    char **argv; /* owned copies */
+    texec *x;
+} late_exec;
+
+static void late_fire(dr_env *env, void *ctx)
+{
+    late_exec *l = ctx;
+    l->x = texec_start(env, l->argc, l->argv);
+}
+
+static void *late_start(dr_env *env, int argc, char **argv)
+{
+    late_exec *l = dr_alloc(sizeof *l);
+    l->argc = argc;
+    l->argv = dr_alloc_array((size_t)argc + 1, sizeof *l->argv);
+    for (int i = 0; i < argc; i++)
+        l->argv[i] = dr_strdup(argv[i]);
+    dr_env_timer_add(env, 1500 * DR_NS_PER_MS, late_fire, l);
+    return l;
+}
+
+static void late_free(late_exec *l)
+{
+    for (int i = 0; i < l->argc; i++)
+        dr_free(l->argv[i]);
+    dr_free(l->argv);
+    dr_free(l);
+}
+
+static void late_crash(void *state)
+{
+    late_exec *l = state;
+    if (l->x != NULL)
+        texec_crash(l->x);
+    late_free(l);
+}
+
+static void late_stop(void *state)
+{
+    late_exec *l = state;
+    if (l->x != NULL)
+        texec_destroy(l->x);
+    late_free(l);
+}
+static const dr_sim_program late_program = {"late-executor", late_start, late_crash, late_stop};
+
+unsigned late_executor_subscribe_count(world *w, dr_pid pid)
+{
+    const late_exec *l = dr_sim_process_state(w->sim, pid);
+    return l != NULL && l->x != NULL ? texec_subscribe_count(l->x) : 0;
+}
+
 /* ---- the fake master -------------------------------------------------------------- */
 
 void fm_send(world *w, const Dromos__Internal__AgentEvent *ev)
@@ -398,6 +453,7 @@ void world_init(world *w, uint64_t seed)
     dr_sim_register_program(w->sim, &blank_program);
     dr_sim_register_program(w->sim, &texec_program);
     dr_sim_register_program(w->sim, &idle_program);
+    dr_sim_register_program(w->sim, &late_program);
     dr_sim_register_program(w->sim, &fetch_fail_program);
     dr_sim_register_program(w->sim, &dr_agent_sim_program);
     w->master_host = dr_sim_host_add(w->sim, "master");

@@ -75,6 +75,9 @@ typedef struct fm_task_opts {
 void fm_run_task_with(world *w, const char *fw_id, const char *task_id, const char *command,
                       const fm_task_opts *o);
 void fm_kill_task(world *w, const char *fw_id, const char *task_id);
+/* SUBSCRIBED events a "late-executor" (the test executor, subscribing 1.5 s
+ * after its start) received; 0 before it tried or once gone. */
+unsigned late_executor_subscribe_count(world *w, dr_pid pid);
 /* RUN_TASK with the task's command carrying one URI (fetched first). */
 void fm_run_task_uri(world *w, const char *fw_id, const char *task_id, const char *command,
                      const char *uri);

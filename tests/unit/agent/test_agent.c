@@ -741,6 +741,66 @@ static void test_shutdown_waits_grace_period(void **state)
     world_deinit(&w);
 }
 
+static void stopped(dr_env *env, void *ctx)
+{
+    (void)env;
+    *(bool *)ctx = true;
+}
+
+/* A graceful stop (SIGTERM): the executor of a framework that does not
+ * checkpoint gets SHUTDOWN (its task is reported killed) and SIGKILL only
+ * after the grace period (1 s in the harness); done waits for it. The
+ * executor of a checkpointing framework keeps running. */
+static void test_graceful_stop(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 44);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    fm_run_task(&w, "F2", "t2", "run", false, "cpus:1"); /* F2 does not checkpoint */
+    world_run(&w, 2 * S);
+    dr_pid p1 = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    dr_pid p2 = dr_agent_executor_pid(world_agent(&w), "F2", "t2");
+    assert_true(p1 > 0 && p2 > 0);
+    bool done = false;
+    dr_agent_shutdown(world_agent(&w), stopped, &done);
+    world_run(&w, 500 * DR_NS_PER_MS);
+    assert_false(done);
+    assert_true(dr_sim_process_alive(w.sim, p2)); /* within its grace period */
+    int st = -1;
+    assert_true(dr_agent_task_state(world_agent(&w), "F2", "t2", &st));
+    assert_int_equal(st, KILLED); /* the executor had SHUTDOWN */
+    world_run(&w, S);
+    assert_true(done);
+    assert_false(dr_sim_process_alive(w.sim, p2));
+    assert_true(dr_sim_process_alive(w.sim, p1));
+    world_deinit(&w);
+}
+
+/* An executor shut down before it subscribed still gets SHUTDOWN when it
+ * subscribes within the grace period: it reports its tasks killed itself. */
+static void test_shutdown_before_subscribe(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--executor=late-executor",
+                           "--executor_shutdown_grace_period_ms=5000", NULL};
+    start_registered_with(&w, 45, extra);
+    const char *ids[] = {"g1"};
+    fm_run_group(&w, "F1", "E1", ids, 1, "run");
+    world_run(&w, 500 * DR_NS_PER_MS);
+    dr_pid pid = dr_agent_executor_pid(world_agent(&w), "F1", "E1");
+    assert_true(pid > 0);
+    fm_shutdown_framework(&w, "F1"); /* the executor has not subscribed yet */
+    world_run(&w, 3 * S);
+    assert_true(dr_sim_process_alive(w.sim, pid)); /* subscribed, had SHUTDOWN, waits */
+    assert_int_equal(late_executor_subscribe_count(&w, pid), 1);
+    assert_int_equal(fm_last(&w, "g1")->state, KILLED);
+    world_run(&w, 3 * S);
+    assert_false(dr_sim_process_alive(w.sim, pid)); /* killed after the grace period */
+    world_deinit(&w);
+}
+
 static void test_removed_by_master(void **state)
 {
     (void)state;
@@ -792,9 +852,10 @@ static void test_recover_cleanup_and_non_checkpointing(void **state)
     world_deinit(&w);
 }
 
-/* A write fails while an update is checkpointed: the executor's UPDATE is
- * refused (503), the partial record is cut off, the retry is taken, and a
- * restart reads the file back clean (strict). */
+/* A write fails while an update is checkpointed: the partial record is cut
+ * off and the agent tries again at once, so the executor's UPDATE is taken
+ * (202, as Mesos answers every UPDATE) and checkpointed, and a restart reads
+ * the file back clean (strict). */
 static void test_disk_error_on_update(void **state)
 {
     (void)state;
@@ -809,7 +870,7 @@ static void test_disk_error_on_update(void **state)
     dr_sim_fail_nth(w.sim, DR_SIM_OP_WRITE, 1);
     world_run(&w, 2500 * DR_NS_PER_MS);
     assert_non_null(dr_sim_process_state(w.sim, ex_pid));
-    assert_int_equal(texec_update_refused_count(dr_sim_process_state(w.sim, ex_pid)), 1);
+    assert_int_equal(texec_update_refused_count(dr_sim_process_state(w.sim, ex_pid)), 0);
     assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
     assert_int_equal(fm_count(&w, "t1", FINISHED), 1);
     dr_sim_fault_count counts[64];
@@ -822,6 +883,46 @@ static void test_disk_error_on_update(void **state)
     /* a restart reads the updates back: no corruption */
     fm_run_task(&w, "F1", "t2", "run", true, "cpus:1");
     world_run(&w, 2 * S);
+    world_agent_crash(&w);
+    assert_true(world_agent_start(&w) > 0);
+    assert_non_null(world_agent(&w));
+    world_run(&w, 3 * S);
+    dr_agent_info info;
+    dr_agent_get_info(world_agent(&w), &info);
+    assert_true(info.registered);
+    assert_int_equal(info.checkpoint_records_skipped, 0);
+    world_deinit(&w);
+}
+
+/* The disk stays full while an update is checkpointed (both tries fail):
+ * the executor's UPDATE is still taken (202), in memory only, forwarded and
+ * acknowledged, so the task ends with the executor's own state instead of
+ * stalling; the stream on disk simply lacks the record, and a restart reads
+ * it back clean (strict). */
+static void test_disk_full_on_update(void **state)
+{
+    (void)state;
+    world w;
+    start_registered(&w, 23);
+    fm_run_task(&w, "F1", "t1", "finish2", true, "cpus:1");
+    world_run(&w, 300 * DR_NS_PER_MS);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    dr_pid ex_pid = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    assert_true(ex_pid > 0);
+    /* the FINISHED record: the first append fails (its cut-off is synced:
+     * fsync 1), the second is written but its fsync (2) fails */
+    dr_sim_fail_nth(w.sim, DR_SIM_OP_WRITE, 1);
+    dr_sim_fail_nth(w.sim, DR_SIM_OP_FSYNC, 2);
+    world_run(&w, 2500 * DR_NS_PER_MS);
+    assert_int_equal(texec_update_refused_count(dr_sim_process_state(w.sim, ex_pid)), 0);
+    assert_int_equal(fm_count(&w, "t1", FINISHED), 1);
+    dr_sim_fault_count counts[64];
+    size_t n = dr_sim_fault_counts(w.sim, counts, 64);
+    uint64_t injected = 0;
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (strcmp(counts[i].kind, "inject.write") == 0 || strcmp(counts[i].kind, "inject.fsync") == 0)
+            injected += counts[i].count;
+    assert_int_equal(injected, 2);
     world_agent_crash(&w);
     assert_true(world_agent_start(&w) > 0);
     assert_non_null(world_agent(&w));
@@ -1079,9 +1180,12 @@ int main(void)
         cmocka_unit_test(test_switch_user),
         cmocka_unit_test(test_rlimits),
         cmocka_unit_test(test_shutdown_waits_grace_period),
+        cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_shutdown_before_subscribe),
         cmocka_unit_test(test_removed_by_master),
         cmocka_unit_test(test_recover_cleanup_and_non_checkpointing),
         cmocka_unit_test(test_disk_error_on_update),
+        cmocka_unit_test(test_disk_full_on_update),
         cmocka_unit_test(test_network_fault_sweep),
         cmocka_unit_test(test_host_crash_sweep),
         cmocka_unit_test(test_attributes_and_json_resources),
