@@ -895,6 +895,93 @@ static void test_terminal_counters_outlive_history(void **state)
     world_deinit(&l.w);
 }
 
+/* A STATUS_UPDATE carrying a batch (status_updates): checked whole (one bad
+ * uuid refuses the call with 400 and applies nothing), then each update is
+ * handled as if alone, in order. */
+static void post_updates(launched *l, const Mesos__TaskState *states, const size_t *uuid_sizes,
+                         size_t count)
+{
+    fake_agent *a = l->a;
+    Mesos__AgentID aid = MESOS__AGENT_ID__INIT;
+    aid.value = a->agent_id;
+    Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
+    fid.value = l->s->fw_id;
+    Mesos__TaskID tid = MESOS__TASK_ID__INIT;
+    tid.value = "t1";
+    Mesos__TaskStatus st[4];
+    Dromos__Internal__AgentCall__StatusUpdate su[4];
+    Dromos__Internal__AgentCall__StatusUpdate *ptrs[4];
+    uint8_t uuids[4][16];
+    assert_true(count <= 4);
+    for (size_t i = 0; i < count; i++) {
+        mesos__task_status__init(&st[i]);
+        st[i].task_id = &tid;
+        st[i].state = states[i];
+        st[i].agent_id = &aid;
+        st[i].has_uuid = true;
+        memset(uuids[i], 0x40 + (int)i, sizeof uuids[i]);
+        st[i].uuid.data = uuids[i];
+        st[i].uuid.len = uuid_sizes[i];
+        dromos__internal__agent_call__status_update__init(&su[i]);
+        su[i].framework_id = &fid;
+        su[i].status = &st[i];
+        ptrs[i] = &su[i];
+    }
+    Dromos__Internal__AgentCall call = DROMOS__INTERNAL__AGENT_CALL__INIT;
+    call.type = DROMOS__INTERNAL__AGENT_CALL__TYPE__STATUS_UPDATE;
+    call.agent_id = &aid;
+    call.session_id = a->session;
+    call.n_status_updates = count;
+    call.status_updates = ptrs;
+    dr_buf body;
+    dr_buf_init(&body);
+    dr_err err;
+    assert_int_equal(dr_proto_encode(&call.base, &body, &err), DR_OK);
+    dr_http_header h[] = {{"Content-Type", "application/x-protobuf"}};
+    dr_http_client_request req = {.method = "POST", .target = "/internal/agent", .headers = h,
+                                  .header_count = 1, .body = body.data, .body_size = body.size};
+    a->last_call_status = 0;
+    assert_int_equal(dr_http_client_send(a->client, &req, harness_agent_post_cbs(), a, NULL, &err),
+                     DR_OK);
+    world_run(&l->w, 100 * DR_NS_PER_MS);
+    dr_buf_deinit(&body);
+}
+
+static void test_status_update_batch(void **state)
+{
+    DR_UNUSED(state);
+    launched l;
+    launch_one(&l, 28, NULL, false, "");
+    size_t before = sched_count(l.s, EV(UPDATE));
+    uint64_t updates_before = l.w.master->counters.status_updates;
+    const Mesos__TaskState bad_states[2] = {MESOS__TASK_STATE__TASK_FINISHED,
+                                            MESOS__TASK_STATE__TASK_FINISHED};
+    const size_t bad_sizes[2] = {16, 3};
+    post_updates(&l, bad_states, bad_sizes, 2);
+    assert_int_equal(l.a->last_call_status, 400);
+    assert_int_equal(sched_count(l.s, EV(UPDATE)), before); /* nothing applied */
+    assert_int_equal(l.w.master->counters.status_updates, updates_before);
+    dr_mframework *fw = dr__master_framework(l.w.master, l.s->fw_id);
+    assert_int_equal(((dr_mtask *)dr_idmap_get(&fw->tasks, "t1"))->state,
+                     MESOS__TASK_STATE__TASK_RUNNING);
+
+    const Mesos__TaskState states[2] = {MESOS__TASK_STATE__TASK_RUNNING,
+                                        MESOS__TASK_STATE__TASK_FINISHED};
+    const size_t sizes[2] = {16, 16};
+    post_updates(&l, states, sizes, 2);
+    assert_int_equal(l.a->last_call_status, 202);
+    assert_int_equal(sched_count(l.s, EV(UPDATE)), before + 2);
+    const Mesos__TaskStatus *first = sched_event(l.s, EV(UPDATE), before)->update->status;
+    const Mesos__TaskStatus *second = sched_event(l.s, EV(UPDATE), before + 1)->update->status;
+    assert_int_equal(first->state, MESOS__TASK_STATE__TASK_RUNNING);
+    assert_int_equal(second->state, MESOS__TASK_STATE__TASK_FINISHED);
+    assert_int_equal(second->uuid.data[0], 0x41);
+    assert_int_equal(l.w.master->counters.status_updates, updates_before + 2);
+    assert_int_equal(((dr_mtask *)dr_idmap_get(&fw->tasks, "t1"))->state,
+                     MESOS__TASK_STATE__TASK_FINISHED);
+    world_deinit(&l.w);
+}
+
 /* RESERVE, UNRESERVE, CREATE and DESTROY are dropped as Mesos drops an
  * operation it cannot apply: logged and counted; the LAUNCH in the same
  * ACCEPT goes on. With an operation id (feedback, Mesos 1.5+) the framework
@@ -1290,6 +1377,7 @@ int main(void)
         cmocka_unit_test(test_terminal_is_final),
         cmocka_unit_test(test_terminal_counters_outlive_history),
         cmocka_unit_test(test_unsupported_operations_dropped),
+        cmocka_unit_test(test_status_update_batch),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_multi_role),
         cmocka_unit_test(test_process_prefix),
