@@ -67,10 +67,44 @@ void dr_resources_move(dr_resources *dst, dr_resources *src)
     dr_resources_init(src);
 }
 
+/* Whether r is a plain scalar (name, value, at most an allocation role;
+ * nothing unknown): the resources the master and agents move around most,
+ * copied field by field rather than through the codec. */
+static bool plain_scalar(const Mesos__Resource *r)
+{
+    return r->type == MESOS__VALUE__TYPE__SCALAR && r->scalar != NULL &&
+           r->scalar->base.n_unknown_fields == 0 && r->ranges == NULL && r->set == NULL &&
+           (r->role == NULL || r->role == mesos__resource__role__default_value) &&
+           r->reservation == NULL && r->n_reservations == 0 && r->disk == NULL &&
+           r->revocable == NULL && r->shared == NULL && r->provider_id == NULL &&
+           r->base.n_unknown_fields == 0 &&
+           (r->allocation_info == NULL || r->allocation_info->base.n_unknown_fields == 0);
+}
+
 Mesos__Resource *dr_resource_copy(const Mesos__Resource *r)
 {
     DR_ASSERT(r != NULL);
     DR_ASSERT(r->name != NULL); /* protobuf-c cannot pack a missing required string */
+    if (plain_scalar(r)) {
+        /* The same message the codec would rebuild, every part malloc'd
+         * (dr_resource_free frees it with free_unpacked; a default role is
+         * the descriptor's static string, which free_unpacked skips). */
+        Mesos__Resource *c = dr_alloc(sizeof *c);
+        mesos__resource__init(c);
+        c->name = dr_strdup(r->name);
+        c->type = r->type;
+        c->role = r->role;
+        c->scalar = dr_alloc(sizeof *c->scalar);
+        mesos__value__scalar__init(c->scalar);
+        c->scalar->value = r->scalar->value;
+        if (r->allocation_info != NULL) {
+            c->allocation_info = dr_alloc(sizeof *c->allocation_info);
+            mesos__resource__allocation_info__init(c->allocation_info);
+            if (r->allocation_info->role != NULL)
+                c->allocation_info->role = dr_strdup(r->allocation_info->role);
+        }
+        return c;
+    }
     size_t size = protobuf_c_message_get_packed_size(&r->base);
     uint8_t stack[512];
     uint8_t *buf = size <= sizeof stack ? stack : dr_alloc(size);
@@ -374,6 +408,14 @@ bool dr_resource_addable(const Mesos__Resource *a, const Mesos__Resource *b)
                    b->shared == NULL && b->provider_id == NULL && b->allocation_info == NULL;
     if (plain_a && plain_b)
         return true; /* the common case, without packing */
+    if (plain_scalar(a) && plain_scalar(b)) {
+        /* allocated ones: the same allocation role (both unset, or equal) */
+        const char *ra = a->allocation_info != NULL ? a->allocation_info->role : NULL;
+        const char *rb = b->allocation_info != NULL ? b->allocation_info->role : NULL;
+        if ((a->allocation_info == NULL) != (b->allocation_info == NULL))
+            return false;
+        return ra == NULL ? rb == NULL : rb != NULL && strcmp(ra, rb) == 0;
+    }
     dr_buf x, y;
     dr_buf_init(&x);
     dr_buf_init(&y);
