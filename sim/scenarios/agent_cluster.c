@@ -518,6 +518,28 @@ static dr_mtruth_task *rt_tasks(void *p, dr_sim_host_id host, size_t *count)
     return tasks;
 }
 
+static dr_pid rt_executor_pick(void *p, dr_sim_host_id host, uint64_t draw)
+{
+    rt *r = p;
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t k = 0;
+        for (size_t i = 0; i < r->sim->proc_count; i++) {
+            const sim_proc *proc = r->sim->procs[i];
+            if (proc == NULL || proc->program != &dr_executor_sim_program ||
+                proc->host->id != host)
+                continue;
+            if (pass == 1 && k == draw % n)
+                return proc->pid;
+            k++;
+        }
+        n = k;
+        if (n == 0)
+            return 0;
+    }
+    return 0;
+}
+
 const dr_mcluster_real dr_mcluster_real_agents = {
     .create = rt_create,
     .destroy = rt_destroy,
@@ -528,4 +550,5 @@ const dr_mcluster_real dr_mcluster_real_agents = {
     .running = rt_running,
     .task = rt_task,
     .tasks = rt_tasks,
+    .executor_pick = rt_executor_pick,
 };

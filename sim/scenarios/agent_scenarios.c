@@ -14,6 +14,10 @@
  *   agent_crash_steps  as crash, with half the crashes right after a drawn
  *                 event (by count), so they land inside busy moments (between
  *                 an executor's SUBSCRIBE and its first task, ...).
+ *   agent_stall   as crash, and with each crash one of the agent's executors
+ *                 is paused until 3 s after the agent is back: it misses the
+ *                 re-registration window, the agent gives its tasks up and
+ *                 kills it.
  *   agent_chaos   agent crashes, host reboots (every process on the host
  *                 ends; unsynced pages dropped or torn; new boot id), an
  *                 agent partition, framework failover, a master restart, and
@@ -35,6 +39,10 @@ static const dr_mcluster_plan plans[] = {
      .framework_count_min = 1, .framework_count_max = 2, .tasks_per_framework = 24,
      .kills = true, .json_frameworks = true, .real_agents = &dr_mcluster_real_agents,
      .agent_crashes_max = 6, .crash_after_events = true},
+    {.name = "agent_stall", .agent_count_min = 2, .agent_count_max = 3,
+     .framework_count_min = 1, .framework_count_max = 2, .tasks_per_framework = 24,
+     .kills = true, .json_frameworks = true, .real_agents = &dr_mcluster_real_agents,
+     .agent_crashes_max = 4, .executor_pauses = true},
     {.name = "agent_chaos", .agent_count_min = 2, .agent_count_max = 4,
      .framework_count_min = 1, .framework_count_max = 3, .tasks_per_framework = 24,
      .kills = true, .json_frameworks = true, .framework_failover = true,
@@ -60,4 +68,5 @@ const dr_mcluster_plan *dr_mcluster_agent_plan_find(const char *name)
 SCENARIO(agent_launch, 0, "master + real agents and executors + frameworks: launch, kill, reconcile");
 SCENARIO(agent_crash, 1, "agent_launch with agent processes crashed and recovered at many points");
 SCENARIO(agent_crash_steps, 2, "agent_crash with crashes placed by event count");
-SCENARIO(agent_chaos, 3, "agent crashes, host reboots, partition, failover, master restart, net faults");
+SCENARIO(agent_stall, 3, "agent_crash with an executor paused past the re-registration window");
+SCENARIO(agent_chaos, 4, "agent crashes, host reboots, partition, failover, master restart, net faults");

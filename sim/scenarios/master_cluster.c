@@ -110,6 +110,7 @@ typedef struct mc_agent_fault {
     bool reboot;
     uint64_t at_ns, down_ns;
     uint64_t at_event; /* nonzero: right after this event instead of at at_ns */
+    dr_pid paused;     /* an executor paused with the crash (plan->executor_pauses) */
 } mc_agent_fault;
 
 struct mc {
@@ -796,8 +797,21 @@ static void agent_fault_begin(dr_sim *sim, void *ctx)
             return;
         dr_sim_process_crash(sim, a->pid);
         a->pid = 0;
+        if (c->plan->executor_pauses && c->rt != NULL) {
+            f->paused = c->plan->real_agents->executor_pick(c->rt, a->host,
+                                                            dr_rng_next(&c->rng));
+            if (f->paused != 0)
+                dr_sim_process_pause(sim, f->paused);
+        }
     }
     dr_sim_trace_note(sim, f->reboot ? "mc.host_reboot" : "mc.agent_crash", f->agent);
+}
+
+static void executor_resume(dr_sim *sim, void *ctx)
+{
+    mc_agent_fault *f = ctx;
+    dr_sim_process_resume(sim, f->paused); /* a no-op if it has ended */
+    f->paused = 0;
 }
 
 static void agent_fault_end(dr_sim *sim, void *ctx)
@@ -805,6 +819,8 @@ static void agent_fault_end(dr_sim *sim, void *ctx)
     mc_agent_fault *f = ctx;
     mc *c = f->c;
     mc_agent *a = &c->agents[f->agent];
+    if (f->paused != 0) /* past the agent's re-registration window (2 s) */
+        dr_sim_schedule(sim, 3 * DR_NS_PER_S, executor_resume, f);
     if (a->host_down) {
         dr_sim_host_restart(sim, a->host);
         a->host_down = false;

@@ -93,6 +93,9 @@ typedef struct dr_mcluster_real {
     /* Every task the host's agent checkpointed (returns owned, dr_free;
      * *count set). */
     dr_mtruth_task *(*tasks)(void *rt, dr_sim_host_id host, size_t *count);
+    /* A live executor process on host, the draw-th (modulo their number) in
+     * pid order; 0 if none. */
+    dr_pid (*executor_pick)(void *rt, dr_sim_host_id host, uint64_t draw);
 } dr_mcluster_real;
 
 /* What a scenario does; each master_* and agent_* scenario is one plan. */
@@ -114,6 +117,9 @@ typedef struct dr_mcluster_plan {
     /* half the agent crashes come right after a drawn event (by count), not
      * at a drawn time: busy moments get their share of crashes */
     bool crash_after_events;
+    /* with each agent crash, one of its executors is paused until after the
+     * agent is back (it misses the re-registration window) */
+    bool executor_pauses;
 } dr_mcluster_plan;
 
 typedef struct dr_mcluster_report {

@@ -16,6 +16,7 @@ extern const dr_sim_scenario dr_sim_scenario_agent_chaos;
 extern const dr_sim_scenario dr_sim_scenario_agent_crash;
 extern const dr_sim_scenario dr_sim_scenario_agent_crash_steps;
 extern const dr_sim_scenario dr_sim_scenario_agent_launch;
+extern const dr_sim_scenario dr_sim_scenario_agent_stall;
 #endif
 #ifdef DR_SIM_HAVE_MASTER
 extern const dr_sim_scenario dr_sim_scenario_master_chaos;
@@ -30,6 +31,7 @@ static const dr_sim_scenario *const scenarios[] = {
     &dr_sim_scenario_agent_crash,
     &dr_sim_scenario_agent_crash_steps,
     &dr_sim_scenario_agent_launch,
+    &dr_sim_scenario_agent_stall,
 #endif
 #ifdef DR_SIM_HAVE_COUNTER
     &dr_sim_scenario_counter, /* the replicated counter demo (src/demo) */
