@@ -161,28 +161,41 @@ void *dr__proto_alloc(dr_arena *arena, size_t size)
     return arena != NULL ? dr_arena_alloc(arena, size) : dr_alloc(size);
 }
 
-void dr__proto_path_push_field(dr_proto_path *path, const char *name)
+/* Appends text[size] to path, or marks it truncated ("...") when it does
+ * not fit with its NUL. Paths are pushed for every field a decoder or walker
+ * enters, so this stays a memcpy, not a printf. */
+static void path_append(dr_proto_path *path, const char *text, size_t size)
 {
     size_t room = sizeof path->text - path->size;
-    int n = snprintf(path->text + path->size, room, "%s%s", path->size ? "." : "", name);
-    if (n < 0 || (size_t)n >= room) {
+    if (size >= room) {
+        memcpy(path->text + path->size, text, room - 1); /* as much as fits, as snprintf */
         memcpy(path->text + sizeof path->text - 4, "...", 4);
         path->size = sizeof path->text - 1;
         return;
     }
-    path->size += (size_t)n;
+    memcpy(path->text + path->size, text, size);
+    path->size += size;
+    path->text[path->size] = '\0';
+}
+
+void dr__proto_path_push_field(dr_proto_path *path, const char *name)
+{
+    if (path->size > 0)
+        path_append(path, ".", 1);
+    path_append(path, name, strlen(name));
 }
 
 void dr__proto_path_push_index(dr_proto_path *path, size_t index)
 {
-    size_t room = sizeof path->text - path->size;
-    int n = snprintf(path->text + path->size, room, "[%zu]", index);
-    if (n < 0 || (size_t)n >= room) {
-        memcpy(path->text + sizeof path->text - 4, "...", 4);
-        path->size = sizeof path->text - 1;
-        return;
-    }
-    path->size += (size_t)n;
+    char buf[24]; /* "[" + up to 20 digits + "]" */
+    size_t n = sizeof buf;
+    buf[--n] = ']';
+    do {
+        buf[--n] = (char)('0' + index % 10);
+        index /= 10;
+    } while (index > 0);
+    buf[--n] = '[';
+    path_append(path, buf + n, sizeof buf - n);
 }
 
 const char *dr__proto_path_cstr(const dr_proto_path *path)
