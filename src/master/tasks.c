@@ -158,6 +158,63 @@ dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
     return t;
 }
 
+static bool id_plain(const ProtobufCMessage *id) { return id == NULL || id->n_unknown_fields == 0; }
+
+static char *id_value_dup(const char *value) { return value != NULL ? dr_strdup(value) : NULL; }
+
+/* A malloc'd deep copy of status without its data (Mesos strips data from
+ * kept statuses); free with dr_proto_free. Every status update goes through
+ * here, so the common one (ids, state, source, reason, message, timestamp,
+ * uuid, healthy) is copied field by field; one with checks, labels, a
+ * container status, an unreachable time or unknown fields goes through the
+ * codec (dr__master_pb_clone), which copies anything. */
+static Mesos__TaskStatus *status_copy(const Mesos__TaskStatus *status)
+{
+    if (status->check_status != NULL || status->labels != NULL ||
+        status->container_status != NULL || status->unreachable_time != NULL ||
+        status->base.n_unknown_fields != 0 || status->task_id == NULL ||
+        !id_plain(&status->task_id->base) ||
+        (status->agent_id != NULL && !id_plain(&status->agent_id->base)) ||
+        (status->executor_id != NULL && !id_plain(&status->executor_id->base))) {
+        Mesos__TaskStatus st = *status;
+        st.has_data = false;
+        return dr__master_pb_clone(&st);
+    }
+    Mesos__TaskStatus *c = dr_alloc(sizeof *c);
+    mesos__task_status__init(c);
+    c->task_id = dr_alloc(sizeof *c->task_id);
+    mesos__task_id__init(c->task_id);
+    c->task_id->value = id_value_dup(status->task_id->value);
+    c->state = status->state;
+    c->message = status->message != NULL ? dr_strdup(status->message) : NULL;
+    c->has_source = status->has_source;
+    c->source = status->source;
+    c->has_reason = status->has_reason;
+    c->reason = status->reason;
+    if (status->agent_id != NULL) {
+        c->agent_id = dr_alloc(sizeof *c->agent_id);
+        mesos__agent_id__init(c->agent_id);
+        c->agent_id->value = id_value_dup(status->agent_id->value);
+    }
+    if (status->executor_id != NULL) {
+        c->executor_id = dr_alloc(sizeof *c->executor_id);
+        mesos__executor_id__init(c->executor_id);
+        c->executor_id->value = id_value_dup(status->executor_id->value);
+    }
+    c->has_timestamp = status->has_timestamp;
+    c->timestamp = status->timestamp;
+    if (status->has_uuid) {
+        c->has_uuid = true;
+        c->uuid.len = status->uuid.len;
+        c->uuid.data = dr_alloc(status->uuid.len);
+        if (status->uuid.len > 0)
+            memcpy(c->uuid.data, status->uuid.data, status->uuid.len);
+    }
+    c->has_healthy = status->has_healthy;
+    c->healthy = status->healthy;
+    return c;
+}
+
 /* Updates the task's Mesos view in place: state, latest status and, when
  * the update carries a uuid, the status-update state and uuid an ack must
  * name. t->task was decoded with protobuf-c's default allocator (malloc), so
@@ -168,9 +225,7 @@ static void task_set_status(dr_master *m, dr_mtask *t, Mesos__TaskState latest,
     if (!dr__task_state_terminal(t->state) && dr__task_state_terminal(latest))
         dr__task_count_terminal(m, latest);
     Mesos__Task *task = t->task;
-    Mesos__TaskStatus st = *status;
-    st.has_data = false; /* Mesos strips data from kept statuses */
-    Mesos__TaskStatus *next = dr__master_pb_clone(&st);
+    Mesos__TaskStatus *next = status_copy(status); /* without data, as Mesos keeps it */
     if (task->n_statuses == 0) {
         task->statuses = dr_alloc(sizeof *task->statuses);
         task->n_statuses = 1;

@@ -977,8 +977,19 @@ static void test_status_update_batch(void **state)
     assert_int_equal(second->state, MESOS__TASK_STATE__TASK_FINISHED);
     assert_int_equal(second->uuid.data[0], 0x41);
     assert_int_equal(l.w.master->counters.status_updates, updates_before + 2);
-    assert_int_equal(((dr_mtask *)dr_idmap_get(&fw->tasks, "t1"))->state,
-                     MESOS__TASK_STATE__TASK_FINISHED);
+    const dr_mtask *t = dr_idmap_get(&fw->tasks, "t1");
+    assert_int_equal(t->state, MESOS__TASK_STATE__TASK_FINISHED);
+    /* The kept status is a faithful copy of the last one (its own memory). */
+    assert_int_equal(t->task->n_statuses, 1);
+    const Mesos__TaskStatus *kept = t->task->statuses[0];
+    assert_string_equal(kept->task_id->value, "t1");
+    assert_string_equal(kept->agent_id->value, l.agent_id);
+    assert_int_equal(kept->state, MESOS__TASK_STATE__TASK_FINISHED);
+    assert_true(kept->has_uuid);
+    assert_int_equal(kept->uuid.len, 16);
+    assert_memory_equal(kept->uuid.data, second->uuid.data, 16);
+    assert_ptr_not_equal(kept->uuid.data, second->uuid.data);
+    assert_false(kept->has_data);
     world_deinit(&l.w);
 }
 
