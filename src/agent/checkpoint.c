@@ -543,11 +543,18 @@ static dr_code recover_run(dr_agent *a, dr__agent_executor *ex, bool rebooted, d
     bool skip = false;
     char text[32];
     dr_code rc = DR_ENOENT;
+    char *pid_path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
     if (!rebooted) {
-        char *pid_path = dr_sprintf("%s/pids/forked.pid", ex->meta_run);
         rc = read_text(a, pid_path, text, sizeof text, &skip, err);
-        dr_free(pid_path);
+    } else {
+        /* The host crash may have torn it, and a later recovery of this
+         * boot (after a crash of the agent's process only) would read it:
+         * it goes now. Not synced: only a process crash, which keeps the
+         * page cache, leads to a recovery that reads it. */
+        dr_err ignored;
+        (void)dr_env_unlink(a->env, pid_path, &ignored); /* ENOENT: none was written */
     }
+    dr_free(pid_path);
     if (rc == DR_OK && !skip) {
         char *end = NULL;
         long long pid = strtoll(text, &end, 10);

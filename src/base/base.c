@@ -230,6 +230,18 @@ void dr_buf_append_str(dr_buf *buf, const char *s)
     dr_buf_append(buf, s, strlen(s));
 }
 
+void dr_buf_append_uint(dr_buf *buf, uint64_t value, unsigned radix)
+{
+    DR_ASSERT(radix == 10 || radix == 16);
+    char digits[20]; /* UINT64_MAX has 20 decimal digits */
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = "0123456789abcdef"[value % radix];
+        value /= radix;
+    } while (value > 0);
+    dr_buf_append(buf, digits + n, sizeof digits - n);
+}
+
 void dr_buf_vprintf(dr_buf *buf, const char *fmt, va_list ap)
 {
     /* Format into a stack buffer first: one pass for the common short line. */

@@ -123,6 +123,9 @@ void dr_buf_deinit(dr_buf *buf);
 void dr_buf_reserve(dr_buf *buf, size_t extra_size);
 void dr_buf_append(dr_buf *buf, const void *data, size_t size);
 void dr_buf_append_str(dr_buf *buf, const char *s);
+/* Appends value's digits in radix 10 or 16 (lowercase), as "%llu" / "%llx"
+ * would, without a printf (HTTP framing writes one per message). */
+void dr_buf_append_uint(dr_buf *buf, uint64_t value, unsigned radix);
 void dr_buf_printf(dr_buf *buf, const char *fmt, ...) DR_PRINTF(2, 3);
 void dr_buf_vprintf(dr_buf *buf, const char *fmt, va_list ap);
 void dr_buf_consume(dr_buf *buf, size_t size); /* drops size bytes from the front */

@@ -451,21 +451,37 @@ dr_code dr_http_client_send(dr_http_client *client, const dr_http_client_request
     dr_buf_init(&call->body);
     dr_http_headers_init(&call->resp.headers);
     dr_buf *w = &call->wire;
-    dr_buf_printf(w, "%s %s HTTP/1.1\r\nHost: %s:%u\r\n", req->method, req->target, client->host,
-                  (unsigned)client->port);
-    for (size_t i = 0; i < req->header_count; i++)
-        dr_buf_printf(w, "%s: %s\r\n", req->headers[i].name, req->headers[i].value);
+    /* Appends, not printf: a client may send thousands of calls a second. */
+    dr_buf_append_str(w, req->method);
+    dr_buf_append(w, " ", 1);
+    dr_buf_append_str(w, req->target);
+    dr_buf_append_str(w, " HTTP/1.1\r\nHost: ");
+    dr_buf_append_str(w, client->host);
+    dr_buf_append(w, ":", 1);
+    dr_buf_append_uint(w, client->port, 10);
+    dr_buf_append(w, "\r\n", 2);
+    for (size_t i = 0; i < req->header_count; i++) {
+        dr_buf_append_str(w, req->headers[i].name);
+        dr_buf_append(w, ": ", 2);
+        dr_buf_append_str(w, req->headers[i].value);
+        dr_buf_append(w, "\r\n", 2);
+    }
     bool needs_length = req->body_size > 0 || strcmp(req->method, "POST") == 0 ||
                         strcmp(req->method, "PUT") == 0;
     call->body_streaming = req->stream_body;
-    if (req->stream_body)
+    if (req->stream_body) {
         dr_buf_append_str(w, "Transfer-Encoding: chunked\r\n\r\n");
-    else if (needs_length)
-        dr_buf_printf(w, "Content-Length: %zu\r\n\r\n", req->body_size);
-    else
+    } else if (needs_length) {
+        dr_buf_append_str(w, "Content-Length: ");
+        dr_buf_append_uint(w, req->body_size, 10);
+        dr_buf_append(w, "\r\n\r\n", 4);
+    } else {
         dr_buf_append_str(w, "\r\n");
-    if (req->body_size > 0 && req->stream_body)
-        dr_buf_printf(w, "%zx\r\n", req->body_size);
+    }
+    if (req->body_size > 0 && req->stream_body) {
+        dr_buf_append_uint(w, req->body_size, 16);
+        dr_buf_append(w, "\r\n", 2);
+    }
     if (req->body_size > 0)
         dr_buf_append(w, req->body, req->body_size);
     if (req->body_size > 0 && req->stream_body)

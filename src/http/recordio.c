@@ -13,7 +13,8 @@ void dr_recordio_encode(dr_buf *out, const void *data, size_t size)
 {
     DR_ASSERT(out != NULL);
     DR_ASSERT(data != NULL || size == 0);
-    dr_buf_printf(out, "%zu\n", size);
+    dr_buf_append_uint(out, size, 10);
+    dr_buf_append(out, "\n", 1);
     if (size > 0)
         dr_buf_append(out, data, size);
 }

@@ -595,11 +595,23 @@ static void write_head(dr_http_response *res, int status, const char *content_ty
                        const char *framing)
 {
     dr_buf *o = &res->out;
-    dr_buf_printf(o, "HTTP/1.1 %d %s\r\n", status, dr_http_status_text(status));
-    for (size_t i = 0; i < res->extra.count; i++)
-        dr_buf_printf(o, "%s: %s\r\n", res->extra.items[i].name, res->extra.items[i].value);
-    if (content_type != NULL)
-        dr_buf_printf(o, "Content-Type: %s\r\n", content_type);
+    DR_ASSERT(status >= 100 && status <= 999);
+    dr_buf_append_str(o, "HTTP/1.1 ");
+    dr_buf_append_uint(o, (uint64_t)status, 10);
+    dr_buf_append(o, " ", 1);
+    dr_buf_append_str(o, dr_http_status_text(status));
+    dr_buf_append(o, "\r\n", 2);
+    for (size_t i = 0; i < res->extra.count; i++) {
+        dr_buf_append_str(o, res->extra.items[i].name);
+        dr_buf_append(o, ": ", 2);
+        dr_buf_append_str(o, res->extra.items[i].value);
+        dr_buf_append(o, "\r\n", 2);
+    }
+    if (content_type != NULL) {
+        dr_buf_append_str(o, "Content-Type: ");
+        dr_buf_append_str(o, content_type);
+        dr_buf_append(o, "\r\n", 2);
+    }
     if (framing != NULL)
         dr_buf_append_str(o, framing);
     if (res->close_after)
@@ -758,10 +770,13 @@ static dr_code stream_append(dr_http_response *res, const void *data, size_t siz
     if (res->chunked) {
         size_t framed = size;
         if (record) {
-            char len[32];
-            framed += (size_t)snprintf(len, sizeof len, "%zu\n", size);
+            size_t digits = 1;
+            for (size_t v = size; v >= 10; v /= 10)
+                digits++;
+            framed += digits + 1; /* "<size>\n" */
         }
-        dr_buf_printf(&res->out, "%zx\r\n", framed);
+        dr_buf_append_uint(&res->out, framed, 16);
+        dr_buf_append(&res->out, "\r\n", 2);
     }
     if (record)
         dr_recordio_encode(&res->out, data, size);

@@ -203,12 +203,16 @@ static dr_code find_program(const char *name, const char *const *envp, char *out
 }
 
 /* Opens one stdio file for the child, at a descriptor above 2 so that the
- * child's dup2 onto 0-2 cannot clobber another. */
+ * child's dup2 onto 0-2 cannot clobber another. nofollow: the child changes
+ * user, so the file lies in a directory that user owns (a sandbox), and a
+ * symlink there must not make the (root) spawner open a file of its choice. */
 static dr_code open_stdio(const char *program, const char *which, const char *path, bool output,
-                          int *out, dr_err *err)
+                          bool nofollow, int *out, dr_err *err)
 {
     const char *target = path != NULL ? path : "/dev/null";
     int flags = O_CLOEXEC | (output ? O_WRONLY | O_CREAT | O_APPEND : O_RDONLY);
+    if (nofollow && path != NULL)
+        flags |= O_NOFOLLOW;
     int fd;
     do {
         fd = open(target, flags, 0644);
@@ -394,13 +398,13 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
     static const char *const no_env[] = {NULL};
     plan.argv = (char *const *)opts->argv;
     plan.envp = (char *const *)(opts->envp != NULL ? opts->envp : no_env);
-    rc = open_stdio(program, "stdin", opts->stdin_path, false, &plan.stdio_fds[0], err);
+    rc = open_stdio(program, "stdin", opts->stdin_path, false, plan.set_user, &plan.stdio_fds[0], err);
     if (rc != DR_OK)
         goto fail;
-    rc = open_stdio(program, "stdout", opts->stdout_path, true, &plan.stdio_fds[1], err);
+    rc = open_stdio(program, "stdout", opts->stdout_path, true, plan.set_user, &plan.stdio_fds[1], err);
     if (rc != DR_OK)
         goto fail_stdin;
-    rc = open_stdio(program, "stderr", opts->stderr_path, true, &plan.stdio_fds[2], err);
+    rc = open_stdio(program, "stderr", opts->stderr_path, true, plan.set_user, &plan.stdio_fds[2], err);
     if (rc != DR_OK)
         goto fail_stdout;
     if (pipe2(report_pipe, O_CLOEXEC) != 0) {
@@ -635,7 +639,9 @@ dr_code dr__real_chown(void *self, const char *path, uint32_t uid, uint32_t gid,
     dr_code rc = dr__real_check_path("chown", path, err);
     if (rc != DR_OK)
         return rc;
-    if (chown(path, (uid_t)uid, (gid_t)gid) != 0)
+    /* lchown: the path's last part may be a symlink its new owner planted
+     * (a sandbox is theirs); following it would hand them its target. */
+    if (lchown(path, (uid_t)uid, (gid_t)gid) != 0)
         return dr__real_sys_fail(err, errno, "chown", path);
     return DR_OK;
 }
