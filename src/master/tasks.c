@@ -114,6 +114,80 @@ static void task_reacquire(dr_master *m, dr_mtask *t)
                  t->id, t->framework_id, agent->id, err.msg);
 }
 
+/* ---- copies of Mesos views ------------------------------------------------------------
+ * The task's kept Mesos view (Task, latest TaskStatus) is built on every
+ * launch and update. Plain ones are copied field by field, every part
+ * malloc'd as protobuf-c's unpack would (dr_proto_free frees them); anything
+ * richer goes through the codec (dr__master_pb_clone). */
+
+static bool id_plain(const ProtobufCMessage *id) { return id == NULL || id->n_unknown_fields == 0; }
+
+static char *id_value_dup(const char *value) { return value != NULL ? dr_strdup(value) : NULL; }
+
+static Mesos__TaskID *task_id_copy(const Mesos__TaskID *id)
+{
+    Mesos__TaskID *c = dr_alloc(sizeof *c);
+    mesos__task_id__init(c);
+    c->value = id_value_dup(id->value);
+    return c;
+}
+
+static Mesos__FrameworkID *framework_id_copy(const Mesos__FrameworkID *id)
+{
+    Mesos__FrameworkID *c = dr_alloc(sizeof *c);
+    mesos__framework_id__init(c);
+    c->value = id_value_dup(id->value);
+    return c;
+}
+
+static Mesos__ExecutorID *executor_id_copy(const Mesos__ExecutorID *id)
+{
+    Mesos__ExecutorID *c = dr_alloc(sizeof *c);
+    mesos__executor_id__init(c);
+    c->value = id_value_dup(id->value);
+    return c;
+}
+
+static Mesos__AgentID *agent_id_copy(const Mesos__AgentID *id)
+{
+    Mesos__AgentID *c = dr_alloc(sizeof *c);
+    mesos__agent_id__init(c);
+    c->value = id_value_dup(id->value);
+    return c;
+}
+
+/* A malloc'd deep copy of a freshly built Task view (free with
+ * dr_proto_free): field by field when it has no labels, discovery or
+ * container info (ids, name, state, resources, user: what a plain launch
+ * has), else through the codec. */
+static Mesos__Task *task_view_copy(const Mesos__Task *task)
+{
+    DR_ASSERT(task->n_statuses == 0);
+    if (task->labels != NULL || task->discovery != NULL || task->container != NULL ||
+        task->task_id == NULL || task->framework_id == NULL || task->agent_id == NULL ||
+        !id_plain(&task->task_id->base) || !id_plain(&task->framework_id->base) ||
+        !id_plain(&task->agent_id->base) ||
+        (task->executor_id != NULL && !id_plain(&task->executor_id->base)))
+        return dr__master_pb_clone(task);
+    Mesos__Task *c = dr_alloc(sizeof *c);
+    mesos__task__init(c);
+    c->name = task->name != NULL ? dr_strdup(task->name) : NULL;
+    c->task_id = task_id_copy(task->task_id);
+    c->framework_id = framework_id_copy(task->framework_id);
+    if (task->executor_id != NULL)
+        c->executor_id = executor_id_copy(task->executor_id);
+    c->agent_id = agent_id_copy(task->agent_id);
+    c->state = task->state;
+    if (task->n_resources > 0) {
+        c->resources = dr_alloc_array(task->n_resources, sizeof *c->resources);
+        for (size_t i = 0; i < task->n_resources; i++)
+            c->resources[i] = dr_resource_copy(task->resources[i]);
+        c->n_resources = task->n_resources;
+    }
+    c->user = task->user != NULL ? dr_strdup(task->user) : NULL;
+    return c;
+}
+
 dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
                        const Mesos__TaskInfo *info, const dr_resources *resources,
                        const char *role, Mesos__TaskState state)
@@ -147,7 +221,7 @@ dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
     task.discovery = info->discovery;
     task.container = info->container;
     task.user = fw->info->user;
-    t->task = dr__master_pb_clone(&task);
+    t->task = task_view_copy(&task);
 
     DR_ASSERT(dr_idmap_get(&agent->tasks, t->agent_key) == NULL);
     dr_idmap_put(&fw->tasks, t->id, t);
@@ -157,10 +231,6 @@ dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
     dr__master_emit(m, DR_MASTER_EV_TASK_ADDED, t);
     return t;
 }
-
-static bool id_plain(const ProtobufCMessage *id) { return id == NULL || id->n_unknown_fields == 0; }
-
-static char *id_value_dup(const char *value) { return value != NULL ? dr_strdup(value) : NULL; }
 
 /* A malloc'd deep copy of status without its data (Mesos strips data from
  * kept statuses); free with dr_proto_free. Every status update goes through
@@ -182,25 +252,17 @@ static Mesos__TaskStatus *status_copy(const Mesos__TaskStatus *status)
     }
     Mesos__TaskStatus *c = dr_alloc(sizeof *c);
     mesos__task_status__init(c);
-    c->task_id = dr_alloc(sizeof *c->task_id);
-    mesos__task_id__init(c->task_id);
-    c->task_id->value = id_value_dup(status->task_id->value);
+    c->task_id = task_id_copy(status->task_id);
     c->state = status->state;
     c->message = status->message != NULL ? dr_strdup(status->message) : NULL;
     c->has_source = status->has_source;
     c->source = status->source;
     c->has_reason = status->has_reason;
     c->reason = status->reason;
-    if (status->agent_id != NULL) {
-        c->agent_id = dr_alloc(sizeof *c->agent_id);
-        mesos__agent_id__init(c->agent_id);
-        c->agent_id->value = id_value_dup(status->agent_id->value);
-    }
-    if (status->executor_id != NULL) {
-        c->executor_id = dr_alloc(sizeof *c->executor_id);
-        mesos__executor_id__init(c->executor_id);
-        c->executor_id->value = id_value_dup(status->executor_id->value);
-    }
+    if (status->agent_id != NULL)
+        c->agent_id = agent_id_copy(status->agent_id);
+    if (status->executor_id != NULL)
+        c->executor_id = executor_id_copy(status->executor_id);
     c->has_timestamp = status->has_timestamp;
     c->timestamp = status->timestamp;
     if (status->has_uuid) {

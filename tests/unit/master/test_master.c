@@ -990,6 +990,17 @@ static void test_status_update_batch(void **state)
     assert_memory_equal(kept->uuid.data, second->uuid.data, 16);
     assert_ptr_not_equal(kept->uuid.data, second->uuid.data);
     assert_false(kept->has_data);
+    /* ... and the task's view is its own deep copy of the launch. */
+    assert_string_equal(t->task->name, "t");
+    assert_string_equal(t->task->task_id->value, "t1");
+    assert_string_equal(t->task->framework_id->value, l.s->fw_id);
+    assert_string_equal(t->task->agent_id->value, l.agent_id);
+    assert_int_equal(t->task->n_resources, 2);
+    assert_string_equal(t->task->resources[0]->name, "cpus");
+    assert_true(t->task->resources[0]->scalar->value == 1.0);
+    assert_string_equal(t->task->resources[1]->name, "mem");
+    assert_true(t->task->resources[1]->scalar->value == 128.0);
+    assert_non_null(t->task->user);
     world_deinit(&l.w);
 }
 
