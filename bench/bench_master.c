@@ -11,7 +11,8 @@
  * which a loaded machine does not distort); CPU ns per task (the simulator
  * has no per-process CPU accounting, so this is the whole cluster — master,
  * agents, frameworks, codecs, simulator — divided by tasks: an upper bound on
- * the master's share; a profile puts the master's handlers near 55%); and the p99 offer-to-launch latency in virtual time (a
+ * the master's share; a callgrind profile puts the master's request handlers,
+ * codecs included, near 45%); and the p99 offer-to-launch latency in virtual time (a
  * framework receiving an offer -> the agent starting the task, from the
  * STARTING update's timestamp).
  *
