@@ -502,8 +502,17 @@ static bool check_packed(decoder *d, const ProtobufCFieldDescriptor *f, const ui
 
 /* ---- messages ------------------------------------------------------------------- */
 
+/* A new entry on the stack; NULL (and the error set) when, with an arena
+ * limit, the stack would outgrow it: the stack is malloc'd, not the arena's,
+ * and at 32 bytes an entry it would otherwise take up to 32 times the input
+ * (a packed run of one-byte varints) past the bound a request handler set. */
 static entry *push(decoder *d)
 {
+    if (d->arena != NULL && d->arena->size_max != 0 &&
+        d->top >= d->arena->size_max / sizeof *d->stack) {
+        fail_over(d);
+        return NULL;
+    }
     if (d->top == d->capacity) {
         d->capacity = d->capacity != 0 ? d->capacity * 2 : 256;
         d->stack = dr_realloc(d->stack, d->capacity * sizeof *d->stack);
@@ -695,6 +704,8 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
         const ProtobufCFieldDescriptor *f = find_field(desc, id, &hint);
         if (f == NULL) {
             entry *e = push(d);
+            if (e == NULL)
+                goto fail;
             e->index = UNKNOWN_INDEX;
             e->tag = id;
             e->wire_type = wt;
@@ -719,6 +730,8 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
                         while (*next++ & 0x80)
                             ;
                     entry *e = push(d);
+                    if (e == NULL)
+                        goto fail;
                     e->index = (uint32_t)(f - desc->fields);
                     e->v.u = 0;
                     (void)parse_value(d, f, wire_type_of(f->type), q, next, &e->v, false);
@@ -742,7 +755,10 @@ static bool decode_message(decoder *d, const ProtobufCMessageDescriptor *desc, c
                 d->depth--;
             if (!parsed)
                 goto fail;
-            *push(d) = tmp;
+            entry *e = push(d);
+            if (e == NULL)
+                goto fail; /* only with an arena, which owns what tmp holds */
+            *e = tmp;
             ++*n;
             continue;
         }

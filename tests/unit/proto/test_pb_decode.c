@@ -605,6 +605,41 @@ static void test_oneof(void **state)
     dr_proto_free(m);
 }
 
+/* The decoder's scratch stack (32 bytes an element of a packed run) counts
+ * against the arena's limit: a packed run of one-byte varints would otherwise
+ * take 32 times the input outside the bound a request handler set. Here the
+ * decoded array (8 bytes an element) fits the limit and the stack does not. */
+static void test_stack_bounded_by_arena(void **state)
+{
+    (void)state;
+    enum { COUNT = 100000 };
+    dr_buf in;
+    dr_buf_init(&in);
+    static const uint8_t name[] = {0x0a, 0x01, 'n'};
+    dr_buf_append(&in, name, sizeof name);
+    static const uint8_t head[] = {0x1a, 0xa0, 0x8d, 0x06}; /* p, packed, length 100000 */
+    dr_buf_append(&in, head, sizeof head);
+    for (size_t i = 0; i < COUNT; i++)
+        dr_buf_append(&in, "\x01", 1);
+    ProtobufCMessage *m = NULL;
+    dr_err err = {0};
+    dr_arena arena;
+    dr_arena_init(&arena);
+    dr_arena_set_size_max(&arena, 1u << 20);
+    assert_int_equal(dr_proto_decode(&dromos__test__inner__descriptor, in.data, in.size, &arena,
+                                     &m, &err), DR_ETOOBIG);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "over the arena's limit"));
+    dr_arena_deinit(&arena);
+    /* Without a limit it decodes, every element there. */
+    dr_arena_init(&arena);
+    assert_int_equal(dr_proto_decode(&dromos__test__inner__descriptor, in.data, in.size, &arena,
+                                     &m, &err), DR_OK);
+    assert_int_equal(((const Dromos__Test__Inner *)m)->n_p, COUNT);
+    dr_arena_deinit(&arena);
+    dr_buf_deinit(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_oneof),
+        cmocka_unit_test(test_stack_bounded_by_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
