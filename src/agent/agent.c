@@ -490,6 +490,23 @@ static void dispatch(dr_agent *a, const Dromos__Internal__AgentEvent *ev)
         if (ev->shutdown_framework != NULL)
             dr__agent_shutdown_framework(a, ev->shutdown_framework->framework_id->value);
         break;
+    case DROMOS__INTERNAL__AGENT_EVENT__TYPE__SHUTDOWN_EXECUTOR: {
+        const Dromos__Internal__AgentEvent__ShutdownExecutor *se = ev->shutdown_executor;
+        if (se == NULL)
+            break;
+        dr__agent_framework *fw = dr__agent_framework_find(a, se->framework_id->value);
+        dr__agent_executor *ex = fw != NULL ? dr__agent_executor_find(fw, se->executor_id->value) : NULL;
+        if (ex == NULL) {
+            DR_INFO(a->env, "agent: SHUTDOWN of executor '%s' of framework '%s': not here",
+                    se->executor_id->value, se->framework_id->value);
+            break;
+        }
+        DR_INFO(a->env, "agent: shutting down executor '%s' of framework '%s' (asked by the framework)",
+                ex->id, fw->id);
+        dr__agent_executor_shutdown(a, ex, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED,
+                                    "Executor shut down by the framework");
+        break;
+    }
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__FRAMEWORK_MESSAGE: {
         const Dromos__Internal__AgentEvent__FrameworkMessage *m = ev->framework_message;
         if (m == NULL)

@@ -562,11 +562,10 @@ dr_code dr__master_teardown_framework(dr_master *m, const char *framework_id, dr
     dr__offers_rescind_framework(m, fw, false);
     dr_allocator_activate_framework(m->allocator, fw->id, false);
 
-    /* Kill every task: KILL_TASK for each, then SHUTDOWN_FRAMEWORK to each
-     * agent that runs some (agents ignore what they do not have). Tasks
-     * become TASK_KILLED in the master's view ("Framework removed"). */
-    dr_idmap agents_told;
-    dr_idmap_init(&agents_told);
+    /* Kill every task: KILL_TASK for each, then SHUTDOWN_FRAMEWORK to every
+     * connected agent, as Mesos does: an agent may run the framework's
+     * executors with no task left (agents ignore what they do not have).
+     * Tasks become TASK_KILLED in the master's view ("Framework removed"). */
     size_t task_count = fw->tasks.count;
     dr_mtask **tasks = dr_alloc_array(task_count + 1, sizeof *tasks);
     for (size_t i = 0; i < task_count; i++)
@@ -586,8 +585,6 @@ dr_code dr__master_teardown_framework(dr_master *m, const char *framework_id, dr
             ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__KILL_TASK;
             ev.kill_task = &k;
             dr__agent_send(m, agent, &ev);
-            if (dr_idmap_get(&agents_told, agent->id) == NULL)
-                dr_idmap_put(&agents_told, agent->id, agent);
         }
         if (!dr__task_state_terminal(t->state)) {
             Mesos__TaskStatus st = MESOS__TASK_STATUS__INIT;
@@ -605,8 +602,10 @@ dr_code dr__master_teardown_framework(dr_master *m, const char *framework_id, dr
         dr__task_remove(m, t);
     }
     dr_free(tasks);
-    for (size_t i = 0; i < agents_told.count; i++) {
-        dr_magent *agent = agents_told.items[i].value;
+    for (size_t i = 0; i < m->agents.count; i++) {
+        dr_magent *agent = m->agents.items[i].value;
+        if (agent->stream == NULL)
+            continue;
         Dromos__Internal__AgentEvent__ShutdownFramework s =
             DROMOS__INTERNAL__AGENT_EVENT__SHUTDOWN_FRAMEWORK__INIT;
         s.framework_id = &fid;
@@ -615,7 +614,6 @@ dr_code dr__master_teardown_framework(dr_master *m, const char *framework_id, dr
         ev.shutdown_framework = &s;
         dr__agent_send(m, agent, &ev);
     }
-    dr_idmap_deinit(&agents_told);
     /* Its executors are gone from every agent. */
     for (size_t i = 0; i < m->agents.count; i++) {
         dr_magent *agent = m->agents.items[i].value;
@@ -782,25 +780,19 @@ static void shutdown_executor(dr_master *m, dr_mframework *fw,
         m->counters.dropped_messages++;
         return;
     }
-    /* The internal protocol kills the executor's tasks one by one; the agent
-     * ends an executor with no task left. */
+    /* As Mesos's ShutdownExecutorMessage: the agent sends the executor
+     * SHUTDOWN; its tasks end with the updates that follow (the executor's,
+     * or the agent's once the executor is gone). */
     Mesos__FrameworkID fid = MESOS__FRAMEWORK_ID__INIT;
     fid.value = fw->id;
-    for (size_t i = 0; i < agent->tasks.count; i++) {
-        dr_mtask *t = agent->tasks.items[i].value;
-        if (strcmp(t->framework_id, fw->id) != 0 || t->task->executor_id == NULL ||
-            strcmp(t->task->executor_id->value, sh->executor_id->value) != 0)
-            continue;
-        Mesos__TaskID tid = MESOS__TASK_ID__INIT;
-        tid.value = t->id;
-        Dromos__Internal__AgentEvent__KillTask k = DROMOS__INTERNAL__AGENT_EVENT__KILL_TASK__INIT;
-        k.framework_id = &fid;
-        k.task_id = &tid;
-        Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
-        ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__KILL_TASK;
-        ev.kill_task = &k;
-        dr__agent_send(m, agent, &ev);
-    }
+    Dromos__Internal__AgentEvent__ShutdownExecutor se =
+        DROMOS__INTERNAL__AGENT_EVENT__SHUTDOWN_EXECUTOR__INIT;
+    se.framework_id = &fid;
+    se.executor_id = sh->executor_id;
+    Dromos__Internal__AgentEvent ev = DROMOS__INTERNAL__AGENT_EVENT__INIT;
+    ev.type = DROMOS__INTERNAL__AGENT_EVENT__TYPE__SHUTDOWN_EXECUTOR;
+    ev.shutdown_executor = &se;
+    dr__agent_send(m, agent, &ev);
 }
 
 /* ---- the endpoint ----------------------------------------------------------------------------- */

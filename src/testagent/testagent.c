@@ -949,6 +949,17 @@ static void on_event(dr_testagent *a, const Dromos__Internal__AgentEvent *ev)
                     task_kill(a->tasks[i]);
         }
         break;
+    case DROMOS__INTERNAL__AGENT_EVENT__TYPE__SHUTDOWN_EXECUTOR:
+        if (ev->shutdown_executor != NULL && ev->shutdown_executor->framework_id != NULL &&
+            ev->shutdown_executor->executor_id != NULL) {
+            const char *fw = ev->shutdown_executor->framework_id->value;
+            const char *ex = ev->shutdown_executor->executor_id->value;
+            for (size_t i = 0; i < a->task_count; i++)
+                if (strcmp(a->tasks[i]->framework_id, fw) == 0 &&
+                    a->tasks[i]->executor_id != NULL && strcmp(a->tasks[i]->executor_id, ex) == 0)
+                    task_kill(a->tasks[i]);
+        }
+        break;
     case DROMOS__INTERNAL__AGENT_EVENT__TYPE__PING:
         if (ev->ping != NULL) {
             a->info.ping_count++;

@@ -12,17 +12,14 @@
 #      executor/config, started by the agent from an ExecutorInfo): 3 tasks
 #      STARTING, RUNNING, FINISHED with the executor's data; a task killed
 #      after a MESSAGE round trip and a task whose executor is shut down,
-#      both STARTING, RUNNING, KILLED. (`dromos master` still turns a
-#      SHUTDOWN call into a KILL of each of the executor's tasks, and tells
-#      an agent of a TEARDOWN only when it runs the framework's tasks, so
-#      compat-shutdown's TASK_KILLED comes from the executor's KILL handler
-#      and the executors outlive the framework: /tmp/h/agtest-shutdown-
-#      executor.patch makes both Mesos's, with their checks here.)
+#      both STARTING, RUNNING, KILLED; the framework's TEARDOWN shuts the
+#      executors down, and no executor process is left afterwards;
 #   3. a checkpointing framework's task in the mesos-go executor outlives
 #      an agent SIGKILL and restart: the executor re-subscribes (its
 #      MESOS_CHECKPOINT, MESOS_RECOVERY_TIMEOUT and
 #      MESOS_SUBSCRIPTION_BACKOFF_MAX from the agent), the agent recovers it,
-#      and the task finishes: STARTING, RUNNING, FINISHED.
+#      and the task finishes: STARTING, RUNNING, FINISHED; TEARDOWN ends
+#      the executor.
 # The script also checks the scheduler's output and the executors' stderr.
 # Exit 77 (skipped) while `dromos master` or `dromos agent` is not built.
 set -uo pipefail
@@ -89,6 +86,15 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# wait_none_left WHAT: the framework's TEARDOWN ends its executors
+wait_none_left() {
+  for _ in $(seq 100); do
+    [ -z "$(left_behind)" ] && return 0
+    sleep 0.1
+  done
+  fail "$1: processes left after TEARDOWN: $(left_behind)"
+}
+
 # expect OUTFILE LINE...: each line appears exactly in the scheduler's output
 expect() {
   local out=$1; shift
@@ -123,11 +129,15 @@ for codec in json protobuf; do
     "task compat-kill: TASK_STARTING TASK_RUNNING TASK_KILLED" \
     "task compat-shutdown: TASK_STARTING TASK_RUNNING TASK_KILLED" \
     'update compat-kill: TASK_KILLED "killed by the framework"' \
+    "update compat-shutdown: TASK_KILLED \"killed by the executor's shutdown\"" \
     'message from executor compat-exec: "pong:ping"' ok
+  # TEARDOWN (and SHUTDOWN before it) end both executors: wait for them
+  wait_none_left "mesos-go executor ($codec)"
   fw=$(sed -n 's/^subscribed as \([^ ]*\) .*/\1/p' "$out")
   n=0
   for f in "$TMP"/agent/slaves/*/frameworks/"$fw"/executors/*/runs/latest/stderr; do
     grep -q "codec $codec" "$f" || fail "$f: the executor did not run with -codec $codec"
+    grep -q "shut down by the agent" "$f" || fail "$f: the executor did not get SHUTDOWN"
     n=$((n + 1))
   done
   [ $n = 2 ] || fail "mesos-go executor ($codec): $n executor sandboxes, want 2"
@@ -156,5 +166,6 @@ for codec in json protobuf; do
   fw=$(sed -n 's/^subscribed as \([^ ]*\) .*/\1/p' "$out")
   grep -qF "executor 'compat-exec-r' of framework '$fw' subscribed (recovered)" "$TMP/agent.log" ||
     fail "recover ($codec): the agent did not recover the executor"
+  wait_none_left "recover ($codec)"
 done
 echo "ok: mesos-go scheduler and executor against dromos master and dromos agent"
