@@ -10,6 +10,7 @@
 #include "sim_int.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -372,6 +373,73 @@ static dr_code env_signal(void *self, dr_pid pid, int signo, bool group, dr_err 
     return dr__sim_signal(proc->sim, proc, pid, signo, group, err);
 }
 
+/* The tree of root as the real env finds it (see dr_env_signal_tree): root,
+ * the children of members (watches[0] is a process's parent) and every
+ * process in a group of a member or led by root. A simulated process has
+ * one id for its session and group (spawn's new_session sets both), so
+ * groups stand for sessions. Never the caller or its group, never a group
+ * led by a living process outside the tree, never another host's process.
+ * No process runs during the call, so one pass to a fixpoint sees the whole
+ * tree and no freeze is needed; the signals arrive as events, in pid order. */
+static dr_code env_signal_tree(void *self, dr_pid pid, int signo, dr_err *err)
+{
+    sim_proc *from = self;
+    dr_sim *sim = from->sim;
+    if (pid <= 1 || pid == from->pid)
+        return dr_err_set(err, DR_EINVAL, "signal %d to tree %" PRId64 ": not a valid pid", signo,
+                          pid);
+    size_t n = sim->proc_count;
+    bool *member = dr_alloc_array(n + 1, sizeof *member);
+    dr_pid *groups = dr_alloc_array(n + 2, sizeof *groups); /* followed group ids */
+    size_t group_count = 0;
+    groups[group_count++] = pid;
+    size_t members = 0;
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t i = 0; i < n; i++) {
+            const sim_proc *p = sim->procs[i];
+            if (p == NULL || member[i] || p == from || p->host != from->host)
+                continue;
+            bool in = p->pid == pid;
+            if (!in && p->watch_count > 0) {
+                dr_pid parent = p->watches[0].watcher;
+                in = parent > 0 && (uint64_t)parent <= n && member[parent - 1];
+            }
+            for (size_t k = 0; !in && k < group_count; k++) {
+                const sim_proc *leader = dr__sim_proc(sim, groups[k]);
+                in = p->pgid == groups[k] && groups[k] != from->pgid &&
+                     (groups[k] == pid || leader == NULL || member[groups[k] - 1]);
+            }
+            if (!in)
+                continue;
+            member[i] = true;
+            members++;
+            changed = true;
+            bool known = false;
+            for (size_t k = 0; k < group_count && !known; k++)
+                known = groups[k] == p->pgid;
+            if (!known)
+                groups[group_count++] = p->pgid;
+        }
+    }
+    dr_code rc = DR_OK;
+    if (members == 0)
+        rc = dr_err_set(err, DR_ESRCH, "signal %d to tree %" PRId64 ": no such process", signo,
+                        pid);
+    for (size_t i = 0; i < n && signo != 0; i++) {
+        if (!member[i])
+            continue;
+        dr_pid target = sim->procs[i]->pid;
+        rc = dr__sim_signal(sim, from, target, signo, false, err);
+        DR_ASSERT(rc == DR_OK); /* alive: just found */
+        if (signo != SIGKILL && signo != SIGSTOP)
+            (void)dr__sim_signal(sim, from, target, SIGCONT, false, err);
+    }
+    dr_free(groups);
+    dr_free(member);
+    return rc;
+}
+
 /* ---- users --------------------------------------------------------------------------------- */
 
 static dr_code env_user_lookup(void *self, const char *name, dr_user_info *out, dr_err *err)
@@ -506,6 +574,7 @@ static const dr_env_ops sim_env_ops = {
     .spawn = env_spawn,
     .watch = env_watch,
     .signal = env_signal,
+    .signal_tree = env_signal_tree,
     .user_lookup = env_user_lookup,
     .chown = env_chown,
     .host_info = env_host_info,

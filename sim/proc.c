@@ -164,8 +164,9 @@ dr_code dr__sim_spawn(dr_sim *sim, sim_host *host, dr_pid parent, const dr_spawn
     *proc->creds = creds;
     if (parent_proc != NULL && !opts->new_session)
         proc->pgid = parent_proc->pgid;
-    if (parent != 0 && fn != NULL)
-        watch_add(proc, parent, fn, ctx);
+    /* watches[0] is always the parent (watcher 0: none; fn NULL: nobody
+     * hears the exit), so a process tree can be followed (signal_tree) */
+    watch_add(proc, parent, fn, ctx);
     dr__sim_trace(sim, "spawn", parent, proc->pid, argc, XXH3_64bits(opts->argv[0],
                                                                       strlen(opts->argv[0])));
     *out = proc->pid;
@@ -272,7 +273,7 @@ static void proc_end(dr_sim *sim, sim_proc *proc, end_how how, dr_exit_status st
     }
     for (size_t i = 0; i < proc->watch_count; i++) {
         sim_watch *w = &proc->watches[i];
-        if (dr__sim_proc(sim, w->watcher) == NULL)
+        if (w->fn == NULL || dr__sim_proc(sim, w->watcher) == NULL)
             continue;
         sim_exit_note *note = dr_alloc(sizeof *note);
         note->child = proc->pid;

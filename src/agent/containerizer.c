@@ -155,10 +155,10 @@ static dr_code posix_kill(void *self, dr_env *env, dr_pid pid, int signo, dr_err
 {
     (void)self;
     DR_ASSERT(pid > 1); /* never signal group 0 or 1: that is the agent or init */
-    dr_code rc = dr_env_signal(env, pid, signo, true, err);
-    if (rc == DR_ESRCH) /* the leader may be gone while its group lives on, or all gone */
-        rc = dr_env_signal(env, pid, signo, false, err);
-    return rc;
+    /* The whole tree, not only the group: executors start their tasks in
+     * sessions of their own (Mesos's command executor does), and a task's
+     * processes may have outlived their parent (see dr_env_signal_tree). */
+    return dr_env_signal_tree(env, pid, signo, err);
 }
 
 static const dr_launcher_ops posix_ops = {

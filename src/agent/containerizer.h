@@ -64,7 +64,9 @@ typedef struct dr_launcher_ops {
      * pid): fn fires when it ends; DR_ESRCH if it is gone. */
     dr_code (*recover)(void *self, dr_env *env, dr_pid pid, dr_exit_fn *fn, void *ctx,
                        dr_err *err);
-    /* Signals the container's whole tree (its process group). */
+    /* Signals the container's whole tree: its first process, every
+     * descendant, and everything in their sessions and process groups
+     * (dr_env_signal_tree); DR_ESRCH when none of it is left. */
     dr_code (*kill)(void *self, dr_env *env, dr_pid pid, int signo, dr_err *err);
 } dr_launcher_ops;
 
@@ -73,7 +75,7 @@ struct dr_launcher {
     void *self;
 };
 
-/* The POSIX launcher: dr_env_spawn with new_session; kill signals the group.
+/* The POSIX launcher: dr_env_spawn with new_session; kill signals the tree.
  * env_in_argv: also pass the environment as "--env=K=V" arguments after
  * argv[0]'s own (for simulated programs, which receive no environment). */
 void dr_launcher_posix(dr_launcher *out, bool env_in_argv);

@@ -232,6 +232,7 @@ typedef struct dr_env_ops {
                      dr_pid *out, dr_err *err);
     dr_code (*watch)(void *self, dr_pid pid, dr_exit_fn *fn, void *ctx, dr_err *err);
     dr_code (*signal)(void *self, dr_pid pid, int signo, bool group, dr_err *err);
+    dr_code (*signal_tree)(void *self, dr_pid pid, int signo, dr_err *err);
 
     /* users (may be NULL in an env without users: the wrappers then report
      * DR_ENOTSUP) */
@@ -439,6 +440,23 @@ static inline dr_code dr_env_watch(dr_env *env, dr_pid pid, dr_exit_fn *fn, void
 static inline dr_code dr_env_signal(dr_env *env, dr_pid pid, int signo, bool group, dr_err *err)
 {
     return env->ops->signal(env->self, pid, signo, group, err);
+}
+
+/* Signals the process tree of pid, as a launcher kills a container (Mesos's
+ * os::killtree following groups and sessions): pid itself (if alive), every
+ * descendant, and every process in the session or process group of any of
+ * them or led by pid, so a process whose parent died (reparented to init)
+ * is still reached through its session or group. Never the calling process,
+ * its own session or group, nor init. The tree is frozen first (SIGSTOP,
+ * repeated until a scan finds no new process, so a fork during the kill
+ * cannot escape), then each member gets signo, then SIGCONT (so a stopped
+ * process acts on a SIGTERM; not after SIGSTOP or SIGKILL). signo 0 only
+ * checks that the tree is not empty. DR_ESRCH: no process of the tree is
+ * left. pid must lead its own session (spawned with new_session): else the
+ * tree is only pid and its descendants. */
+static inline dr_code dr_env_signal_tree(dr_env *env, dr_pid pid, int signo, dr_err *err)
+{
+    return env->ops->signal_tree(env->self, pid, signo, err);
 }
 
 /* Users. user_lookup: the account named name (NULL: the process's own

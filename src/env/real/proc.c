@@ -25,6 +25,11 @@
  * process that is not our child cannot be reaped: its status is reported as
  * {signaled = false, code = -1}.
  *
+ * signal_tree walks /proc/<pid>/stat (ppid, process group, session) to find
+ * a process tree as Mesos's os::killtree does, following groups and
+ * sessions; it stops the tree first (SIGSTOP, rescanning until no new
+ * process appears, so forks during the kill are caught), then signals it.
+ *
  * argv[0] without a '/' is searched in the PATH of envp when envp sets one,
  * else in the spawner's PATH, else in /usr/local/bin:/usr/bin:/bin. The stdio
  * files are opened by the spawner, so relative stdio paths are taken from the
@@ -33,12 +38,14 @@
  */
 #include "real_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -568,6 +575,231 @@ dr_code dr__real_signal(void *self, dr_pid pid, int signo, bool group, dr_err *e
                           (long long)pid, strerror(e));
     }
     return DR_OK;
+}
+
+/* ---- process trees ---------------------------------------------------------------- */
+
+/* One process as /proc/<pid>/stat shows it. */
+typedef struct tree_row {
+    pid_t pid, ppid, pgrp, session;
+    bool member;  /* in the tree */
+    bool stopped; /* sent SIGSTOP by this call */
+} tree_row;
+
+typedef struct tree_scan {
+    tree_row *rows; /* sorted by pid */
+    size_t count;
+    size_t capacity;
+} tree_scan;
+
+/* Fields 4-6 of /proc/<pid>/stat (ppid, pgrp, session), counted after the
+ * last ')' so that a command name with spaces or parentheses cannot shift
+ * them. */
+static bool stat_ids_parse(const char *text, tree_row *row)
+{
+    const char *p = strrchr(text, ')');
+    if (p == NULL)
+        return false;
+    char state = 0;
+    int ppid = 0, pgrp = 0, session = 0;
+    if (sscanf(p + 1, " %c %d %d %d", &state, &ppid, &pgrp, &session) != 4)
+        return false;
+    if (state == 'Z' || state == 'X')
+        return false; /* ended, not yet reaped: nothing left to signal */
+    row->ppid = (pid_t)ppid;
+    row->pgrp = (pid_t)pgrp;
+    row->session = (pid_t)session;
+    return true;
+}
+
+static int tree_row_cmp(const void *x, const void *y)
+{
+    pid_t p = ((const tree_row *)x)->pid, q = ((const tree_row *)y)->pid;
+    return p < q ? -1 : p > q;
+}
+
+static tree_row *tree_find(const tree_scan *scan, pid_t pid)
+{
+    tree_row key = {.pid = pid};
+    return bsearch(&key, scan->rows, scan->count, sizeof *scan->rows, tree_row_cmp);
+}
+
+/* Reads every process's ids from /proc into scan (rows sorted by pid);
+ * processes that end meanwhile, and zombies, are missing. */
+static dr_code tree_scan_read(tree_scan *scan, dr_err *err)
+{
+    scan->count = 0;
+    DIR *dir = opendir("/proc");
+    if (dir == NULL)
+        return dr__real_sys_fail(err, errno, "signal tree: open", "/proc");
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char *end = NULL;
+        long pid = strtol(de->d_name, &end, 10);
+        if (de->d_name[0] < '1' || de->d_name[0] > '9' || *end != '\0' || pid > INT_MAX)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* gone meanwhile */
+        char text[1024];
+        ssize_t n;
+        do {
+            n = read(fd, text, sizeof text - 1);
+        } while (n < 0 && errno == EINTR);
+        close(fd);
+        if (n <= 0)
+            continue;
+        text[n] = '\0';
+        tree_row row = {.pid = (pid_t)pid};
+        if (!stat_ids_parse(text, &row))
+            continue;
+        if (scan->count == scan->capacity) {
+            scan->capacity = scan->capacity < 256 ? 256 : scan->capacity * 2;
+            scan->rows = dr_realloc(scan->rows, scan->capacity * sizeof *scan->rows);
+        }
+        scan->rows[scan->count++] = row;
+    }
+    closedir(dir);
+    qsort(scan->rows, scan->count, sizeof *scan->rows, tree_row_cmp);
+    return DR_OK;
+}
+
+/* Whether the session or group id may be followed: never ours, never an id
+ * of the kernel or init, never one led by a living process outside the tree
+ * (a group or session a member merely joined). */
+static bool tree_id_followable(const tree_scan *scan, pid_t id, pid_t root)
+{
+    if (id <= 1 || id == getsid(0) || id == getpgrp())
+        return false;
+    if (id == root)
+        return true;
+    const tree_row *leader = tree_find(scan, id);
+    return leader == NULL || leader->member;
+}
+
+/* Marks the tree of root in scan: root, the children of members, and the
+ * processes in a followable session or group of a member (or root's, when
+ * root is gone). Repeats until nothing changes: at most one pass per level
+ * of the tree, each O(rows x followed ids). Returns the member count. */
+static size_t tree_mark(tree_scan *scan, pid_t root)
+{
+    pid_t self = getpid();
+    size_t id_capacity = 16, id_count = 0;
+    pid_t *ids = dr_alloc_array(id_capacity, sizeof *ids);
+    ids[id_count++] = root; /* the session and group root leads, even once it is gone */
+    size_t members = 0;
+    bool changed = true;
+    for (size_t pass = 0; changed && pass <= scan->count; pass++) {
+        changed = false;
+        for (size_t i = 0; i < scan->count; i++) {
+            tree_row *row = &scan->rows[i];
+            if (row->member || row->pid == self || row->pid <= 1)
+                continue;
+            bool in = row->pid == root;
+            if (!in) {
+                const tree_row *parent = tree_find(scan, row->ppid);
+                in = parent != NULL && parent->member;
+            }
+            for (size_t k = 0; !in && k < id_count; k++)
+                in = (row->session == ids[k] || row->pgrp == ids[k]) &&
+                     tree_id_followable(scan, ids[k], root);
+            if (!in)
+                continue;
+            row->member = true;
+            members++;
+            changed = true;
+            pid_t own[2] = {row->session, row->pgrp};
+            for (size_t j = 0; j < 2; j++) {
+                bool known = false;
+                for (size_t k = 0; k < id_count && !known; k++)
+                    known = ids[k] == own[j];
+                if (known || own[j] <= 1)
+                    continue;
+                if (id_count == id_capacity) {
+                    id_capacity *= 2;
+                    ids = dr_realloc(ids, id_capacity * sizeof *ids);
+                }
+                ids[id_count++] = own[j];
+            }
+        }
+    }
+    dr_free(ids);
+    return members;
+}
+
+dr_code dr__real_signal_tree(void *self, dr_pid pid, int signo, dr_err *err)
+{
+    DR_UNUSED(self);
+    if (pid <= 1 || pid > INT_MAX || pid == getpid())
+        return dr_err_set(err, DR_EINVAL, "signal %d to tree %lld: not a valid pid", signo,
+                          (long long)pid);
+    if (signo < 0 || signo >= NSIG)
+        return dr_err_set(err, DR_EINVAL, "signal %d to tree %lld: not a valid signal", signo,
+                          (long long)pid);
+    pid_t root = (pid_t)pid;
+    tree_scan scan = {0};
+    /* The pids stopped so far; kept across scans (a stopped process stays
+     * in the tree, but a later scan builds fresh rows). */
+    size_t stopped_count = 0, stopped_capacity = 64;
+    pid_t *stopped = dr_alloc_array(stopped_capacity, sizeof *stopped);
+    dr_code rc = DR_OK;
+    /* Freeze: scan, stop the members not yet stopped, scan again until a
+     * scan finds nobody new. Each round stops at least one process, and a
+     * stopped process forks no more, so this ends; bounded all the same. */
+    for (unsigned round = 0; round < 1024; round++) {
+        rc = tree_scan_read(&scan, err);
+        if (rc != DR_OK)
+            break;
+        size_t members = tree_mark(&scan, root);
+        if (members == 0 || signo == 0)
+            break;
+        size_t fresh = 0;
+        for (size_t i = 0; i < scan.count; i++) {
+            tree_row *row = &scan.rows[i];
+            if (!row->member)
+                continue;
+            bool known = false;
+            for (size_t k = 0; k < stopped_count && !known; k++)
+                known = stopped[k] == row->pid;
+            if (known)
+                continue;
+            if (kill(row->pid, SIGSTOP) != 0)
+                continue; /* ended meanwhile */
+            if (stopped_count == stopped_capacity) {
+                stopped_capacity *= 2;
+                stopped = dr_realloc(stopped, stopped_capacity * sizeof *stopped);
+            }
+            stopped[stopped_count++] = row->pid;
+            fresh++;
+        }
+        if (fresh == 0)
+            break;
+    }
+    if (rc == DR_OK && signo == 0) {
+        bool any = false;
+        for (size_t i = 0; i < scan.count && !any; i++)
+            any = scan.rows[i].member;
+        if (!any)
+            rc = dr_err_set(err, DR_ESRCH, "signal 0 to tree %lld: no such process",
+                            (long long)pid);
+    } else if (rc == DR_OK && stopped_count == 0) {
+        rc = dr_err_set(err, DR_ESRCH, "signal %d to tree %lld: no such process", signo,
+                        (long long)pid);
+    }
+    /* Every member is stopped: signal them all, then let them run to act on
+     * it (a pending SIGKILL needs no SIGCONT; SIGSTOP wants them stopped).
+     * Even if the scan failed midway, what was stopped is released. */
+    for (size_t k = 0; k < stopped_count; k++) {
+        if (rc == DR_OK && signo != SIGSTOP)
+            (void)kill(stopped[k], signo);
+        if (signo != SIGKILL && (signo != SIGSTOP || rc != DR_OK))
+            (void)kill(stopped[k], SIGCONT);
+    }
+    dr_free(stopped);
+    dr_free(scan.rows);
+    return rc;
 }
 
 void dr__real_proc_destroy_all(dr__real *r)

@@ -607,6 +607,7 @@ static const dr_env_ops real_ops = {
     .spawn = dr__real_spawn,
     .watch = dr__real_watch,
     .signal = dr__real_signal,
+    .signal_tree = dr__real_signal_tree,
     .user_lookup = dr__real_user_lookup,
     .chown = dr__real_chown,
     .host_info = op_host_info,

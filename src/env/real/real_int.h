@@ -114,6 +114,7 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
                        dr_pid *out, dr_err *err);
 dr_code dr__real_watch(void *self, dr_pid pid, dr_exit_fn *fn, void *ctx, dr_err *err);
 dr_code dr__real_signal(void *self, dr_pid pid, int signo, bool group, dr_err *err);
+dr_code dr__real_signal_tree(void *self, dr_pid pid, int signo, dr_err *err);
 dr_code dr__real_user_lookup(void *self, const char *name, dr_user_info *out, dr_err *err);
 dr_code dr__real_chown(void *self, const char *path, uint32_t uid, uint32_t gid, dr_err *err);
 

@@ -126,6 +126,67 @@ static void late_stop(void *state)
 }
 static const dr_sim_program late_program = {"late-executor", late_start, late_crash, late_stop};
 
+/* A task process as the command executor starts one: in a session of its
+ * own, with a child of its own (in that session). */
+typedef struct session_task {
+    dr_pid child;
+} session_task;
+
+static void *session_task_start(dr_env *env, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    session_task *t = dr_alloc(sizeof *t);
+    const char *child_argv[] = {"blank", NULL};
+    dr_spawn_opts o = {.argv = child_argv};
+    dr_err err;
+    assert_int_equal(dr_env_spawn(env, &o, NULL, NULL, &t->child, &err), DR_OK);
+    return t;
+}
+static const dr_sim_program session_task_program = {"session-task", session_task_start,
+                                                    blank_end, blank_end};
+
+/* The test executor that also starts a session-task (new_session), as
+ * `dromos executor` starts its task. */
+typedef struct tree_exec {
+    texec *x;
+    dr_pid task;
+} tree_exec;
+
+static void *tree_start(dr_env *env, int argc, char **argv)
+{
+    tree_exec *t = dr_alloc(sizeof *t);
+    t->x = texec_start(env, argc, argv);
+    assert_non_null(t->x);
+    const char *task_argv[] = {"session-task", NULL};
+    dr_spawn_opts o = {.argv = task_argv, .new_session = true};
+    dr_err err;
+    assert_int_equal(dr_env_spawn(env, &o, NULL, NULL, &t->task, &err), DR_OK);
+    return t;
+}
+static void tree_crash(void *state)
+{
+    tree_exec *t = state;
+    texec_crash(t->x);
+    dr_free(t);
+}
+static void tree_stop(void *state)
+{
+    tree_exec *t = state;
+    texec_destroy(t->x);
+    dr_free(t);
+}
+static const dr_sim_program tree_program = {"tree-executor", tree_start, tree_crash, tree_stop};
+
+void tree_executor_pids(world *w, dr_pid executor, dr_pid *task, dr_pid *task_child)
+{
+    const tree_exec *t = dr_sim_process_state(w->sim, executor);
+    assert_non_null(t);
+    *task = t->task;
+    const session_task *st = dr_sim_process_state(w->sim, t->task);
+    assert_non_null(st);
+    *task_child = st->child;
+}
+
 unsigned late_executor_subscribe_count(world *w, dr_pid pid)
 {
     const late_exec *l = dr_sim_process_state(w->sim, pid);
@@ -455,6 +516,8 @@ void world_init(world *w, uint64_t seed)
     dr_sim_register_program(w->sim, &idle_program);
     dr_sim_register_program(w->sim, &late_program);
     dr_sim_register_program(w->sim, &fetch_fail_program);
+    dr_sim_register_program(w->sim, &session_task_program);
+    dr_sim_register_program(w->sim, &tree_program);
     dr_sim_register_program(w->sim, &dr_agent_sim_program);
     w->master_host = dr_sim_host_add(w->sim, "master");
     w->agent_host = dr_sim_host_add(w->sim, "agent1");

@@ -222,6 +222,49 @@ static void test_executor_not_returning(void **state)
     world_deinit(&w);
 }
 
+/* The agent's kill of an executor reaches its whole tree: the task process
+ * the executor started in a session of its own (as `dromos executor` does)
+ * and that task's child, not only the executor's process group; and nothing
+ * outside it (the agent, a process on the same host). */
+static void test_executor_kill_reaches_task_sessions(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--executor=tree-executor", NULL};
+    start_registered_with(&w, 6, extra);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
+    dr_pid ex = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    assert_true(ex > 0);
+    dr_pid task = 0, task_child = 0;
+    tree_executor_pids(&w, ex, &task, &task_child);
+    assert_true(dr_sim_process_alive(w.sim, task));
+    assert_true(dr_sim_process_alive(w.sim, task_child));
+    const char *argv[] = {"blank", NULL};
+    dr_err err;
+    dr_pid bystander = dr_sim_process_start(w.sim, w.agent_host, argv, &err);
+    assert_true(bystander > 0);
+
+    world_agent_crash(&w);
+    dr_sim_process_pause(w.sim, ex); /* cannot re-subscribe in time */
+    world_run(&w, 1 * S);
+    assert_true(dr_sim_process_alive(w.sim, task)); /* tasks outlive the agent */
+    assert_true(world_agent_start(&w) > 0);
+    world_run(&w, 5 * S);
+    const fm_update *u = fm_last(&w, "t1");
+    assert_int_equal(u->state, FAILED);
+    assert_int_equal(u->reason,
+                     MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_REREGISTRATION_TIMEOUT);
+    assert_false(dr_sim_process_alive(w.sim, ex));
+    assert_false(dr_sim_process_alive(w.sim, task)); /* its own session: reached too */
+    assert_false(dr_sim_process_alive(w.sim, task_child));
+    assert_true(dr_sim_process_alive(w.sim, w.agent_pid));
+    assert_true(dr_sim_process_alive(w.sim, bystander));
+    assert_true(dr_sim_process_alive(w.sim, w.master_pid));
+    world_deinit(&w);
+}
+
 static void test_reboot_reports_lost(void **state)
 {
     (void)state;
@@ -1168,6 +1211,7 @@ int main(void)
         cmocka_unit_test(test_bad_tasks),
         cmocka_unit_test(test_restart_recovers),
         cmocka_unit_test(test_executor_not_returning),
+        cmocka_unit_test(test_executor_kill_reaches_task_sessions),
         cmocka_unit_test(test_reboot_reports_lost),
         cmocka_unit_test(test_torn_tail_and_corruption),
         cmocka_unit_test(test_work_dir_locked),

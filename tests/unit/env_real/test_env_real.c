@@ -1472,6 +1472,135 @@ static void test_spawn_group_kill(void **state)
     dr_free(pidfile);
 }
 
+/* Waits for the pid the shell wrote to fx's file name (written to .tmp and
+ * renamed, so it is read whole). */
+static dr_pid read_pid_file(fixture *fx, const char *name)
+{
+    dr_env *env = fx->env;
+    char *path = path_in(fx, name);
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    dr_err err;
+    while (dr_env_read_all(env, path, 64, &data, &size, &err) != DR_OK) {
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+    }
+    dr_pid pid = strtoll((char *)data, NULL, 10);
+    dr_free(data);
+    dr_free(path);
+    assert_true(pid > 1);
+    return pid;
+}
+
+/* A container's tree as an executor makes it: a shell in its own session
+ * whose task went into a session of its own (setsid) and whose background
+ * child was orphaned (its parent subshell exited: reparented to init). A
+ * group kill misses the first; a descendants walk misses the second. The
+ * tree kill reaches both and nothing else. */
+static void test_signal_tree(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    char *script = dr_sprintf(
+        "cd %s || exit 1\n"
+        "setsid sleep 101 & echo $! > task.tmp; mv task.tmp task\n"
+        "sh -c 'sleep 102 & echo $! > orphan.tmp; mv orphan.tmp orphan; echo $$ > mid'\n"
+        "setsid sh -c 'sleep 103 & echo $! > deep.tmp; mv deep.tmp deep; wait' &\n"
+        "wait\n",
+        fx->dir);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    dr_spawn_opts opts = {.argv = argv, .new_session = true};
+    exit_seen shell = {0};
+    dr_pid pid = 0;
+    dr_err err;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &shell, &pid, &err), DR_OK);
+    const char *names[] = {"task", "orphan", "deep"};
+    exit_seen seen[3] = {{0}};
+    dr_pid pids[3];
+    for (size_t i = 0; i < 3; i++) {
+        pids[i] = read_pid_file(fx, names[i]);
+        assert_int_equal(dr_env_watch(env, pids[i], exit_record, &seen[i], &err), DR_OK);
+    }
+    /* the task is in a session of its own (a group signal would miss it),
+     * the orphan's parent is gone (a descendants walk would miss it) */
+    assert_int_not_equal(getsid((pid_t)pids[0]), (pid_t)pid);
+    assert_int_equal(getsid((pid_t)pids[1]), (pid_t)pid);
+    /* "deep" is written after the orphan's parent ("mid", run in the
+     * foreground) has ended: the orphan was reparented by then */
+    dr_pid mid = read_pid_file(fx, "mid");
+    char *orphan_stat = dr_sprintf("/proc/%lld/stat", (long long)pids[1]);
+    uint8_t *text = NULL;
+    size_t text_size = 0;
+    assert_int_equal(dr_env_read_all(env, orphan_stat, 1024, &text, &text_size, &err), DR_OK);
+    int orphan_ppid = -1;
+    assert_int_equal(sscanf(strrchr((char *)text, ')') + 1, " %*c %d", &orphan_ppid), 1);
+    assert_int_not_equal(orphan_ppid, (int)mid);
+    assert_int_not_equal(orphan_ppid, (int)pid);
+    dr_free(text);
+    dr_free(orphan_stat);
+
+    /* an unrelated process in a session of its own, and one in ours */
+    const char *bystander_argv[] = {"sleep", "104", NULL};
+    dr_spawn_opts bystander_opts = {.argv = bystander_argv, .new_session = true};
+    exit_seen bystander = {0}, sibling = {0};
+    dr_pid bystander_pid = 0, sibling_pid = 0;
+    assert_int_equal(
+        dr_env_spawn(env, &bystander_opts, exit_record, &bystander, &bystander_pid, &err), DR_OK);
+    bystander_opts.new_session = false;
+    assert_int_equal(
+        dr_env_spawn(env, &bystander_opts, exit_record, &sibling, &sibling_pid, &err), DR_OK);
+
+    assert_int_equal(dr_env_signal_tree(env, pid, 0, &err), DR_OK); /* probe: alive */
+    assert_int_equal(dr_env_signal_tree(env, pid, SIGKILL, &err), DR_OK);
+    run_until(env, &shell.done);
+    assert_true(shell.status.signaled);
+    assert_int_equal(shell.status.code, SIGKILL);
+    for (size_t i = 0; i < 3; i++)
+        run_until(env, &seen[i].done); /* fails the test after WAIT_NS if one lives on */
+
+    /* nothing outside the tree was touched, not even stopped */
+    run_for(env, 20 * DR_NS_PER_MS);
+    assert_false(bystander.done);
+    assert_false(sibling.done);
+    char *stat_path = dr_sprintf("/proc/%lld/stat", (long long)bystander_pid);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal(dr_env_read_all(env, stat_path, 1024, &data, &size, &err), DR_OK);
+    const char *after = strrchr((const char *)data, ')');
+    assert_non_null(after);
+    assert_true(after[2] == 'S' || after[2] == 'R'); /* not T (stopped) */
+    dr_free(data);
+    dr_free(stat_path);
+
+    /* a tree that is gone */
+    assert_int_equal(dr_env_signal_tree(env, pid, SIGKILL, &err), DR_ESRCH);
+    char want[96];
+    snprintf(want, sizeof want, "signal 9 to tree %lld: no such process", (long long)pid);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(dr_env_signal_tree(env, pid, 0, &err), DR_ESRCH);
+
+    /* a process in the caller's own session and group: only it (and its
+     * descendants) is signaled, never the caller's session */
+    assert_int_equal(dr_env_signal_tree(env, sibling_pid, SIGTERM, &err), DR_OK);
+    run_until(env, &sibling.done);
+    assert_true(sibling.status.signaled);
+    assert_int_equal(sibling.status.code, SIGTERM);
+    assert_false(bystander.done);
+
+    /* a stopped tree acts on SIGTERM (SIGCONT follows it) */
+    assert_int_equal(dr_env_signal(env, bystander_pid, SIGSTOP, false, &err), DR_OK);
+    assert_int_equal(dr_env_signal_tree(env, bystander_pid, SIGTERM, &err), DR_OK);
+    run_until(env, &bystander.done);
+    assert_int_equal(bystander.status.code, SIGTERM);
+
+    assert_int_equal(dr_env_signal_tree(env, 1, SIGKILL, &err), DR_EINVAL);
+    assert_int_equal(dr_env_signal_tree(env, 0, SIGKILL, &err), DR_EINVAL);
+    assert_int_equal(dr_env_signal_tree(env, (dr_pid)getpid(), SIGKILL, &err), DR_EINVAL);
+    assert_int_equal(dr_env_signal_tree(env, bystander_pid, 1000, &err), DR_EINVAL);
+    dr_free(script);
+}
+
 /* ---- host facts --------------------------------------------------------------------- */
 
 static void test_host_facts(void **state)
@@ -1536,6 +1665,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_last_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_signal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_group_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_facts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
