@@ -14,22 +14,50 @@ void dr_http_headers_init(dr_http_headers *h) { memset(h, 0, sizeof *h); }
 
 void dr_http_headers_deinit(dr_http_headers *h)
 {
-    for (size_t i = 0; i < h->count; i++) {
-        dr_free(h->items[i].name);
-        dr_free(h->items[i].value);
-    }
     dr_free(h->items);
+    dr_free(h->store);
     memset(h, 0, sizeof *h);
 }
 
 static dr_http_header *find(const dr_http_headers *h, const char *name, size_t name_size)
 {
     for (size_t i = 0; i < h->count; i++) {
-        if (strlen(h->items[i].name) == name_size &&
-            strncasecmp(h->items[i].name, name, name_size) == 0)
+        if (strncasecmp(h->items[i].name, name, name_size) == 0 &&
+            h->items[i].name[name_size] == '\0')
             return &h->items[i];
     }
     return NULL;
+}
+
+/* Makes room for `more` bytes at the end of the store; the items follow it. */
+static void store_reserve(dr_http_headers *h, size_t more)
+{
+    if (h->store_capacity - h->store_size >= more)
+        return;
+    size_t cap = h->store_capacity == 0 ? 256 : h->store_capacity;
+    while (cap - h->store_size < more)
+        cap *= 2; /* sizes are bounded by src/limits.h long before this wraps */
+    char *grown = dr_alloc(cap);
+    if (h->store_size > 0)
+        memcpy(grown, h->store, h->store_size);
+    for (size_t i = 0; i < h->count; i++) {
+        h->items[i].name = grown + (h->items[i].name - h->store);
+        h->items[i].value = grown + (h->items[i].value - h->store);
+    }
+    dr_free(h->store);
+    h->store = grown;
+    h->store_capacity = cap;
+}
+
+/* Appends bytes and a NUL to the store (room reserved); returns where they start. */
+static char *store_put(dr_http_headers *h, const char *bytes, size_t size)
+{
+    char *at = h->store + h->store_size;
+    if (size > 0)
+        memcpy(at, bytes, size);
+    at[size] = '\0';
+    h->store_size += size + 1;
+    return at;
 }
 
 void dr_http_headers_addn(dr_http_headers *h, const char *name, size_t name_size,
@@ -42,19 +70,26 @@ void dr_http_headers_addn(dr_http_headers *h, const char *name, size_t name_size
     DR_ASSERT(name[0] != '\0' || name_size == 0);
     dr_http_header *old = find(h, name, name_size);
     if (old != NULL) {
+        /* Joined into a new copy at the end; the old value's bytes stay unused. */
         size_t old_size = strlen(old->value);
-        old->value = dr_realloc(old->value, old_size + 2 + value_size + 1);
-        memcpy(old->value + old_size, ", ", 2);
-        memcpy(old->value + old_size + 2, value, value_size);
-        old->value[old_size + 2 + value_size] = '\0';
+        store_reserve(h, old_size + 2 + value_size + 1); /* moves old->value */
+        char *joined = h->store + h->store_size;
+        memcpy(joined, old->value, old_size);
+        memcpy(joined + old_size, ", ", 2);
+        if (value_size > 0)
+            memcpy(joined + old_size + 2, value, value_size);
+        joined[old_size + 2 + value_size] = '\0';
+        h->store_size += old_size + 2 + value_size + 1;
+        old->value = joined;
         return;
     }
     if (h->count == h->capacity) {
         h->capacity = h->capacity == 0 ? 8 : h->capacity * 2;
         h->items = dr_realloc(h->items, h->capacity * sizeof h->items[0]);
     }
-    h->items[h->count].name = dr_strndup(name, name_size);
-    h->items[h->count].value = dr_strndup(value, value_size);
+    store_reserve(h, name_size + 1 + value_size + 1);
+    h->items[h->count].name = store_put(h, name, name_size);
+    h->items[h->count].value = store_put(h, value, value_size);
     h->count++;
 }
 
@@ -80,8 +115,6 @@ void dr_http_headers_remove(dr_http_headers *h, const char *name)
     dr_http_header *found = find(h, name, strlen(name));
     if (found == NULL)
         return;
-    dr_free(found->name);
-    dr_free(found->value);
     size_t index = (size_t)(found - h->items);
     memmove(&h->items[index], &h->items[index + 1], (h->count - index - 1) * sizeof h->items[0]);
     h->count--;

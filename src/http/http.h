@@ -17,11 +17,18 @@ typedef struct dr_http_header {
     char *value; /* repeated headers joined with ", " */
 } dr_http_header;
 
-/* A header list in arrival order. Owns its strings. */
+/* A header list in arrival order. Owns its strings: every name and value
+ * lives in one store (NUL-terminated, back to back), so a list of n headers
+ * costs two allocations, not 2n + 1; the item pointers follow the store when
+ * it grows. A joined or removed header leaves its old bytes in the store
+ * until the list is deinitialised (bounded: every byte came from an add). */
 typedef struct dr_http_headers {
     dr_http_header *items;
     size_t count;
     size_t capacity;
+    char *store;
+    size_t store_size;
+    size_t store_capacity;
 } dr_http_headers;
 
 void dr_http_headers_init(dr_http_headers *h);
