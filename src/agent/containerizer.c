@@ -120,6 +120,7 @@ static dr_code posix_launch(void *self, dr_env *env, const dr_container_spec *sp
         .stdout_path = out_path,
         .stderr_path = err_path,
         .new_session = true,
+        .subreaper = spec->subreaper,
         .set_user = spec->user[0] != '\0',
         .uid = spec->uid,
         .gid = spec->gid,

@@ -26,6 +26,11 @@ typedef struct dr_container_spec {
     char **envp;            /* NULL-terminated "K=V", owned by the spec */
     size_t envc;
     uint64_t mem_limit_bytes; /* 0: none (from the executor's and tasks' resources) */
+    /* The first process becomes a child subreaper (dr_spawn_opts.subreaper),
+     * so processes whose parent died stay in the container's tree and die
+     * with it. Only for the built-in executors, which reap what they adopt;
+     * a framework's own executor might not. */
+    bool subreaper;
     double cpus;
     /* The user the whole container runs as (dr_container_spec_set_user);
      * user[0] == '\0': the agent's own. */

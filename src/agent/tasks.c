@@ -748,6 +748,9 @@ static void spec_build(dr_agent *a, dr__agent_executor *ex, dr_container_spec *s
     dr_container_spec_init(spec);
     spec->container_id = ex->container_id;
     spec->sandbox = ex->sandbox;
+    /* the built-in executors (command: generated; default: no command)
+     * reap what they adopt */
+    spec->subreaper = ex->generated || ex->info->command == NULL;
     const Mesos__CommandInfo *cmd = ex->info->command;
     static const Mesos__CommandInfo no_command = MESOS__COMMAND_INFO__INIT;
     if (cmd == NULL) {

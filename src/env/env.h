@@ -116,7 +116,8 @@ typedef struct dr_rlimit {
 } dr_rlimit;
 
 /* What a launcher asks of a new process. The child does, in this order:
- * signals reset, setsid (new_session), setrlimit for each of rlimits, then
+ * signals reset, setsid (new_session), prctl (subreaper), setrlimit for each
+ * of rlimits, then
  * (set_user) setgroups(groups), setgid(gid), setuid(uid), the stdio files,
  * chdir(cwd) and exec; any failure is an error from spawn that names the
  * step (spawn 'sh': setuid 65534: Operation not permitted), never an exit
@@ -132,6 +133,13 @@ typedef struct dr_spawn_opts {
     const char *stderr_path; /* NULL: /dev/null; created or appended to */
     bool new_session;        /* setsid(): own session and process group, so a
                                 group signal reaches the whole tree */
+    bool subreaper;          /* PR_SET_CHILD_SUBREAPER (kept across exec): a process
+                                of its tree whose parent dies is reparented to it,
+                                not to init, so it stays in the tree
+                                (dr_env_signal_tree) while the child lives. The
+                                child must reap what it adopts: a real env does
+                                when it runs in such a process (see real.h). The
+                                simulator does not reparent: it ignores this. */
     bool set_user;           /* false: the child keeps the spawner's credentials */
     uint32_t uid;            /* with set_user */
     uint32_t gid;            /* with set_user: the primary group */

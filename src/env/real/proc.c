@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -75,6 +76,7 @@ typedef enum child_stage {
     STAGE_SETGROUPS,
     STAGE_SETGID,
     STAGE_SETUID,
+    STAGE_SUBREAPER,
 } child_stage;
 
 typedef struct child_report {
@@ -93,6 +95,7 @@ typedef struct child_plan {
     int stdio_fds[3];
     int report_fd;
     bool new_session;
+    bool subreaper;
     struct rlimit limits[DR_SPAWN_RLIMIT_COUNT_MAX];
     int limit_resources[DR_SPAWN_RLIMIT_COUNT_MAX];
     size_t limit_count;
@@ -122,6 +125,12 @@ bool dr__real_probe_pidfd(void)
     return true;
 }
 
+bool dr__real_probe_subreaper(void)
+{
+    int value = 0;
+    return prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) == 0 && value != 0;
+}
+
 /* ---- the child -------------------------------------------------------------------- */
 
 static _Noreturn void child_fail(const child_plan *plan, child_stage stage, long long detail)
@@ -145,6 +154,8 @@ static _Noreturn void child_run(const child_plan *plan)
 
     if (plan->new_session && setsid() < 0)
         child_fail(plan, STAGE_SETSID, 0);
+    if (plan->subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+        child_fail(plan, STAGE_SUBREAPER, 0);
     for (size_t i = 0; i < plan->limit_count; i++)
         if (setrlimit((__rlimit_resource_t)plan->limit_resources[i], &plan->limits[i]) != 0)
             child_fail(plan, STAGE_RLIMIT, (long long)i);
@@ -396,6 +407,7 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
         return rc;
 
     child_plan plan = {.path = path, .cwd = opts->cwd, .new_session = opts->new_session,
+                       .subreaper = opts->subreaper,
                        .stdio_fds = {-1, -1, -1}, .report_fd = -1};
     rc = plan_credentials(opts, program, &plan, err);
     if (rc != DR_OK)
@@ -439,7 +451,8 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
         reap_blocking(pid);
         static const char *const stage_names[] = {"?",      "setsid",    "stdio",
                                                   "chdir",  "exec",      "setrlimit",
-                                                  "setgroups", "setgid", "setuid"};
+                                                  "setgroups", "setgid", "setuid",
+                                                  "prctl(PR_SET_CHILD_SUBREAPER)"};
         const char *stage = (unsigned)report.stage < DR_ARRAY_COUNT(stage_names)
                                 ? stage_names[report.stage]
                                 : "?";
@@ -451,6 +464,8 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
             rc = dr_err_set(err, code, "spawn '%s': setrlimit %d (soft %llu, hard %llu): %s",
                             program, (int)l->resource, (unsigned long long)l->soft,
                             (unsigned long long)l->hard, why);
+        } else if (report.stage == STAGE_SUBREAPER) {
+            rc = dr_err_set(err, code, "spawn '%s': %s: %s", program, stage, why);
         } else if (report.stage >= STAGE_RLIMIT) {
             rc = dr_err_set(err, code, "spawn '%s': %s %lld: %s", program, stage, report.detail,
                             why);
@@ -498,6 +513,25 @@ fail:
     return rc;
 }
 
+/* In a child subreaper (a container's first process), orphans of its tree
+ * become its children; nobody else reaps them. Reaps every ended child this
+ * env did not spawn, stopping at the first one it did (its pidfd event reaps
+ * it and comes back here). Called whenever one of its own children ends. */
+static void reap_adopted(dr__real *r)
+{
+    for (;;) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+            return; /* no child, or none ended */
+        for (const dr__real_proc *p = r->proc_head; p != NULL; p = p->next)
+            if (p->spawned && p->pid == (dr_pid)info.si_pid)
+                return;
+        while (waitpid(info.si_pid, NULL, WNOHANG) < 0 && errno == EINTR) {
+        }
+    }
+}
+
 static void proc_exit_fire(evutil_socket_t fd, short what, void *arg)
 {
     DR_UNUSED(fd);
@@ -529,7 +563,10 @@ static void proc_exit_fire(evutil_socket_t fd, short what, void *arg)
     dr_pid pid = p->pid;
     dr_exit_fn *fn = p->fn;
     void *ctx = p->ctx;
+    dr__real *r = p->r;
     proc_remove(p); /* first, so fn may spawn or watch again */
+    if (r->subreaper)
+        reap_adopted(r);
     fn(env, pid, status, ctx);
 }
 

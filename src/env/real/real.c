@@ -103,6 +103,7 @@ dr_code dr_env_real_create(const dr_env_real_opts *opts, dr_env **out, dr_err *e
     DR_ASSERT(r->wake_ev != NULL);
     r->read_buf = dr_alloc(DR_STREAM_READ_CHUNK_SIZE);
     r->have_pidfd = dr__real_probe_pidfd();
+    r->subreaper = dr__real_probe_subreaper();
     *out = &r->env;
     return DR_OK;
 }

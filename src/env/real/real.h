@@ -23,6 +23,11 @@
  *   (Linux >= 5.3, else DR_ENOTSUP); a non-parent cannot learn its exit
  *   status, so it is reported as {signaled = false, code = -1}.
  * - Processes still running when the env is destroyed keep running.
+ * - In a process started with spawn's subreaper (a container's first
+ *   process), orphans of its tree become its children: the env reaps those
+ *   that ended whenever one of its own children ends (until then they stay
+ *   zombies). Only one env should then spawn in that process: another env's
+ *   ended children could be reaped too (their status then reads -1).
  */
 #ifndef DR_ENV_REAL_H
 #define DR_ENV_REAL_H

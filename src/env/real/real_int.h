@@ -47,6 +47,7 @@ typedef struct dr__real {
     dr__real_sighandler *signals;
     uint8_t *read_buf; /* DR_STREAM_READ_CHUNK_SIZE bytes, shared by all reads */
     bool have_pidfd;
+    bool subreaper; /* the process is a child subreaper: reap what it adopts */
 } dr__real;
 
 /* Maps an errno value to the closest dr_code (EDQUOT -> DR_ENOSPC, EPERM ->
@@ -110,6 +111,7 @@ dr_code dr__real_disk_space(void *self, const char *path, uint64_t *free_bytes,
 
 /* proc.c */
 bool dr__real_probe_pidfd(void);
+bool dr__real_probe_subreaper(void);
 dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, void *ctx,
                        dr_pid *out, dr_err *err);
 dr_code dr__real_watch(void *self, dr_pid pid, dr_exit_fn *fn, void *ctx, dr_err *err);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1601,6 +1602,127 @@ static void test_signal_tree(void **state)
     dr_free(script);
 }
 
+/* Reads field 4 (ppid) of /proc/<pid>/stat; -1 when the process is gone
+ * (reaped). */
+static int ppid_of(dr_env *env, dr_pid pid)
+{
+    char *path = dr_sprintf("/proc/%lld/stat", (long long)pid);
+    uint8_t *text = NULL;
+    size_t size = 0;
+    dr_err err;
+    int ppid = -1;
+    if (dr_env_read_all(env, path, 1024, &text, &size, &err) == DR_OK) {
+        assert_int_equal(sscanf(strrchr((char *)text, ')') + 1, " %*c %d", &ppid), 1);
+        dr_free(text);
+    }
+    dr_free(path);
+    return ppid;
+}
+
+/* A process whose session leader died is out of reach of the tree (its
+ * parent is init, its session's leader is gone), unless the tree's first
+ * process is a child subreaper: then it is reparented there and dies with
+ * the tree. */
+static void test_signal_tree_subreaper(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    for (int subreaper = 0; subreaper <= 1; subreaper++) {
+        char *lost_path = path_in(fx, "lost");
+        (void)unlink(lost_path);
+        dr_free(lost_path);
+        char *script = dr_sprintf(
+            "cd %s || exit 1\n"
+            "setsid sh -c 'sleep 105 & echo $! > lost.tmp; mv lost.tmp lost'\n"
+            "exec sleep 106\n",
+            fx->dir);
+        const char *argv[] = {"/bin/sh", "-c", script, NULL};
+        dr_spawn_opts opts = {.argv = argv, .new_session = true, .subreaper = subreaper != 0};
+        exit_seen root = {0}, lost = {0};
+        dr_pid pid = 0;
+        dr_err err;
+        assert_int_equal(dr_env_spawn(env, &opts, exit_record, &root, &pid, &err), DR_OK);
+        dr_pid lost_pid = read_pid_file(fx, "lost");
+        assert_int_equal(dr_env_watch(env, lost_pid, exit_record, &lost, &err), DR_OK);
+        /* its parent (the setsid'd sh) ends right after writing the file */
+        uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+        for (;;) {
+            int ppid = ppid_of(env, lost_pid);
+            assert_true(ppid > 0);
+            bool parent_alive = ppid != (int)pid && ppid_of(env, ppid) == (int)pid;
+            if (!parent_alive)
+                break;
+            assert_true(dr_env_now(env) < deadline_ns);
+            dr_env_real_run_once(env, TICK_NS);
+        }
+        assert_int_not_equal(getsid((pid_t)lost_pid), (pid_t)pid);
+        if (subreaper)
+            assert_int_equal(ppid_of(env, lost_pid), (int)pid); /* adopted by the root */
+        else
+            assert_int_not_equal(ppid_of(env, lost_pid), (int)pid);
+        assert_int_equal(dr_env_signal_tree(env, pid, SIGKILL, &err), DR_OK);
+        run_until(env, &root.done);
+        if (subreaper) {
+            run_until(env, &lost.done);
+        } else {
+            run_for(env, 20 * DR_NS_PER_MS);
+            assert_false(lost.done); /* beyond the POSIX launcher's reach */
+            assert_int_equal(dr_env_signal(env, lost_pid, SIGKILL, false, &err), DR_OK);
+            run_until(env, &lost.done);
+        }
+        dr_free(script);
+    }
+}
+
+/* An env in a child subreaper reaps the orphans it adopts when one of its
+ * own children ends, so they do not stay zombies. */
+static void test_subreaper_reaps_adopted(void **state)
+{
+    fixture *fx = *state;
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+    dr_env_real_opts o = {.node_name = "reaper", .seed = 9, .log_file = fx->log};
+    dr_env *env = NULL;
+    dr_err err;
+    assert_int_equal(dr_env_real_create(&o, &env, &err), DR_OK);
+    char *script = dr_sprintf("cd %s && (sleep 0.1) & echo $! > %s/adopted.tmp; "
+                              "mv %s/adopted.tmp %s/adopted",
+                              fx->dir, fx->dir, fx->dir, fx->dir);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    dr_spawn_opts opts = {.argv = argv};
+    exit_seen shell = {0};
+    dr_pid pid = 0;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &shell, &pid, &err), DR_OK);
+    run_until(env, &shell.done);
+    dr_pid adopted = read_pid_file(fx, "adopted");
+    /* ours now; it ends, and stays a zombie until one of our children ends */
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    char *stat_path = dr_sprintf("/proc/%lld/stat", (long long)adopted);
+    for (;;) {
+        uint8_t *text = NULL;
+        size_t size = 0;
+        assert_int_equal(dr_env_read_all(env, stat_path, 1024, &text, &size, &err), DR_OK);
+        char st = strrchr((char *)text, ')')[2];
+        dr_free(text);
+        if (st == 'Z')
+            break;
+        assert_int_equal(ppid_of(env, adopted), (int)getpid());
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+    }
+    const char *true_argv[] = {"true", NULL};
+    dr_spawn_opts true_opts = {.argv = true_argv};
+    exit_seen t = {0};
+    assert_int_equal(dr_env_spawn(env, &true_opts, exit_record, &t, &pid, &err), DR_OK);
+    run_until(env, &t.done);
+    assert_false(t.status.signaled);
+    assert_int_equal(t.status.code, 0); /* its own status, not stolen by the reaping */
+    assert_int_equal(ppid_of(env, adopted), -1); /* reaped */
+    dr_free(stat_path);
+    dr_free(script);
+    dr_env_real_destroy(env);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+}
+
 /* ---- host facts --------------------------------------------------------------------- */
 
 static void test_host_facts(void **state)
@@ -1666,6 +1788,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spawn_signal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spawn_group_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_tree_subreaper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subreaper_reaps_adopted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_facts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
