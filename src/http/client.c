@@ -446,15 +446,31 @@ dr_code dr_http_client_send(dr_http_client *client, const dr_http_client_request
     call->stream = req->stream;
     call->head_method = strcmp(req->method, "HEAD") == 0;
     call->timeout_ns = req->timeout_ns ? req->timeout_ns : client->timeout_ns;
-    snprintf(call->what, sizeof call->what, "%s %s", req->method, req->target);
+    size_t method_size = strlen(req->method);
+    size_t target_size = strlen(req->target);
+    {
+        /* "METHOD target", cut to fit (error messages only). */
+        size_t m = DR_MIN(method_size, sizeof call->what - 2);
+        size_t t = DR_MIN(target_size, sizeof call->what - 2 - m);
+        memcpy(call->what, req->method, m);
+        call->what[m] = ' ';
+        memcpy(call->what + m + 1, req->target, t);
+        call->what[m + 1 + t] = '\0';
+    }
     dr_buf_init(&call->wire);
     dr_buf_init(&call->body);
     dr_http_headers_init(&call->resp.headers);
     dr_buf *w = &call->wire;
+    /* One allocation for the whole request: the head's fixed parts, the
+     * numbers and the chunk framing fit in 128 bytes. */
+    size_t wire_size = 128 + method_size + target_size + strlen(client->host) + req->body_size;
+    for (size_t i = 0; i < req->header_count; i++)
+        wire_size += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 4;
+    dr_buf_reserve(w, wire_size);
     /* Appends, not printf: a client may send thousands of calls a second. */
-    dr_buf_append_str(w, req->method);
+    dr_buf_append(w, req->method, method_size);
     dr_buf_append(w, " ", 1);
-    dr_buf_append_str(w, req->target);
+    dr_buf_append(w, req->target, target_size);
     dr_buf_append_str(w, " HTTP/1.1\r\nHost: ");
     dr_buf_append_str(w, client->host);
     dr_buf_append(w, ":", 1);
