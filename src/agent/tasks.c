@@ -711,6 +711,18 @@ void dr__agent_executor_exit_cb(dr_env *env, dr_pid pid, dr_exit_status status, 
     if (pid != ex->pid)
         return; /* a stale watch */
     ex->pid = 0;
+    /* As Mesos destroys a container once its executor ended: what is left
+     * in the executor's session or process group (a custom executor's
+     * background jobs) dies now. Its children elsewhere went to init when
+     * it ended: out of the POSIX launcher's reach. */
+    dr_err kill_err;
+    dr_code kill_rc = a->launcher.ops->kill(a->launcher.self, a->env, pid, SIGKILL, &kill_err);
+    if (kill_rc == DR_OK)
+        DR_INFO(a->env, "agent: executor '%s' of framework '%s' left processes behind: killed",
+                ex->id, ex->fw->id);
+    else if (kill_rc != DR_ESRCH)
+        DR_WARN(a->env, "agent: killing what executor '%s' left behind: %s", ex->id,
+                kill_err.msg);
     if (ex->term_reason == MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED &&
         strcmp(ex->term_message, "Executor terminated") == 0) {
         if (status.signaled)

@@ -150,6 +150,7 @@ static const dr_sim_program session_task_program = {"session-task", session_task
 typedef struct tree_exec {
     texec *x;
     dr_pid task;
+    dr_pid job; /* a child in the executor's own session and group */
 } tree_exec;
 
 static void *tree_start(dr_env *env, int argc, char **argv)
@@ -161,6 +162,9 @@ static void *tree_start(dr_env *env, int argc, char **argv)
     dr_spawn_opts o = {.argv = task_argv, .new_session = true};
     dr_err err;
     assert_int_equal(dr_env_spawn(env, &o, NULL, NULL, &t->task, &err), DR_OK);
+    const char *job_argv[] = {"blank", NULL};
+    dr_spawn_opts jo = {.argv = job_argv};
+    assert_int_equal(dr_env_spawn(env, &jo, NULL, NULL, &t->job, &err), DR_OK);
     return t;
 }
 static void tree_crash(void *state)
@@ -177,11 +181,13 @@ static void tree_stop(void *state)
 }
 static const dr_sim_program tree_program = {"tree-executor", tree_start, tree_crash, tree_stop};
 
-void tree_executor_pids(world *w, dr_pid executor, dr_pid *task, dr_pid *task_child)
+void tree_executor_pids(world *w, dr_pid executor, dr_pid *task, dr_pid *task_child,
+                        dr_pid *job)
 {
     const tree_exec *t = dr_sim_process_state(w->sim, executor);
     assert_non_null(t);
     *task = t->task;
+    *job = t->job;
     const session_task *st = dr_sim_process_state(w->sim, t->task);
     assert_non_null(st);
     *task_child = st->child;

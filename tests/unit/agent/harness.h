@@ -80,8 +80,10 @@ void fm_kill_task(world *w, const char *fw_id, const char *task_id);
 unsigned late_executor_subscribe_count(world *w, dr_pid pid);
 /* A "tree-executor" (the test executor that also starts a task process in
  * a session of its own, which has a child there, as `dromos executor`
- * does): the pids of that task process and its child. */
-void tree_executor_pids(world *w, dr_pid executor, dr_pid *task, dr_pid *task_child);
+ * does, and a job: a child in the executor's own session and group): the
+ * pids of that task process, its child and the job. */
+void tree_executor_pids(world *w, dr_pid executor, dr_pid *task, dr_pid *task_child,
+                        dr_pid *job);
 /* RUN_TASK with the task's command carrying one URI (fetched first). */
 void fm_run_task_uri(world *w, const char *fw_id, const char *task_id, const char *command,
                      const char *uri);

@@ -237,10 +237,11 @@ static void test_executor_kill_reaches_task_sessions(void **state)
     assert_int_equal(fm_count(&w, "t1", RUNNING), 1);
     dr_pid ex = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
     assert_true(ex > 0);
-    dr_pid task = 0, task_child = 0;
-    tree_executor_pids(&w, ex, &task, &task_child);
+    dr_pid task = 0, task_child = 0, job = 0;
+    tree_executor_pids(&w, ex, &task, &task_child, &job);
     assert_true(dr_sim_process_alive(w.sim, task));
     assert_true(dr_sim_process_alive(w.sim, task_child));
+    assert_true(dr_sim_process_alive(w.sim, job));
     const char *argv[] = {"blank", NULL};
     dr_err err;
     dr_pid bystander = dr_sim_process_start(w.sim, w.agent_host, argv, &err);
@@ -259,9 +260,36 @@ static void test_executor_kill_reaches_task_sessions(void **state)
     assert_false(dr_sim_process_alive(w.sim, ex));
     assert_false(dr_sim_process_alive(w.sim, task)); /* its own session: reached too */
     assert_false(dr_sim_process_alive(w.sim, task_child));
+    assert_false(dr_sim_process_alive(w.sim, job));
     assert_true(dr_sim_process_alive(w.sim, w.agent_pid));
     assert_true(dr_sim_process_alive(w.sim, bystander));
     assert_true(dr_sim_process_alive(w.sim, w.master_pid));
+    world_deinit(&w);
+}
+
+/* An executor that ends on its own leaves nothing behind in its session
+ * and group: the agent kills what is left there, as Mesos destroys the
+ * container. */
+static void test_executor_exit_kills_leftovers(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--executor=tree-executor", NULL};
+    start_registered_with(&w, 7, extra);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    dr_pid ex = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    assert_true(ex > 0);
+    dr_pid task = 0, task_child = 0, job = 0;
+    tree_executor_pids(&w, ex, &task, &task_child, &job);
+    dr_sim_process_crash(w.sim, ex);
+    assert_true(dr_sim_process_alive(w.sim, job)); /* a crash takes only the executor */
+    world_run(&w, 1 * S);
+    const fm_update *u = fm_last(&w, "t1");
+    assert_int_equal(u->state, FAILED);
+    assert_int_equal(u->reason, MESOS__TASK_STATUS__REASON__REASON_EXECUTOR_TERMINATED);
+    assert_false(dr_sim_process_alive(w.sim, job));
+    assert_true(dr_sim_process_alive(w.sim, w.agent_pid));
     world_deinit(&w);
 }
 
@@ -1212,6 +1240,7 @@ int main(void)
         cmocka_unit_test(test_restart_recovers),
         cmocka_unit_test(test_executor_not_returning),
         cmocka_unit_test(test_executor_kill_reaches_task_sessions),
+        cmocka_unit_test(test_executor_exit_kills_leftovers),
         cmocka_unit_test(test_reboot_reports_lost),
         cmocka_unit_test(test_torn_tail_and_corruption),
         cmocka_unit_test(test_work_dir_locked),
