@@ -94,21 +94,25 @@ static size_t value_size(sizes *s, const ProtobufCFieldDescriptor *f, const void
     DR_UNREACHABLE();
 }
 
-/* Whether protobuf-c would write a singular optional field. */
-static bool optional_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
-                             const void *member)
+/* Whether protobuf-c would write a singular optional field. Called for every
+ * optional field of every message encoded, most of them absent: one switch. */
+static inline bool optional_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+                                    const void *member)
 {
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-        if (*(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+    const char *quantifier = (const char *)m + f->quantifier_offset;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_MESSAGE:
+    case PROTOBUF_C_TYPE_STRING: {
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)quantifier != f->id)
             return false;
-    } else if (f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) {
-        return *(const protobuf_c_boolean *)((const char *)m + f->quantifier_offset) != 0;
-    }
-    if (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING) {
         const void *p = *(const void *const *)member;
         return p != NULL && p != f->default_value;
     }
-    return true;
+    default:
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            return *(const uint32_t *)quantifier == f->id;
+        return *(const protobuf_c_boolean *)quantifier != 0;
+    }
 }
 
 static size_t message_size(sizes *s, const ProtobufCMessage *m)
@@ -264,7 +268,6 @@ static uint8_t *write_message(sizes *s, const ProtobufCMessage *m, uint8_t *p)
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         const char *member = (const char *)m + f->offset;
-        unsigned wt = wire_type(f->type);
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
             if (n == 0)
@@ -280,6 +283,7 @@ static uint8_t *write_message(sizes *s, const ProtobufCMessage *m, uint8_t *p)
                 for (size_t k = 0; k < n; k++)
                     p = write_value(s, f, arr + k * esize, p);
             } else {
+                unsigned wt = wire_type(f->type);
                 for (size_t k = 0; k < n; k++) {
                     p = put_tag(p, f->id, wt);
                     p = write_value(s, f, arr + k * esize, p);
@@ -289,7 +293,7 @@ static uint8_t *write_message(sizes *s, const ProtobufCMessage *m, uint8_t *p)
         }
         if (f->label != PROTOBUF_C_LABEL_REQUIRED && !optional_present(m, f, member))
             continue;
-        p = put_tag(p, f->id, wt);
+        p = put_tag(p, f->id, wire_type(f->type));
         p = write_value(s, f, member, p);
     }
     for (unsigned i = 0; i < m->n_unknown_fields; i++) {
