@@ -51,6 +51,15 @@ void dr_arena_deinit(dr_arena *arena)
     arena->used_size = 0;
 }
 
+/* An arena's first chunk. Most arenas hold one small request or event (a
+ * status update decodes into ~1 KiB) and live for one handler: a 4 KiB chunk
+ * is a cheap malloc and free, where a 64 KiB one is not (glibc consolidates
+ * its free lists on every free of 64 KiB or more). The next chunk is
+ * DR_ARENA_CHUNK_SIZE and they double from there, so a big message still
+ * takes few chunks; dr_proto_decode reserves a big message's whole size up
+ * front anyway. */
+#define ARENA_FIRST_CHUNK_SIZE (1032u - sizeof(dr_arena_chunk))
+
 /* A new chunk with room for size bytes: the head, or, for a block much bigger
  * than chunks grow to, a chunk of its own behind the head (whose free space
  * would otherwise be wasted). Chunks double, up to DR_ARENA_CHUNK_SIZE_MAX:
@@ -61,7 +70,7 @@ void dr_arena_deinit(dr_arena *arena)
 static dr_arena_chunk *grow(dr_arena *arena, size_t size)
 {
     dr_arena_chunk *c = arena->head;
-    size_t grown_size = DR_ARENA_CHUNK_SIZE;
+    size_t grown_size = c == NULL ? ARENA_FIRST_CHUNK_SIZE : DR_ARENA_CHUNK_SIZE;
     if (c != NULL && c->size <= DR_ARENA_CHUNK_SIZE_MAX / 2)
         grown_size = DR_MAX(grown_size, c->size * 2);
     else if (c != NULL)
