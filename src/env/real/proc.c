@@ -655,6 +655,12 @@ static int tree_row_cmp(const void *x, const void *y)
     return p < q ? -1 : p > q;
 }
 
+static int pid_cmp(const void *x, const void *y)
+{
+    pid_t p = *(const pid_t *)x, q = *(const pid_t *)y;
+    return p < q ? -1 : p > q;
+}
+
 static tree_row *tree_find(const tree_scan *scan, pid_t pid)
 {
     tree_row key = {.pid = pid};
@@ -706,9 +712,10 @@ static dr_code tree_scan_read(tree_scan *scan, dr_err *err)
 /* Whether the session or group id may be followed: never ours, never an id
  * of the kernel or init, never one led by a living process outside the tree
  * (a group or session a member merely joined). */
-static bool tree_id_followable(const tree_scan *scan, pid_t id, pid_t root)
+static bool tree_id_followable(const tree_scan *scan, pid_t id, pid_t root, pid_t own_session,
+                               pid_t own_group)
 {
-    if (id <= 1 || id == getsid(0) || id == getpgrp())
+    if (id <= 1 || id == own_session || id == own_group)
         return false;
     if (id == root)
         return true;
@@ -722,7 +729,7 @@ static bool tree_id_followable(const tree_scan *scan, pid_t id, pid_t root)
  * of the tree, each O(rows x followed ids). Returns the member count. */
 static size_t tree_mark(tree_scan *scan, pid_t root)
 {
-    pid_t self = getpid();
+    pid_t self = getpid(), own_session = getsid(0), own_group = getpgrp();
     size_t id_capacity = 16, id_count = 0;
     pid_t *ids = dr_alloc_array(id_capacity, sizeof *ids);
     ids[id_count++] = root; /* the session and group root leads, even once it is gone */
@@ -741,7 +748,7 @@ static size_t tree_mark(tree_scan *scan, pid_t root)
             }
             for (size_t k = 0; !in && k < id_count; k++)
                 in = (row->session == ids[k] || row->pgrp == ids[k]) &&
-                     tree_id_followable(scan, ids[k], root);
+                     tree_id_followable(scan, ids[k], root, own_session, own_group);
             if (!in)
                 continue;
             row->member = true;
@@ -780,6 +787,7 @@ dr_code dr__real_signal_tree(void *self, dr_pid pid, int signo, dr_err *err)
     /* The pids stopped so far; kept across scans (a stopped process stays
      * in the tree, but a later scan builds fresh rows). */
     size_t stopped_count = 0, stopped_capacity = 64;
+    size_t sorted_count = 0; /* stopped[0, sorted_count) is sorted: the earlier rounds' */
     pid_t *stopped = dr_alloc_array(stopped_capacity, sizeof *stopped);
     dr_code rc = DR_OK;
     /* Freeze: scan, stop the members not yet stopped, scan again until a
@@ -797,11 +805,8 @@ dr_code dr__real_signal_tree(void *self, dr_pid pid, int signo, dr_err *err)
             tree_row *row = &scan.rows[i];
             if (!row->member)
                 continue;
-            bool known = false;
-            for (size_t k = 0; k < stopped_count && !known; k++)
-                known = stopped[k] == row->pid;
-            if (known)
-                continue;
+            if (bsearch(&row->pid, stopped, sorted_count, sizeof *stopped, pid_cmp) != NULL)
+                continue; /* stopped in an earlier round */
             if (kill(row->pid, SIGSTOP) != 0)
                 continue; /* ended meanwhile */
             if (stopped_count == stopped_capacity) {
@@ -813,6 +818,8 @@ dr_code dr__real_signal_tree(void *self, dr_pid pid, int signo, dr_err *err)
         }
         if (fresh == 0)
             break;
+        qsort(stopped, stopped_count, sizeof *stopped, pid_cmp);
+        sorted_count = stopped_count;
     }
     if (rc == DR_OK && signo == 0) {
         bool any = false;

@@ -1674,6 +1674,64 @@ static void test_signal_tree_subreaper(void **state)
     }
 }
 
+/* Processes of the host in session sid (getsid over /proc). */
+static size_t session_count(dr_env *env, pid_t sid)
+{
+    dr_dir_list list = {0};
+    dr_err err;
+    assert_int_equal(dr_env_list_dir(env, "/proc", &list, &err), DR_OK);
+    size_t n = 0;
+    for (size_t i = 0; i < list.count; i++) {
+        pid_t p = (pid_t)strtol(list.names[i], NULL, 10);
+        if (p > 0 && getsid(p) == sid && ppid_of(env, p) != -1) {
+            char *path = dr_sprintf("/proc/%d/stat", (int)p);
+            uint8_t *text = NULL;
+            size_t size = 0;
+            if (dr_env_read_all(env, path, 1024, &text, &size, &err) == DR_OK) {
+                n += strrchr((char *)text, ')')[2] != 'Z'; /* zombies are gone */
+                dr_free(text);
+            }
+            dr_free(path);
+        }
+    }
+    dr_dir_list_free(&list);
+    return n;
+}
+
+/* A tree that forks while it is killed: the freeze (SIGSTOP, rescan until
+ * nothing new) leaves no process behind. */
+static void test_signal_tree_forking(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    char *script = dr_sprintf("cd %s || exit 1\n"
+                              "i=0\n"
+                              "while [ $i -lt 20 ]; do sleep 100 & i=$((i+1)); done\n"
+                              "echo $$ > started.tmp; mv started.tmp started\n"
+                              "while [ $i -lt 3000 ]; do sleep 100 & i=$((i+1)); done\n"
+                              "wait\n",
+                              fx->dir);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    dr_spawn_opts opts = {.argv = argv, .new_session = true};
+    exit_seen root = {0};
+    dr_pid pid = 0;
+    dr_err err;
+    assert_int_equal(dr_env_spawn(env, &opts, exit_record, &root, &pid, &err), DR_OK);
+    assert_int_equal(read_pid_file(fx, "started"), pid);
+    assert_true(session_count(env, (pid_t)pid) > 20);
+    assert_int_equal(dr_env_signal_tree(env, pid, SIGKILL, &err), DR_OK);
+    run_until(env, &root.done);
+    /* SIGKILL is delivered before the next scheduling: once the tree call
+     * returned, every member is dying; give init a moment to reap */
+    uint64_t deadline_ns = dr_env_now(env) + WAIT_NS;
+    while (session_count(env, (pid_t)pid) != 0) {
+        assert_true(dr_env_now(env) < deadline_ns);
+        dr_env_real_run_once(env, TICK_NS);
+    }
+    assert_int_equal(dr_env_signal_tree(env, pid, SIGKILL, &err), DR_ESRCH);
+    dr_free(script);
+}
+
 /* An env in a child subreaper reaps the orphans it adopts when one of its
  * own children ends, so they do not stay zombies. */
 static void test_subreaper_reaps_adopted(void **state)
@@ -1789,6 +1847,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spawn_group_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_tree_subreaper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_tree_forking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subreaper_reaps_adopted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_facts, setup, teardown),
     };
