@@ -402,11 +402,7 @@ static bool token_ok(const char *s)
 
 static bool value_ok(const char *s)
 {
-    for (; *s != '\0'; s++) {
-        if (*s == '\r' || *s == '\n')
-            return false;
-    }
-    return true;
+    return s[strcspn(s, "\r\n")] == '\0';
 }
 
 static void timeout_fire(dr_env *env, void *ctx);

@@ -21,9 +21,12 @@ void dr_http_headers_deinit(dr_http_headers *h)
 
 static dr_http_header *find(const dr_http_headers *h, const char *name, size_t name_size)
 {
+    int first = name_size > 0 ? tolower((unsigned char)name[0]) : 0;
     for (size_t i = 0; i < h->count; i++) {
-        if (strncasecmp(h->items[i].name, name, name_size) == 0 &&
-            h->items[i].name[name_size] == '\0')
+        const char *have = h->items[i].name;
+        /* The first letter tells most names apart without a call. */
+        if (tolower((unsigned char)have[0]) == first &&
+            strncasecmp(have, name, name_size) == 0 && have[name_size] == '\0')
             return &h->items[i];
     }
     return NULL;
