@@ -678,8 +678,21 @@ static void slot_complete(dr_http_response *res, int status, const char *content
         body = packed.data;
         size = packed.size;
     }
-    char framing[64];
-    snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", size);
+    /* "Content-Length: N\r\n" without printf: one per response. */
+    char framing[64] = "Content-Length: ";
+    size_t at = strlen(framing);
+    char digits[24];
+    size_t n = 0;
+    size_t rest = size;
+    do {
+        digits[n++] = (char)('0' + rest % 10);
+        rest /= 10;
+    } while (rest > 0);
+    while (n > 0)
+        framing[at++] = digits[--n];
+    memcpy(framing + at, "\r\n", 3);
+    /* The head and the body in one allocation. */
+    dr_buf_reserve(&res->out, 256 + (no_body || res->head_method ? 0 : size));
     write_head(res, status, content_type, no_body ? NULL : framing);
     if (!no_body && !res->head_method && size > 0)
         dr_buf_append(&res->out, body, size);
