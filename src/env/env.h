@@ -119,7 +119,7 @@ typedef struct dr_rlimit {
  * signals reset, setsid (new_session), prctl (subreaper), setrlimit for each
  * of rlimits, then
  * (set_user) setgroups(groups), setgid(gid), setuid(uid), the stdio files,
- * chdir(cwd) and exec; any failure is an error from spawn that names the
+ * chdir(cwd), prctl (parent_death_signal) and exec; any failure is an error from spawn that names the
  * step (spawn 'sh': setuid 65534: Operation not permitted), never an exit
  * callback. Limits are set before the user changes, so a privileged spawner
  * may raise hard limits the user could not. A spawner that is not root may
@@ -140,6 +140,13 @@ typedef struct dr_spawn_opts {
                                 child must reap what it adopts: a real env does
                                 when it runs in such a process (see real.h). The
                                 simulator does not reparent: it ignores this. */
+    int parent_death_signal; /* 0: none; else PR_SET_PDEATHSIG, set last before
+                                exec (a user change would clear it): the child
+                                gets this signal when its spawner ends, so an
+                                executor's task dies with the executor, whose
+                                orphans would be out of the container's reach.
+                                Lost on exec of a set-user-ID program. The
+                                simulator ignores it. */
     bool set_user;           /* false: the child keeps the spawner's credentials */
     uint32_t uid;            /* with set_user */
     uint32_t gid;            /* with set_user: the primary group */

@@ -77,6 +77,7 @@ typedef enum child_stage {
     STAGE_SETGID,
     STAGE_SETUID,
     STAGE_SUBREAPER,
+    STAGE_PDEATHSIG,
 } child_stage;
 
 typedef struct child_report {
@@ -96,6 +97,8 @@ typedef struct child_plan {
     int report_fd;
     bool new_session;
     bool subreaper;
+    int parent_death_signal;
+    pid_t spawner; /* getpid() of the spawner, to see whether it already ended */
     struct rlimit limits[DR_SPAWN_RLIMIT_COUNT_MAX];
     int limit_resources[DR_SPAWN_RLIMIT_COUNT_MAX];
     size_t limit_count;
@@ -176,6 +179,13 @@ static _Noreturn void child_run(const child_plan *plan)
     (void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     if (plan->cwd != NULL && chdir(plan->cwd) < 0)
         child_fail(plan, STAGE_CHDIR, 0);
+    if (plan->parent_death_signal != 0) {
+        /* last: a credential change clears it */
+        if (prctl(PR_SET_PDEATHSIG, (unsigned long)plan->parent_death_signal, 0, 0, 0) != 0)
+            child_fail(plan, STAGE_PDEATHSIG, 0);
+        if (getppid() != plan->spawner)
+            _exit(127); /* the spawner ended before: its report pipe reads empty */
+    }
     execve(plan->path, plan->argv, plan->envp);
     child_fail(plan, STAGE_EXEC, 0);
 }
@@ -406,8 +416,13 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
     if (rc != DR_OK)
         return rc;
 
+    if (opts->parent_death_signal < 0 || opts->parent_death_signal >= NSIG)
+        return dr_err_set(err, DR_EINVAL, "spawn '%s': parent death signal %d: not a valid "
+                                          "signal", program, opts->parent_death_signal);
     child_plan plan = {.path = path, .cwd = opts->cwd, .new_session = opts->new_session,
                        .subreaper = opts->subreaper,
+                       .parent_death_signal = opts->parent_death_signal,
+                       .spawner = getpid(),
                        .stdio_fds = {-1, -1, -1}, .report_fd = -1};
     rc = plan_credentials(opts, program, &plan, err);
     if (rc != DR_OK)
@@ -452,7 +467,8 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
         static const char *const stage_names[] = {"?",      "setsid",    "stdio",
                                                   "chdir",  "exec",      "setrlimit",
                                                   "setgroups", "setgid", "setuid",
-                                                  "prctl(PR_SET_CHILD_SUBREAPER)"};
+                                                  "prctl(PR_SET_CHILD_SUBREAPER)",
+                                                  "prctl(PR_SET_PDEATHSIG)"};
         const char *stage = (unsigned)report.stage < DR_ARRAY_COUNT(stage_names)
                                 ? stage_names[report.stage]
                                 : "?";
@@ -464,7 +480,7 @@ dr_code dr__real_spawn(void *self, const dr_spawn_opts *opts, dr_exit_fn *fn, vo
             rc = dr_err_set(err, code, "spawn '%s': setrlimit %d (soft %llu, hard %llu): %s",
                             program, (int)l->resource, (unsigned long long)l->soft,
                             (unsigned long long)l->hard, why);
-        } else if (report.stage == STAGE_SUBREAPER) {
+        } else if (report.stage == STAGE_SUBREAPER || report.stage == STAGE_PDEATHSIG) {
             rc = dr_err_set(err, code, "spawn '%s': %s: %s", program, stage, why);
         } else if (report.stage >= STAGE_RLIMIT) {
             rc = dr_err_set(err, code, "spawn '%s': %s %lld: %s", program, stage, report.detail,

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "src/env/real/real.h"
@@ -1732,6 +1733,68 @@ static void test_signal_tree_forking(void **state)
     dr_free(script);
 }
 
+/* A spawner that ends: a forked copy of the test makes an env, spawns
+ * "sleep 107" (with signo as its parent death signal), writes its pid to
+ * name and exits. Returns that pid. */
+static dr_pid spawn_from_short_lived(fixture *fx, const char *name, int signo)
+{
+    char *path = path_in(fx, name);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dr_env_real_opts o = {.node_name = "spawner", .seed = 3, .log_file = fx->log};
+        dr_env *env = NULL;
+        dr_err err;
+        if (dr_env_real_create(&o, &env, &err) != DR_OK)
+            _exit(1);
+        const char *argv[] = {"sleep", "107", NULL};
+        dr_spawn_opts opts = {.argv = argv, .parent_death_signal = signo};
+        dr_pid pid = 0;
+        if (dr_env_spawn(env, &opts, exit_record, NULL, &pid, &err) != DR_OK)
+            _exit(2);
+        char text[32];
+        int n = snprintf(text, sizeof text, "%lld", (long long)pid);
+        if (dr_env_write_atomic(env, path, text, (size_t)n, &err) != DR_OK)
+            _exit(3);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    dr_free(path);
+    return read_pid_file(fx, name);
+}
+
+/* A task spawned with a parent death signal dies when its spawner (an
+ * executor) ends; without one it is orphaned and lives on. */
+static void test_spawn_parent_death_signal(void **state)
+{
+    fixture *fx = *state;
+    dr_env *env = fx->env;
+    dr_err err;
+    dr_pid doomed = spawn_from_short_lived(fx, "doomed", SIGKILL);
+    exit_seen seen = {0};
+    if (dr_env_watch(env, doomed, exit_record, &seen, &err) == DR_OK)
+        run_until(env, &seen.done);
+    else
+        assert_int_equal(err.code, DR_ESRCH); /* already gone */
+
+    dr_pid orphan = spawn_from_short_lived(fx, "orphan", 0);
+    exit_seen orphan_seen = {0};
+    assert_int_equal(dr_env_watch(env, orphan, exit_record, &orphan_seen, &err), DR_OK);
+    run_for(env, 20 * DR_NS_PER_MS);
+    assert_false(orphan_seen.done);
+    assert_int_equal(dr_env_signal(env, orphan, SIGKILL, false, &err), DR_OK);
+    run_until(env, &orphan_seen.done);
+
+    const char *argv[] = {"true", NULL};
+    dr_spawn_opts bad = {.argv = argv, .parent_death_signal = 1000};
+    dr_pid pid = 0;
+    assert_int_equal(dr_env_spawn(env, &bad, exit_record, &seen, &pid, &err), DR_EINVAL);
+    assert_string_equal(err.msg, "spawn 'true': parent death signal 1000: not a valid signal");
+}
+
 /* An env in a child subreaper reaps the orphans it adopts when one of its
  * own children ends, so they do not stay zombies. */
 static void test_subreaper_reaps_adopted(void **state)
@@ -1848,6 +1911,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signal_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_tree_subreaper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_tree_forking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_parent_death_signal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subreaper_reaps_adopted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_facts, setup, teardown),
     };
