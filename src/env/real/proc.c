@@ -53,6 +53,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct dr__real_proc {
@@ -635,6 +636,7 @@ dr_code dr__real_signal(void *self, dr_pid pid, int signo, bool group, dr_err *e
 /* One process as /proc/<pid>/stat shows it. */
 typedef struct tree_row {
     pid_t pid, ppid, pgrp, session;
+    char state;   /* R, S, D, T (stopped), ... */
     bool member;  /* in the tree */
     bool stopped; /* sent SIGSTOP by this call */
 } tree_row;
@@ -659,6 +661,7 @@ static bool stat_ids_parse(const char *text, tree_row *row)
         return false;
     if (state == 'Z' || state == 'X')
         return false; /* ended, not yet reaped: nothing left to signal */
+    row->state = state;
     row->ppid = (pid_t)ppid;
     row->pgrp = (pid_t)pgrp;
     row->session = (pid_t)session;
@@ -807,22 +810,27 @@ dr_code dr__real_signal_tree(void *self, dr_pid pid, int signo, dr_err *err)
     pid_t *stopped = dr_alloc_array(stopped_capacity, sizeof *stopped);
     dr_code rc = DR_OK;
     /* Freeze: scan, stop the members not yet stopped, scan again until a
-     * scan finds nobody new. Each round stops at least one process, and a
-     * stopped process forks no more, so this ends; bounded all the same. */
-    for (unsigned round = 0; round < 1024; round++) {
+     * scan finds nobody new and every member has stopped (SIGSTOP takes
+     * effect when the target returns to user space: a fork it is inside of
+     * still completes, so a scan before it stopped may miss the child). A
+     * stopped process forks no more, so this ends; bounded all the same
+     * (about a second at most), then whatever was found is signaled. */
+    for (unsigned round = 0; round < 4096; round++) {
         rc = tree_scan_read(&scan, err);
         if (rc != DR_OK)
             break;
         size_t members = tree_mark(&scan, root);
         if (members == 0 || signo == 0)
             break;
-        size_t fresh = 0;
+        size_t fresh = 0, running = 0;
         for (size_t i = 0; i < scan.count; i++) {
             tree_row *row = &scan.rows[i];
             if (!row->member)
                 continue;
-            if (bsearch(&row->pid, stopped, sorted_count, sizeof *stopped, pid_cmp) != NULL)
-                continue; /* stopped in an earlier round */
+            if (bsearch(&row->pid, stopped, sorted_count, sizeof *stopped, pid_cmp) != NULL) {
+                running += row->state != 'T' && row->state != 't';
+                continue; /* signaled in an earlier round */
+            }
             if (kill(row->pid, SIGSTOP) != 0)
                 continue; /* ended meanwhile */
             if (stopped_count == stopped_capacity) {
@@ -832,8 +840,13 @@ dr_code dr__real_signal_tree(void *self, dr_pid pid, int signo, dr_err *err)
             stopped[stopped_count++] = row->pid;
             fresh++;
         }
-        if (fresh == 0)
+        if (fresh == 0 && running == 0)
             break;
+        if (fresh == 0) {
+            /* give the signaled a moment to stop */
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 250 * 1000};
+            (void)nanosleep(&pause, NULL);
+        }
         qsort(stopped, stopped_count, sizeof *stopped, pid_cmp);
         sorted_count = stopped_count;
     }
