@@ -400,8 +400,11 @@ static dr_code task_resources(const char *what, Mesos__Resource *const *items, s
             return rc;
         }
     }
-    dr_resources_set_allocation_role(&rs, role);
-    dr_resources_add(out, &rs);
+    dr_resources_set_allocation_role(&rs, role); /* leaves rs a normalised sum */
+    if (out->count == 0)
+        dr_resources_move(out, &rs); /* what adding it would give, without the copies */
+    else
+        dr_resources_add(out, &rs);
     dr_resources_deinit(&rs);
     return DR_OK;
 }
