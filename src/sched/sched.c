@@ -789,10 +789,22 @@ static void call_init(Mesos__Scheduler__Call *call, Mesos__Scheduler__Call__Type
 /* Offer id arrays for accept/decline; at most this many per call. */
 #define OFFER_IDS_MAX 256u
 
+/* The ids of one ACCEPT or DECLINE, in one allocation sized for count of
+ * them (a frame's worth of zeroed OFFER_IDS_MAX entries per call was most of
+ * a DECLINE's cost). count past OFFER_IDS_MAX is refused by offer_ids_fill
+ * before anything is written. Free with dr_free. */
 typedef struct offer_ids {
-    Mesos__OfferID ids[OFFER_IDS_MAX];
-    Mesos__OfferID *ptrs[OFFER_IDS_MAX];
+    Mesos__OfferID **ptrs;
+    Mesos__OfferID ids[];
 } offer_ids;
+
+static offer_ids *offer_ids_alloc(size_t count)
+{
+    size_t n = DR_MAX(DR_MIN(count, (size_t)OFFER_IDS_MAX), (size_t)1);
+    offer_ids *o = dr_alloc(sizeof *o + n * (sizeof o->ids[0] + sizeof o->ptrs[0]));
+    o->ptrs = (Mesos__OfferID **)(void *)&o->ids[n];
+    return o;
+}
 
 static dr_code offer_ids_fill(offer_ids *o, const char *const *ids, size_t count, dr_err *err)
 {
@@ -811,7 +823,7 @@ dr_code dr_sched_accept(dr_sched *s, const char *const *offer_ids_in, size_t off
                         Mesos__Offer__Operation *const *ops, size_t op_count,
                         double refuse_seconds, dr_err *err)
 {
-    offer_ids *o = dr_alloc(sizeof *o);
+    offer_ids *o = offer_ids_alloc(offer_count);
     dr_code rc = offer_ids_fill(o, offer_ids_in, offer_count, err);
     if (rc == DR_OK) {
         Mesos__Scheduler__Call call;
@@ -837,7 +849,7 @@ dr_code dr_sched_accept(dr_sched *s, const char *const *offer_ids_in, size_t off
 dr_code dr_sched_decline(dr_sched *s, const char *const *offer_ids_in, size_t offer_count,
                          double refuse_seconds, dr_err *err)
 {
-    offer_ids *o = dr_alloc(sizeof *o);
+    offer_ids *o = offer_ids_alloc(offer_count);
     dr_code rc = offer_ids_fill(o, offer_ids_in, offer_count, err);
     if (rc == DR_OK) {
         Mesos__Scheduler__Call call;
