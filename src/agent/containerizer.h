@@ -59,7 +59,8 @@ dr_code dr_container_spec_set_user(dr_container_spec *spec, dr_env *env, const c
 /* A launcher. Every op reports through the env; none blocks. */
 typedef struct dr_launcher_ops {
     const char *name; /* "posix" */
-    /* Starts spec's process in its own session and process group, stdout and
+    /* Starts spec's process in its own session and process group (a child
+     * subreaper with spec->subreaper), stdout and
      * stderr to files in the sandbox, as spec's user (the sandbox and those
      * files are chowned to it first, as Mesos does, so the container can
      * write there) with spec's rlimits; fn fires once when it ends. */
