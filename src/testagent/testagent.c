@@ -77,6 +77,7 @@ struct call_ctx {
 typedef struct ta_framework {
     char *id;
     Mesos__FrameworkInfo *info; /* owned malloc copy */
+    dr_buf wire;                /* info encoded: a RUN_TASK repeating it is not copied again */
 } ta_framework;
 
 struct dr_testagent {
@@ -197,43 +198,59 @@ static ta_task *task_find(const dr_testagent *a, const char *fw, const char *tas
     return NULL;
 }
 
-static ProtobufCMessage *message_copy(const ProtobufCMessage *m)
+/* A malloc'd copy of m decoded from its encoding in wire, or NULL. */
+static ProtobufCMessage *message_from_wire(const ProtobufCMessage *m, const dr_buf *wire)
 {
-    dr_buf b;
-    dr_buf_init(&b);
     dr_err err;
     ProtobufCMessage *out = NULL;
-    if (dr_proto_encode(m, &b, &err) == DR_OK &&
-        dr_proto_decode(m->descriptor, b.data, b.size, NULL, &out, &err) == DR_OK) {
-        dr_buf_deinit(&b);
-        return out;
-    }
-    dr_buf_deinit(&b);
-    return NULL;
+    if (dr_proto_decode(m->descriptor, wire->data, wire->size, NULL, &out, &err) != DR_OK)
+        return NULL;
+    return out;
 }
 
+/* Keeps the latest FrameworkInfo of each framework, as an agent does. Every
+ * RUN_TASK carries it, almost always unchanged: the copy is made only when
+ * its encoding differs from the one kept. */
 static void framework_remember(dr_testagent *a, const Mesos__FrameworkInfo *info)
 {
     if (info == NULL || info->id == NULL || info->id->value == NULL)
         return;
+    dr_buf wire;
+    dr_buf_init(&wire);
+    dr_err err;
+    if (dr_proto_encode(&info->base, &wire, &err) != DR_OK) {
+        dr_buf_deinit(&wire);
+        return;
+    }
     for (size_t i = 0; i < a->framework_count; i++) {
-        if (strcmp(a->frameworks[i].id, info->id->value) == 0) {
-            ProtobufCMessage *copy = message_copy(&info->base);
-            if (copy != NULL) {
-                dr_proto_free(&a->frameworks[i].info->base);
-                a->frameworks[i].info = (Mesos__FrameworkInfo *)copy;
+        ta_framework *f = &a->frameworks[i];
+        if (strcmp(f->id, info->id->value) == 0) {
+            if (wire.size != f->wire.size ||
+                (wire.size > 0 && memcmp(wire.data, f->wire.data, wire.size) != 0)) {
+                ProtobufCMessage *copy = message_from_wire(&info->base, &wire);
+                if (copy != NULL) {
+                    dr_proto_free(&f->info->base);
+                    f->info = (Mesos__FrameworkInfo *)copy;
+                    dr_buf_deinit(&f->wire);
+                    f->wire = wire;
+                    return;
+                }
             }
+            dr_buf_deinit(&wire);
             return;
         }
     }
-    if (a->framework_count >= FRAMEWORK_COUNT_MAX)
+    ProtobufCMessage *copy = NULL;
+    if (a->framework_count < FRAMEWORK_COUNT_MAX)
+        copy = message_from_wire(&info->base, &wire);
+    if (copy == NULL) {
+        dr_buf_deinit(&wire);
         return;
-    ProtobufCMessage *copy = message_copy(&info->base);
-    if (copy == NULL)
-        return;
+    }
     a->frameworks = dr_realloc(a->frameworks, (a->framework_count + 1) * sizeof *a->frameworks);
     a->frameworks[a->framework_count].id = dr_strdup(info->id->value);
     a->frameworks[a->framework_count].info = (Mesos__FrameworkInfo *)copy;
+    a->frameworks[a->framework_count].wire = wire;
     a->framework_count++;
 }
 
@@ -370,6 +387,7 @@ void dr_testagent_destroy(dr_testagent *a)
     for (size_t i = 0; i < a->framework_count; i++) {
         dr_free(a->frameworks[i].id);
         dr_proto_free(&a->frameworks[i].info->base);
+        dr_buf_deinit(&a->frameworks[i].wire);
     }
     dr_free(a->frameworks);
     dr_recordio_decoder_deinit(&a->dec);
