@@ -295,6 +295,10 @@ bool dr__exec_spawn_command(dr_executor *ex, const Mesos__CommandInfo *cmd, cons
         .stdout_path = out_path,
         .stderr_path = err_path,
         .new_session = true,
+        /* a task outliving its executor would be orphaned to init, out of
+         * the container's tree: it dies with the executor (Mesos reports it
+         * failed then anyway) */
+        .parent_death_signal = SIGKILL,
     };
     dr_err err;
     dr_code rc = dr_env_spawn(ex->env, &so, fn, ctx, pid_out, &err);
