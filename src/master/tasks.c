@@ -195,7 +195,11 @@ dr_mtask *dr__task_add(dr_master *m, dr_mframework *fw, dr_magent *agent,
     DR_ASSERT(dr_idmap_get(&fw->tasks, info->task_id->value) == NULL);
     dr_mtask *t = dr_alloc(sizeof *t);
     t->id = dr_strdup(info->task_id->value);
-    t->agent_key = dr_sprintf("%s %s", fw->id, t->id);
+    size_t fw_id_size = strlen(fw->id), id_size = strlen(t->id);
+    t->agent_key = dr_alloc(fw_id_size + 1 + id_size + 1); /* "<framework> <task>" */
+    memcpy(t->agent_key, fw->id, fw_id_size);
+    t->agent_key[fw_id_size] = ' ';
+    memcpy(t->agent_key + fw_id_size + 1, t->id, id_size + 1);
     t->framework_id = dr_strdup(fw->id);
     t->agent_id = dr_strdup(agent->id);
     t->role = dr_strdup(role);
