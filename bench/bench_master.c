@@ -60,6 +60,24 @@ static uint32_t task_index(const bfw *fw, const char *task_id)
     return (uint32_t)strtoul(task_id + n + 1, NULL, 10);
 }
 
+/* "<framework>-<k>" into out[48] (the framework's name is under 32 bytes):
+ * one per task, so no printf. */
+static void task_name(char out[48], const char *fw_name, uint32_t k)
+{
+    size_t n = strlen(fw_name);
+    memcpy(out, fw_name, n);
+    out[n++] = '-';
+    char digits[12];
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + k % 10);
+        k /= 10;
+    } while (k > 0);
+    while (d > 0)
+        out[n++] = digits[--d];
+    out[n] = '\0';
+}
+
 static void on_offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, void *ctx)
 {
     bsched *b = ctx;
@@ -104,7 +122,7 @@ static void on_offers(dr_sched *s, const Mesos__Scheduler__Event__Offers *ev, vo
                mem >= TASK_MEM - 1e-9) {
             uint32_t k = fw->launched++;
             fw->offer_wall_s[k] = now_s;
-            snprintf(names[n], sizeof names[n], "%s-%u", fw->name, k);
+            task_name(names[n], fw->name, k);
             mesos__task_info__init(&tis[n]);
             mesos__task_id__init(&tids[n]);
             tids[n].value = names[n];
