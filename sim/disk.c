@@ -862,13 +862,15 @@ dr_code dr_sim_disk_open(dr_sim_disk *disk, uint64_t owner, const char *path, in
 {
     char canon[DR_PATH_SIZE_MAX];
     bool found;
-    int f = resolve(disk, path, true, canon, &found);
+    int f = resolve(disk, path, (flags & DR_OPEN_NOFOLLOW) == 0, canon, &found);
     if (f >= 0)
         return fail(err, (fault)f, "open", path);
     node *n;
     if (found) {
         const entry *e = ns_get(&disk->cur, canon);
         DR_ASSERT(e != NULL);
+        if (e->kind == K_LINK) /* only with NOFOLLOW: O_NOFOLLOW's ELOOP */
+            return fail(err, F_LOOP, "open", path);
         if (e->kind == K_DIR)
             return fail(err, F_ISDIR, "open", path);
         DR_ASSERT(e->kind == K_FILE);

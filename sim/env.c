@@ -448,13 +448,14 @@ static dr_code env_user_lookup(void *self, const char *name, dr_user_info *out, 
     return dr__sim_user_lookup(proc->sim, proc, name, out, err);
 }
 
-/* The disk keeps no owners: chown checks what chown(2) would (the path
- * exists, only root may give files away) and changes nothing. */
+/* The disk keeps no owners: chown checks what lchown(2), which the real env
+ * calls, would (the path exists, a symlink itself; only root may give files
+ * away) and changes nothing. */
 static dr_code env_chown(void *self, const char *path, uint32_t uid, uint32_t gid, dr_err *err)
 {
     sim_proc *proc = self;
     dr_file_stat st;
-    dr_code rc = env_stat(self, path, true, &st, err);
+    dr_code rc = env_stat(self, path, false, &st, err);
     if (rc != DR_OK)
         return rc;
     if (proc->creds->uid != 0 && (uid != proc->creds->uid || gid != proc->creds->gid))

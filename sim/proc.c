@@ -164,6 +164,10 @@ dr_code dr__sim_spawn(dr_sim *sim, sim_host *host, dr_pid parent, const dr_spawn
     *proc->creds = creds;
     if (parent_proc != NULL && !opts->new_session)
         proc->pgid = parent_proc->pgid;
+    proc->subreaper = opts->subreaper;
+    proc->parent_death_signal = opts->parent_death_signal;
+    if (parent_proc != NULL)
+        parent_proc->has_children = true;
     /* watches[0] is always the parent (watcher 0: none; fn NULL: nobody
      * hears the exit), so a process tree can be followed (signal_tree) */
     watch_add(proc, parent, fn, ctx);
@@ -246,6 +250,34 @@ void dr__sim_proc_leave(sim_proc *proc)
     proc->running = false;
 }
 
+/* proc is ending: its children get their parent death signal (as events,
+ * now) and a new parent, as the kernel reparents: the nearest living
+ * ancestor that is a subreaper, else none (init). Nobody hears their exit
+ * as a parent any more. */
+static void children_orphan(dr_sim *sim, const sim_proc *proc)
+{
+    dr_pid heir = proc->watch_count > 0 ? proc->watches[0].watcher : 0;
+    for (unsigned depth = 0; heir != 0 && depth < 1024; depth++) {
+        const sim_proc *a = dr__sim_proc(sim, heir);
+        if (a == NULL || a->subreaper)
+            break;
+        heir = a->watch_count > 0 ? a->watches[0].watcher : 0;
+    }
+    if (dr__sim_proc(sim, heir) == NULL)
+        heir = 0;
+    for (size_t i = 0; i < sim->proc_count; i++) {
+        sim_proc *c = sim->procs[i];
+        if (c == NULL || c == proc || c->watch_count == 0 || c->watches[0].watcher != proc->pid)
+            continue;
+        if (c->parent_death_signal != 0)
+            dr__sim_push(sim, sim->now_ns, EV_SIGNAL, c->pid, NULL,
+                         (uint64_t)c->parent_death_signal);
+        c->watches[0] = (sim_watch){heir, NULL, NULL};
+        if (heir != 0)
+            dr__sim_proc(sim, heir)->has_children = true;
+    }
+}
+
 static void proc_end(dr_sim *sim, sim_proc *proc, end_how how, dr_exit_status status)
 {
     DR_ASSERT(!proc->running); /* a process never ends inside its own callback */
@@ -259,6 +291,8 @@ static void proc_end(dr_sim *sim, sim_proc *proc, end_how how, dr_exit_status st
     }
     dr__sim_trace(sim, how == END_CRASH ? "crash" : how == END_STOP ? "stop" : "exit", proc->pid,
                   proc->pid, (uint64_t)status.code, status.signaled);
+    if (proc->has_children)
+        children_orphan(sim, proc);
     /* from here on the process is gone: nothing of it runs again */
     sim->procs[proc->pid - 1] = NULL;
     sim_link_del(&proc->host_link);

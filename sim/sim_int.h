@@ -126,6 +126,9 @@ typedef struct sim_proc {
     sim_host *host;
     dr_pid pid;
     dr_pid pgid;
+    bool subreaper;          /* spawned with dr_spawn_opts.subreaper */
+    bool has_children;       /* spawned a process once: its end reparents them */
+    int parent_death_signal; /* dr_spawn_opts.parent_death_signal */
     bool paused;
     bool running; /* inside one of its callbacks (crash is deferred) */
     bool generic;
@@ -142,7 +145,9 @@ typedef struct sim_proc {
     sim_ev *held;       /* events that came due while paused, in order */
     size_t held_count;
     size_t held_capacity;
-    sim_watch *watches; /* parent first (if any), then dr_env_watch callers */
+    sim_watch *watches; /* [0]: the parent (watcher 0: none, fn NULL: nobody
+                           hears; reparented as the kernel does when the
+                           parent ends), then dr_env_watch callers */
     size_t watch_count;
     size_t watch_capacity;
     dr_exit_status generic_status;

@@ -79,11 +79,18 @@ static dr_code sandbox_chown(dr_env *env, const dr_container_spec *spec, const c
 {
     const char *paths[] = {out_path, err_path};
     for (size_t i = 0; i < DR_ARRAY_COUNT(paths); i++) {
+        /* Nothing in the sandbox is followed: it may already be the user's
+         * (a fetcher ran in it as them, and any process of theirs may write
+         * there). A missing file is created with EXCL, which never follows a
+         * symlink; one already there is left alone; chown does not follow,
+         * and spawn refuses a symlinked stdout or stderr. */
         dr_file *f = NULL;
-        dr_code rc = dr_env_open(env, paths[i], DR_OPEN_WRITE | DR_OPEN_CREATE, &f, err);
-        if (rc != DR_OK)
+        dr_code rc = dr_env_open(env, paths[i], DR_OPEN_WRITE | DR_OPEN_CREATE | DR_OPEN_EXCL,
+                                 &f, err);
+        if (rc != DR_OK && rc != DR_EEXIST)
             return rc;
-        dr_env_close(env, f);
+        if (rc == DR_OK)
+            dr_env_close(env, f);
         rc = dr_env_chown(env, paths[i], spec->uid, spec->gid, err);
         if (rc != DR_OK)
             return rc;

@@ -64,6 +64,9 @@ enum {
     DR_OPEN_CREATE = 1 << 2, /* create if missing (mode 0644) */
     DR_OPEN_EXCL = 1 << 3,   /* with CREATE: fail with DR_EEXIST if present */
     DR_OPEN_TRUNC = 1 << 4,  /* truncate to 0 on open */
+    /* the last component must not be a symlink (else DR_EINVAL, as ELOOP):
+     * for a path in a directory someone else owns, such as a sandbox */
+    DR_OPEN_NOFOLLOW = 1 << 5,
 };
 
 typedef struct dr_file_stat {
@@ -139,14 +142,13 @@ typedef struct dr_spawn_opts {
                                 (dr_env_signal_tree) while the child lives. The
                                 child must reap what it adopts: a real env does
                                 when it runs in such a process (see real.h). The
-                                simulator does not reparent: it ignores this. */
+                                simulator reparents as the kernel does. */
     int parent_death_signal; /* 0: none; else PR_SET_PDEATHSIG, set last before
                                 exec (a user change would clear it): the child
                                 gets this signal when its spawner ends, so an
                                 executor's task dies with the executor, whose
                                 orphans would be out of the container's reach.
-                                Lost on exec of a set-user-ID program. The
-                                simulator ignores it. */
+                                Lost on exec of a set-user-ID program. */
     bool set_user;           /* false: the child keeps the spawner's credentials */
     uint32_t uid;            /* with set_user */
     uint32_t gid;            /* with set_user: the primary group */
@@ -478,7 +480,9 @@ static inline dr_code dr_env_signal_tree(dr_env *env, dr_pid pid, int signo, dr_
  * effective user), its groups from the group database; synchronous (as
  * resolve). DR_ENOTFOUND "user 'ghost': no such user"; DR_ETOOBIG when it is
  * in more than DR_USER_GROUP_COUNT_MAX groups. chown: sets the owner and
- * group of path (links followed); DR_EACCES when the process may not. */
+ * group of path, of a symlink itself, never of its target (lchown: the path
+ * may lie in a sandbox its new owner controls); DR_EACCES when the process
+ * may not. */
 static inline dr_code dr_env_user_lookup(dr_env *env, const char *name, dr_user_info *out,
                                          dr_err *err)
 {
@@ -541,7 +545,9 @@ dr_code dr_env_write_atomic(dr_env *env, const char *path, const void *data, siz
                             dr_err *err) DR_MUST_USE;
 /* The last line of a text file that has any text (trailing blank lines and
  * whitespace dropped), from its final DR_ENV_TAIL_SIZE_MAX bytes, into out
- * (NUL-terminated; a longer line keeps its end). "" for an empty file. */
+ * (NUL-terminated; a longer line keeps its end). "" for an empty file. A
+ * symlink is not followed (DR_EINVAL): the file may lie in a sandbox whose
+ * user could point it at a file only the reader may read. */
 #define DR_ENV_TAIL_SIZE_MAX 4096u
 dr_code dr_env_read_last_line(dr_env *env, const char *path, char *out, size_t out_size,
                               dr_err *err) DR_MUST_USE;

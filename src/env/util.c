@@ -128,7 +128,7 @@ dr_code dr_env_read_last_line(dr_env *env, const char *path, char *out, size_t o
 {
     DR_ASSERT(out_size > 0);
     dr_file *f = NULL;
-    dr_code rc = dr_env_open(env, path, DR_OPEN_READ, &f, err);
+    dr_code rc = dr_env_open(env, path, DR_OPEN_READ | DR_OPEN_NOFOLLOW, &f, err);
     if (rc != DR_OK)
         return rc;
     uint64_t size = 0;

@@ -27,7 +27,9 @@ struct dr_file {
     char path[]; /* for messages */
 };
 
-#define OPEN_FLAGS_ALL (DR_OPEN_READ | DR_OPEN_WRITE | DR_OPEN_CREATE | DR_OPEN_EXCL | DR_OPEN_TRUNC)
+#define OPEN_FLAGS_ALL                                                                             \
+    (DR_OPEN_READ | DR_OPEN_WRITE | DR_OPEN_CREATE | DR_OPEN_EXCL | DR_OPEN_TRUNC |                \
+     DR_OPEN_NOFOLLOW)
 
 /* ---- open files ------------------------------------------------------------ */
 
@@ -49,6 +51,8 @@ dr_code dr__real_open(void *self, const char *path, int flags, dr_file **out, dr
         oflags |= O_EXCL;
     if ((flags & DR_OPEN_TRUNC) != 0)
         oflags |= O_TRUNC;
+    if ((flags & DR_OPEN_NOFOLLOW) != 0)
+        oflags |= O_NOFOLLOW;
     int fd;
     do {
         fd = open(path, oflags, 0644);

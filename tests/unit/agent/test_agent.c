@@ -293,6 +293,32 @@ static void test_executor_exit_kills_leftovers(void **state)
     world_deinit(&w);
 }
 
+/* The built-in executors are child subreapers: a process of the container
+ * whose parent died (here the task's child, once the task crashed) is
+ * reparented to the executor and still dies with the container. */
+static void test_executor_kill_reaches_orphans(void **state)
+{
+    (void)state;
+    world w;
+    const char *extra[] = {"--executor=tree-executor", NULL};
+    start_registered_with(&w, 8, extra);
+    fm_run_task(&w, "F1", "t1", "run", true, "cpus:1");
+    world_run(&w, 2 * S);
+    dr_pid ex = dr_agent_executor_pid(world_agent(&w), "F1", "t1");
+    assert_true(ex > 0);
+    dr_pid task = 0, task_child = 0, job = 0;
+    tree_executor_pids(&w, ex, &task, &task_child, &job);
+    dr_sim_process_crash(w.sim, task); /* its child is orphaned */
+    world_run(&w, 100 * DR_NS_PER_MS);
+    assert_true(dr_sim_process_alive(w.sim, task_child));
+    fm_shutdown_framework(&w, "F1");
+    world_run(&w, 10 * S); /* SHUTDOWN, then the kill after the grace period */
+    assert_false(dr_sim_process_alive(w.sim, ex));
+    assert_false(dr_sim_process_alive(w.sim, task_child));
+    assert_true(dr_sim_process_alive(w.sim, w.agent_pid));
+    world_deinit(&w);
+}
+
 static void test_reboot_reports_lost(void **state)
 {
     (void)state;
@@ -1241,6 +1267,7 @@ int main(void)
         cmocka_unit_test(test_executor_not_returning),
         cmocka_unit_test(test_executor_kill_reaches_task_sessions),
         cmocka_unit_test(test_executor_exit_kills_leftovers),
+        cmocka_unit_test(test_executor_kill_reaches_orphans),
         cmocka_unit_test(test_reboot_reports_lost),
         cmocka_unit_test(test_torn_tail_and_corruption),
         cmocka_unit_test(test_work_dir_locked),

@@ -1355,6 +1355,22 @@ static void test_read_last_line(void **state)
     assert_string_equal(line, "");
     char *missing = path_in(fx, "missing");
     assert_int_equal(dr_env_read_last_line(env, missing, line, sizeof line, &err), DR_ENOENT);
+    /* a symlink (one a sandbox's user planted) is not followed */
+    body = "secret\n";
+    assert_int_equal(dr_env_write_atomic(env, path, body, strlen(body), &err), DR_OK);
+    char *link = path_in(fx, "log.link");
+    assert_int_equal(dr_env_symlink(env, path, link, &err), DR_OK);
+    assert_int_equal(dr_env_read_last_line(env, link, line, sizeof line, &err), DR_EINVAL);
+    /* nor by chown: the link changes owner, its target does not */
+    if (geteuid() == 0) {
+        struct stat st;
+        assert_int_equal(dr_env_chown(env, link, 65534, 65534, &err), DR_OK);
+        assert_int_equal(lstat(link, &st), 0);
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+    }
+    dr_free(link);
     dr_free(missing);
     dr_free(path);
 }
