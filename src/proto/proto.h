@@ -30,7 +30,8 @@
 
 /* ---- arena ---------------------------------------------------------------- */
 
-/* A bump allocator: chunks of at least DR_ARENA_CHUNK_SIZE bytes, freed all at
+/* A bump allocator: a first chunk of ~1 KiB (most arenas hold one small
+ * request), then chunks of at least DR_ARENA_CHUNK_SIZE bytes, freed all at
  * once. Allocation aborts on exhaustion like dr_alloc; sizes reaching it were
  * bounded by the decoder's input size checks. Not thread-safe. */
 #define DR_ARENA_CHUNK_SIZE (64u * 1024)

@@ -37,7 +37,8 @@ void *dr__arena_alloc_raw_slow(dr_arena *arena, size_t size, size_t align);
 static inline void *dr__arena_alloc_raw(dr_arena *arena, size_t size, size_t align)
 {
     dr_arena_chunk *c = arena->head;
-    if (c != NULL && arena->size_max == 0) {
+    if (c != NULL && (arena->size_max == 0 ||
+                      size <= arena->size_max - DR_MIN(arena->size_max, arena->used_size))) {
         size_t at = (c->used_size + align - 1) & ~(align - 1);
         if (at <= c->size && c->size - at >= size) {
             arena->used_size += at + size - c->used_size;
