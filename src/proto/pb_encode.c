@@ -6,25 +6,15 @@
  * every level it is nested in (O(size x depth); a GET_STATE task sits six
  * levels deep), while here pass 1 computes every message size once, in
  * pre-order, into a vector that pass 2 reads back in the same order.
- * Pass 1 also finds unset required strings and messages, and notes which
- * fields each message writes (a 64-bit mask, for types of up to 64 fields:
- * all of Mesos's), so that pass 2 visits only those.
+ * Pass 1 also finds unset required strings and messages.
  */
 #include <string.h>
 
 #include "src/proto/proto_int.h"
 
-/* What pass 1 learns about one message: its size and, when its type has at
- * most 64 fields, which of them it writes, so that pass 2 visits only those
- * instead of testing every field of the descriptor again. */
-typedef struct msg_plan {
-    uint64_t present; /* bit i: fields[i] is written (all bits: not tracked) */
-    uint32_t size;
-} msg_plan;
-
 typedef struct sizes {
-    msg_plan *v; /* message plans in pre-order: local, or heap once it outgrows it */
-    msg_plan local[128];
+    uint32_t *v; /* message sizes in pre-order: local, or heap once it outgrows it */
+    uint32_t local[128];
     size_t count;
     size_t capacity;
     size_t cursor; /* pass 2 reads here */
@@ -130,7 +120,7 @@ static size_t message_size(sizes *s, const ProtobufCMessage *m)
     size_t slot = s->count;
     if (s->count == s->capacity) {
         size_t capacity = s->capacity * 2;
-        msg_plan *v = dr_alloc_array(capacity, sizeof *v);
+        uint32_t *v = dr_alloc_array(capacity, sizeof *v);
         memcpy(v, s->v, s->count * sizeof *v);
         if (s->v != s->local)
             dr_free(s->v);
@@ -140,7 +130,6 @@ static size_t message_size(sizes *s, const ProtobufCMessage *m)
     s->count++;
     const ProtobufCMessageDescriptor *desc = m->descriptor;
     size_t total = 0;
-    uint64_t present = 0;
     for (unsigned i = 0; i < desc->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         const char *member = (const char *)m + f->offset;
@@ -157,7 +146,6 @@ static size_t message_size(sizes *s, const ProtobufCMessage *m)
                 total += tag_size(f->id) + varint_size(payload) + payload;
             else
                 total += n * tag_size(f->id) + payload;
-            present |= (uint64_t)1 << (i & 63);
             continue;
         }
         if (f->label == PROTOBUF_C_LABEL_REQUIRED) {
@@ -168,13 +156,11 @@ static size_t message_size(sizes *s, const ProtobufCMessage *m)
             continue;
         }
         total += tag_size(f->id) + value_size(s, f, member);
-        present |= (uint64_t)1 << (i & 63);
     }
     for (unsigned i = 0; i < m->n_unknown_fields; i++)
         total += tag_size(m->unknown_fields[i].tag) + m->unknown_fields[i].len;
     DR_ASSERT(total <= UINT32_MAX);
-    s->v[slot].size = (uint32_t)total;
-    s->v[slot].present = desc->n_fields <= 64 ? present : UINT64_MAX;
+    s->v[slot] = (uint32_t)total;
     return total;
 }
 
@@ -267,7 +253,7 @@ static uint8_t *write_value(sizes *s, const ProtobufCFieldDescriptor *f, const v
             return p;
         }
         DR_ASSERT(s->cursor < s->count);
-        p = put_varint(p, s->v[s->cursor].size);
+        p = put_varint(p, s->v[s->cursor]);
         return write_message(s, sub, p);
     }
     }
@@ -277,19 +263,9 @@ static uint8_t *write_value(sizes *s, const ProtobufCFieldDescriptor *f, const v
 static uint8_t *write_message(sizes *s, const ProtobufCMessage *m, uint8_t *p)
 {
     const uint8_t *start = p;
-    const msg_plan plan = s->v[s->cursor++];
-    size_t size = plan.size;
+    size_t size = s->v[s->cursor++];
     const ProtobufCMessageDescriptor *desc = m->descriptor;
-    bool planned = desc->n_fields <= 64;
-    uint64_t todo = plan.present;
     for (unsigned i = 0; i < desc->n_fields; i++) {
-        if (planned) {
-            /* Straight to the next field pass 1 found present. */
-            if (todo == 0)
-                break;
-            i = (unsigned)__builtin_ctzll(todo);
-            todo &= todo - 1;
-        }
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         const char *member = (const char *)m + f->offset;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -315,7 +291,7 @@ static uint8_t *write_message(sizes *s, const ProtobufCMessage *m, uint8_t *p)
             }
             continue;
         }
-        if (!planned && f->label != PROTOBUF_C_LABEL_REQUIRED && !optional_present(m, f, member))
+        if (f->label != PROTOBUF_C_LABEL_REQUIRED && !optional_present(m, f, member))
             continue;
         p = put_tag(p, f->id, wire_type(f->type));
         p = write_value(s, f, member, p);
