@@ -1349,13 +1349,6 @@ uint64_t dr__agent_executor_mem_limit(const dr__agent_executor *ex)
     return bytes;
 }
 
-static bool mem_watched(const dr__agent_executor *ex)
-{
-    return ex->pid != 0 && ex->state != DR__EX_TERMINATED && ex->state != DR__EX_FETCHING &&
-           ex->term_reason != MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LIMITATION_MEMORY &&
-           dr__agent_executor_mem_limit(ex) != 0;
-}
-
 /* Every executor with a memory limit, measured in one look at the host's
  * processes (per executor it would be O(executors x processes) each time). */
 static void mem_fire(dr_env *env, void *ctx)
@@ -1368,57 +1361,66 @@ static void mem_fire(dr_env *env, void *ctx)
             iso = &a->isolators[i];
     if (iso == NULL)
         return;
-    size_t count = 0;
-    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
-            count += mem_watched(ex);
+    /* The watched executors, in list order, with their limits and pids
+     * (measuring calls back nothing: they stay valid until the kills below,
+     * which only signal). */
+    size_t count = 0, capacity = 0;
+    dr__agent_executor **watched = NULL;
+    uint64_t *limits = NULL;
+    dr_pid *pids = NULL;
+    for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next) {
+        for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next) {
+            if (ex->pid == 0 || ex->state == DR__EX_TERMINATED || ex->state == DR__EX_FETCHING ||
+                ex->term_reason == MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LIMITATION_MEMORY)
+                continue;
+            uint64_t limit = dr__agent_executor_mem_limit(ex);
+            if (limit == 0)
+                continue;
+            if (count == capacity) {
+                capacity = capacity != 0 ? 2 * capacity : 16;
+                watched = dr_realloc(watched, capacity * sizeof *watched);
+                limits = dr_realloc(limits, capacity * sizeof *limits);
+                pids = dr_realloc(pids, capacity * sizeof *pids);
+            }
+            watched[count] = ex;
+            limits[count] = limit;
+            pids[count] = ex->pid;
+            count++;
+        }
+    }
+    bool watching = true;
     if (count > 0) {
-        dr_pid *pids = dr_alloc_array(count, sizeof *pids);
         uint64_t *rss = dr_alloc_array(count, sizeof *rss);
-        size_t k = 0;
-        for (dr__agent_framework *fw = a->frameworks; fw != NULL; fw = fw->next)
-            for (dr__agent_executor *ex = fw->executors; ex != NULL; ex = ex->next)
-                if (mem_watched(ex))
-                    pids[k++] = ex->pid;
-        DR_ASSERT(k == count);
         dr_err err;
         dr_code rc = iso->ops->mem_usage(iso->self, env, pids, count, rss, &err);
         if (rc == DR_ENOTSUP) {
             DR_INFO(env, "agent: %s: %s; memory limits are not watched", iso->ops->name, err.msg);
-            dr_free(rss);
-            dr_free(pids);
-            return; /* no procfs (the simulator): stop watching */
-        }
-        /* the same walk as above: no callback ran in between, the list is unchanged */
-        k = 0;
-        for (dr__agent_framework *fw = a->frameworks; rc == DR_OK && fw != NULL; fw = fw->next) {
-            for (dr__agent_executor *ex = fw->executors, *next; ex != NULL; ex = next) {
-                next = ex->next;
-                if (!mem_watched(ex))
-                    continue;
-                DR_ASSERT(pids[k] == ex->pid);
-                uint64_t used = rss[k++];
-                uint64_t limit = dr__agent_executor_mem_limit(ex);
-                DR_DEBUG(env, "agent: executor '%s' uses %llu of %llu bytes", ex->id,
-                         (unsigned long long)used, (unsigned long long)limit);
-                if (used <= limit)
-                    continue;
-                ex->term_reason = MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LIMITATION_MEMORY;
-                ex->term_state = MESOS__TASK_STATE__TASK_FAILED;
-                snprintf(ex->term_message, sizeof ex->term_message,
-                         "Memory limit exceeded: Requested: %lluMB Maximum Used: %lluMB",
-                         (unsigned long long)(limit >> 20), (unsigned long long)(used >> 20));
-                DR_WARN(env, "agent: executor '%s' of framework '%s': %s", ex->id, fw->id,
-                        ex->term_message);
-                dr__agent_executor_kill(a, ex);
-            }
-        }
-        if (rc != DR_OK)
+            watching = false; /* no procfs (the simulator) */
+        } else if (rc != DR_OK) {
             DR_DEBUG(env, "agent: memory of the executors: %s", err.msg);
+        }
+        for (size_t i = 0; rc == DR_OK && i < count; i++) {
+            dr__agent_executor *ex = watched[i];
+            DR_DEBUG(env, "agent: executor '%s' uses %llu of %llu bytes", ex->id,
+                     (unsigned long long)rss[i], (unsigned long long)limits[i]);
+            if (rss[i] <= limits[i])
+                continue;
+            ex->term_reason = MESOS__TASK_STATUS__REASON__REASON_CONTAINER_LIMITATION_MEMORY;
+            ex->term_state = MESOS__TASK_STATE__TASK_FAILED;
+            snprintf(ex->term_message, sizeof ex->term_message,
+                     "Memory limit exceeded: Requested: %lluMB Maximum Used: %lluMB",
+                     (unsigned long long)(limits[i] >> 20), (unsigned long long)(rss[i] >> 20));
+            DR_WARN(env, "agent: executor '%s' of framework '%s': %s", ex->id, ex->fw->id,
+                    ex->term_message);
+            dr__agent_executor_kill(a, ex);
+        }
         dr_free(rss);
-        dr_free(pids);
     }
-    a->mem_timer = dr_env_timer_add(env, a->opts.mem_watch_interval_ns, mem_fire, a);
+    dr_free(pids);
+    dr_free(limits);
+    dr_free(watched);
+    if (watching)
+        a->mem_timer = dr_env_timer_add(env, a->opts.mem_watch_interval_ns, mem_fire, a);
 }
 
 void dr__agent_mem_watch_start(dr_agent *a)
