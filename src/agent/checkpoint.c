@@ -141,30 +141,15 @@ static dr_code write_framed(dr_agent *a, const char *path, const void *payload, 
 {
     char *dir = dr_strdup(path);
     *strrchr(dir, '/') = '\0';
-    char *tmp = dr_sprintf("%s.tmp", path);
     dr_buf rec;
     dr_buf_init(&rec);
     dr_ckpt_frame(&rec, payload, size);
-    dr_file *f = NULL;
     dr_code rc = mkdir_noted(a, dir, set, err);
     if (rc == DR_OK)
-        rc = dr_env_open(a->env, tmp, DR_OPEN_WRITE | DR_OPEN_CREATE | DR_OPEN_TRUNC, &f, err);
-    if (rc == DR_OK) {
-        rc = dr_env_pwrite(a->env, f, 0, rec.data, rec.size, err);
-        if (rc == DR_OK && set != NULL)
-            rc = dr_env_fsync(a->env, f, err);
-        dr_env_close(a->env, f);
-        if (rc == DR_OK)
-            rc = dr_env_rename(a->env, tmp, path, err);
-        if (rc != DR_OK) {
-            dr_err ignored;
-            (void)dr_env_unlink(a->env, tmp, &ignored); /* best effort: rc is the error */
-        }
-    }
+        rc = dr_env_write_replace(a->env, path, rec.data, rec.size, set != NULL, err);
     if (rc == DR_OK && set != NULL)
         sync_note(set, dir);
     dr_buf_deinit(&rec);
-    dr_free(tmp);
     dr_free(dir);
     if (rc != DR_OK)
         return dr_err_wrap(err, "checkpoint '%s'", path);

@@ -540,7 +540,14 @@ dr_code dr_env_mkdir_p(dr_env *env, const char *path, dr_err *err) DR_MUST_USE;
  * returned owned and NUL-terminated (the NUL not counted in *size). */
 dr_code dr_env_read_all(dr_env *env, const char *path, size_t max_size, uint8_t **out,
                         size_t *size, dr_err *err) DR_MUST_USE;
-/* Writes a file atomically and durably: tmp file, fsync, rename, fsync dir. */
+/* Replaces a file whole: writes path.tmp, fsyncs it when sync, renames it
+ * over path (the file is old or new, never torn, while the host stays up).
+ * The directory is not fsync'd: a caller making several entries durable
+ * fsyncs each directory once. */
+dr_code dr_env_write_replace(dr_env *env, const char *path, const void *data, size_t size,
+                             bool sync, dr_err *err) DR_MUST_USE;
+/* Writes a file atomically and durably: dr_env_write_replace with sync, then
+ * an fsync of its directory. */
 dr_code dr_env_write_atomic(dr_env *env, const char *path, const void *data, size_t size,
                             dr_err *err) DR_MUST_USE;
 /* The last line of a text file that has any text (trailing blank lines and

@@ -173,8 +173,8 @@ static void dir_of(const char *path, char *out, size_t out_size)
     }
 }
 
-dr_code dr_env_write_atomic(dr_env *env, const char *path, const void *data, size_t size,
-                            dr_err *err)
+dr_code dr_env_write_replace(dr_env *env, const char *path, const void *data, size_t size,
+                             bool sync, dr_err *err)
 {
     char tmp[DR_PATH_SIZE_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -184,7 +184,7 @@ dr_code dr_env_write_atomic(dr_env *env, const char *path, const void *data, siz
     if (rc != DR_OK)
         return rc;
     rc = dr_env_pwrite(env, f, 0, data, size, err);
-    if (rc == DR_OK)
+    if (rc == DR_OK && sync)
         rc = dr_env_fsync(env, f, err);
     dr_env_close(env, f);
     if (rc == DR_OK)
@@ -192,8 +192,16 @@ dr_code dr_env_write_atomic(dr_env *env, const char *path, const void *data, siz
     if (rc != DR_OK) {
         dr_err ignored;
         (void)dr_env_unlink(env, tmp, &ignored); /* best effort: the error that matters is rc */
-        return rc;
     }
+    return rc;
+}
+
+dr_code dr_env_write_atomic(dr_env *env, const char *path, const void *data, size_t size,
+                            dr_err *err)
+{
+    dr_code rc = dr_env_write_replace(env, path, data, size, true, err);
+    if (rc != DR_OK)
+        return rc;
     char dir[DR_PATH_SIZE_MAX];
     dir_of(path, dir, sizeof dir);
     return dr_env_fsync_dir(env, dir, err);
